@@ -1,0 +1,117 @@
+package runtime
+
+import "math"
+
+// This file holds the activations. The reference interpreter computes in
+// float32 (the contract's precision) or float64 (for finite-difference
+// checks), so the kernels are generic over both.
+
+// float is the element type of the reference interpreter's tensors.
+type float interface{ ~float32 | ~float64 }
+
+// Activate applies the activation act ("linear", "relu", "sigmoid", "tanh"
+// or "softmax") to z and writes the result into out, which must be as long
+// as z and may be z itself. Softmax normalizes over the whole slice, in the
+// stable form exp(z-max)/sum; for a spatial output, call it once per
+// position with that position's channels. An unknown act is treated as
+// "linear". Activate is what predict applies to the head's output.
+func Activate(act string, z, out []float32) {
+	activate(act, z, out)
+}
+
+// activate is Activate for either precision. Intermediate values are
+// computed in float64 and rounded once.
+func activate[T float](act string, z, out []T) {
+	out = out[:len(z)]
+	switch act {
+	case "relu":
+		for i, v := range z {
+			if v > 0 {
+				out[i] = v
+			} else {
+				out[i] = 0
+			}
+		}
+	case "sigmoid":
+		for i, v := range z {
+			out[i] = T(sigmoid(float64(v)))
+		}
+	case "tanh":
+		for i, v := range z {
+			out[i] = T(math.Tanh(float64(v)))
+		}
+	case "softmax":
+		softmax(z, out)
+	default:
+		copy(out, z)
+	}
+}
+
+// sigmoid is the logistic function, computed without overflow for large
+// negative x.
+func sigmoid(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
+}
+
+// softmax writes the softmax of z into out (which may alias z), subtracting
+// the maximum first so that large logits do not overflow.
+func softmax[T float](z, out []T) {
+	if len(z) == 0 {
+		return
+	}
+	m := float64(z[0])
+	for _, v := range z[1:] {
+		m = math.Max(m, float64(v))
+	}
+	var s float64
+	for i, v := range z {
+		e := math.Exp(float64(v) - m)
+		out[i] = T(e)
+		s += e
+	}
+	for i := range out[:len(z)] {
+		out[i] = T(float64(out[i]) / s)
+	}
+}
+
+// activationBackward turns dy, the gradient with respect to y = act(z),
+// into the gradient with respect to z, in place. It needs only y, which the
+// reference keeps. Softmax is applied over consecutive groups of group
+// elements (the channels of each position). ReLU passes the gradient where
+// y > 0.
+func activationBackward[T float](act string, group int, y, dy []T) {
+	switch act {
+	case "relu":
+		for i := range dy {
+			if !(y[i] > 0) {
+				dy[i] = 0
+			}
+		}
+	case "sigmoid":
+		for i := range dy {
+			dy[i] *= y[i] * (1 - y[i])
+		}
+	case "tanh":
+		for i := range dy {
+			dy[i] *= 1 - y[i]*y[i]
+		}
+	case "softmax":
+		if group <= 0 {
+			group = len(dy)
+		}
+		for g := 0; g+group <= len(dy); g += group {
+			yy, dd := y[g:g+group], dy[g:g+group]
+			var dot T
+			for i := range dd {
+				dot += dd[i] * yy[i]
+			}
+			for i := range dd {
+				dd[i] = yy[i] * (dd[i] - dot)
+			}
+		}
+	}
+}
