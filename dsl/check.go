@@ -1,0 +1,394 @@
+package dsl
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"go/token"
+	"os"
+	"strings"
+
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// CheckFile reads and checks the spec at path. An error reading the file
+// becomes an Error that names the file.
+func CheckFile(path string) (*Model, ErrorList) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		msg := err.Error()
+		if pe, ok := err.(*os.PathError); ok {
+			msg = pe.Err.Error()
+		}
+		return nil, ErrorList{{Pos: Pos{File: path}, Msg: msg}}
+	}
+	return Check(path, src)
+}
+
+// Check parses and checks a spec. It returns the checked model, or nil
+// and every error sorted by position.
+func Check(filename string, src []byte) (*Model, ErrorList) {
+	f, errs := Parse(filename, src)
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	c := &checker{file: filename, src: src}
+	m := c.check(f)
+	if len(c.errs) > 0 {
+		c.errs.Sort()
+		return nil, c.errs
+	}
+	sum := sha256.Sum256(src)
+	m.Hash = hex.EncodeToString(sum[:])
+	m.File = filename
+	return m, nil
+}
+
+type checker struct {
+	file string
+	src  []byte
+	errs ErrorList
+}
+
+func (c *checker) pos(p lexer.Position) Pos { return convPos(c.file, p) }
+
+func (c *checker) posString(p Pos) string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
+
+// source returns the text between two positions on one line: comments
+// dropped, whitespace collapsed, and no spaces inside brackets.
+func (c *checker) source(from, to lexer.Position) string {
+	if from.Offset < 0 || to.Offset > len(c.src) || from.Offset > to.Offset {
+		return ""
+	}
+	return collapse(c.src[from.Offset:to.Offset])
+}
+
+func collapse(src []byte) string {
+	var b strings.Builder
+	space := false
+	var quote byte
+	for i := 0; i < len(src); i++ {
+		ch := src[i]
+		if quote != 0 {
+			b.WriteByte(ch)
+			if ch == '\\' && i+1 < len(src) {
+				i++
+				b.WriteByte(src[i])
+			} else if ch == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch ch {
+		case '#':
+			for i < len(src) && src[i] != '\n' {
+				i++
+			}
+			space = true
+			continue
+		case ' ', '\t', '\n', '\r', '\f', '\v':
+			space = true
+			continue
+		case '"', '\'':
+			quote = ch
+		}
+		if space && b.Len() > 0 {
+			last := b.String()[b.Len()-1]
+			if last != '(' && last != '[' && ch != ')' && ch != ']' && ch != ',' {
+				b.WriteByte(' ')
+			}
+		}
+		space = false
+		b.WriteByte(ch)
+	}
+	return b.String()
+}
+
+// args holds the bound arguments of one call.
+type args struct {
+	call *Call
+	vals map[string]*value
+}
+
+// get returns the argument's value, or nil when it is absent or already
+// reported as bad.
+func (a *args) get(name string) *value {
+	v := a.vals[name]
+	if v == nil || v.kind == vBad {
+		return nil
+	}
+	return v
+}
+
+// pos returns the position of an argument, or of the call when absent.
+func (a *args) pos(name string) Pos {
+	if v := a.vals[name]; v != nil {
+		return v.pos
+	}
+	return Pos{}
+}
+
+// bind matches a call's arguments to specs, in Keras's positional order
+// for the first npos, and reports unknown, duplicate, misplaced and
+// missing arguments.
+func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, example string) *args {
+	a := &args{call: call, vals: map[string]*value{}}
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+	}
+	seenKeyword := false
+	for i, arg := range call.Args {
+		var name string
+		if arg.Key == nil {
+			if seenKeyword {
+				c.errs.add(c.pos(arg.Pos), "positional argument follows keyword argument in %s", what)
+				continue
+			}
+			if i >= npos {
+				if npos == 0 {
+					c.errs.add(c.pos(arg.Pos), "%s takes no positional arguments; name them, as in %s", what, example)
+				} else {
+					c.errs.add(c.pos(arg.Pos), "too many positional arguments for %s: it takes %s in this order; name the others", what, strings.Join(names[:npos], ", "))
+				}
+				continue
+			}
+			name = specs[i].name
+		} else {
+			seenKeyword = true
+			name = arg.Key.Name
+			known := false
+			for _, n := range names {
+				known = known || n == name
+			}
+			if !known {
+				hint := didYouMean(name, names, false)
+				if hint == "" {
+					if len(names) == 0 {
+						hint = fmt.Sprintf("; %s takes no arguments", what)
+					} else {
+						hint = fmt.Sprintf("; %s takes %s", what, strings.Join(names, ", "))
+					}
+				}
+				c.errs.add(c.pos(arg.Key.Pos), "unknown argument %s for %s%s", c.clip(name), what, hint)
+				continue
+			}
+		}
+		if prev := a.vals[name]; prev != nil {
+			c.errs.add(c.pos(arg.Pos), "%s for %s is given twice; the first is at %s", name, what, c.posString(prev.pos))
+			continue
+		}
+		a.vals[name] = c.evalExpr(arg.Value)
+	}
+	for _, s := range specs {
+		if s.required && a.vals[s.name] == nil {
+			c.errs.add(c.pos(call.Name.Pos), "%s is missing its %s argument, as in %s", what, s.name, example)
+		}
+	}
+	return a
+}
+
+// check builds the model from the statements of a parsed file.
+func (c *checker) check(f *File) *Model {
+	m := &Model{}
+	var model *ModelDecl
+	var compile, fit *Call
+	for _, s := range f.Stmts {
+		switch {
+		case s.Model != nil:
+			if model != nil {
+				c.errs.add(c.pos(s.Pos), "a spec holds one model; the first is at %s", c.posString(c.pos(model.Pos)))
+				continue
+			}
+			model = s.Model
+		case s.Call.Name.Name == "compile":
+			if compile != nil {
+				c.errs.add(c.pos(s.Pos), "compile is repeated; the first is at %s", c.posString(c.pos(compile.Pos)))
+				continue
+			}
+			compile = s.Call
+		case s.Call.Name.Name == "fit":
+			if fit != nil {
+				c.errs.add(c.pos(s.Pos), "fit is repeated; the first is at %s", c.posString(c.pos(fit.Pos)))
+				continue
+			}
+			fit = s.Call
+		default:
+			name := s.Call.Name.Name
+			if layerDefs[name] != nil {
+				c.errs.add(c.pos(s.Pos), "%s must be inside the model block", name)
+				continue
+			}
+			c.errs.add(c.pos(s.Pos), "unknown statement %s%s", c.clip(name), didYouMean(name, []string{"compile", "fit", "model"}, false))
+		}
+	}
+	if model == nil {
+		c.errs.add(Pos{File: c.file, Line: 1, Col: 1}, "no model block; a spec needs one: model NAME { Input(shape=(28, 28, 1)) ... }")
+		return nil
+	}
+	m.Name = model.Name.Name
+	if token.IsKeyword(m.Name) {
+		c.errs.add(c.pos(model.Name.Pos), "model name %s is a Go keyword; choose another name", m.Name)
+	}
+	m.Layers = c.layers(model)
+	m.Compile = defaultCompile()
+	if compile != nil {
+		m.HasCompile = true
+		m.Compile = c.compile(compile, m)
+	}
+	m.Fit = Fit{Epochs: 1, BatchSize: 32}
+	if fit != nil {
+		m.HasFit = true
+		m.Fit = c.fit(fit, m)
+	}
+	return m
+}
+
+// layers checks the layers of a model block in order, inferring shapes.
+// After a layer whose shape cannot be computed, later layers are still
+// checked for their arguments but not for shapes.
+func (c *checker) layers(md *ModelDecl) []Layer {
+	if len(md.Layers) == 0 {
+		c.errs.add(c.pos(md.Pos), "model %s has no layers; start it with Input(shape=(28, 28, 1))", md.Name.Name)
+		return nil
+	}
+	layers := make([]Layer, 0, len(md.Layers))
+	counters := map[string]int{}
+	names := map[string]Pos{}
+	var in Shape      // output of the previous layer; nil when unknown
+	var flatten *Pos  // the Flatten that made in a vector
+	var inputPos *Pos // the Input layer
+	for i, call := range md.Layers {
+		name := call.Name.Name
+		def := layerDefs[name]
+		if def == nil {
+			c.errs.add(c.pos(call.Name.Pos), "unknown layer %s%s", c.clip(name), didYouMean(name, layerNames, false))
+			in = nil
+			continue
+		}
+		l := Layer{Kind: def.kind, Pos: c.pos(call.Name.Pos), Source: c.source(call.Pos, call.EndPos), Trainable: true}
+		a := c.bind(call, name, append(def.args[:len(def.args):len(def.args)], commonArgs...), def.npos, def.example)
+
+		// Input: first, once.
+		if def.kind == KindInput {
+			if inputPos != nil {
+				c.errs.add(l.Pos, "repeated Input; a model has one Input, the first is at %s", c.posString(*inputPos))
+			} else if i > 0 {
+				c.errs.add(l.Pos, "Input must be the first layer of the model")
+			}
+			if inputPos == nil {
+				p := l.Pos
+				inputPos = &p
+			}
+		} else if i == 0 {
+			c.errs.add(l.Pos, "the model must start with Input, as in Input(shape=(28, 28, 1)); got %s", name)
+		}
+
+		// Names: Keras's default names count only default-named layers.
+		switch v := a.vals["name"]; {
+		case v == nil || v.kind == vNone:
+			l.Name = defaultName(def, counters)
+		case v.kind == vBad:
+		case v.kind != vString:
+			c.typeErr(v, name+" name", "a string")
+		case !isIdent(v.s):
+			c.errs.add(v.pos, "layer name %s is not a valid identifier; use letters, digits and underscores, not starting with a digit", c.quote(v.text))
+		case token.IsKeyword(v.s):
+			c.errs.add(v.pos, "layer name %s is a Go keyword; choose another name", c.quote(v.text))
+		default:
+			l.Name = v.s
+		}
+		if l.Name != "" {
+			if prev, dup := names[l.Name]; dup {
+				c.errs.add(l.Pos, "duplicate layer name %s; the first is at %s; give this layer another name=", l.Name, c.posString(prev))
+			} else {
+				names[l.Name] = l.Pos
+			}
+		}
+		if v := a.get("trainable"); v != nil {
+			l.Trainable, _ = c.toBool(v, name+" trainable")
+		}
+
+		ok := def.resolve(c, &l, a)
+		if def.kind == KindInput {
+			in = l.Out
+			layers = append(layers, l)
+			continue
+		}
+		if !ok || in == nil {
+			in = nil
+			continue
+		}
+		l.In = in
+		if def.image && len(in) != 3 {
+			hint := "give Input an image shape such as (28, 28, 1)"
+			if name == "Flatten" {
+				hint = "remove it"
+			} else if flatten != nil {
+				hint = "it must come before Flatten() at " + c.posString(*flatten)
+			}
+			c.errs.add(l.Pos, "%s expects an image (height, width, channels), got %s; %s", name, shapeString(in), hint)
+			in = nil
+			continue
+		}
+		out := def.shape(c, &l, a)
+		if out == nil {
+			in = nil
+			continue
+		}
+		l.Out = out
+		if def.params != nil {
+			def.params(c, &l, a)
+		}
+		for _, p := range l.Params {
+			n := 1
+			for _, d := range p.Shape {
+				n = satMul(n, d)
+			}
+			if n > maxParams {
+				c.errs.add(l.Pos, "%s has %s with %d scalars; the limit is %d", l.Name, p.Name, n, maxParams)
+				out = nil
+			}
+		}
+		if def.kind == KindFlatten {
+			p := l.Pos
+			flatten = &p
+		}
+		in = out
+		layers = append(layers, l)
+	}
+	return layers
+}
+
+// defaultName returns Keras's next default name for a layer kind:
+// conv2d, conv2d_1, ...; input_1, input_2, ... for Input.
+func defaultName(def *layerDef, counters map[string]int) string {
+	n := counters[def.snake]
+	counters[def.snake] = n + 1
+	if def.kind == KindInput {
+		return fmt.Sprintf("input_%d", n+1)
+	}
+	if n == 0 {
+		return def.snake
+	}
+	return fmt.Sprintf("%s_%d", def.snake, n)
+}
+
+// isIdent reports whether s is an ASCII identifier: generated Go code and
+// file names use layer names as they are.
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '_', 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z':
+		case '0' <= ch && ch <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

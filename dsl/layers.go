@@ -1,0 +1,501 @@
+package dsl
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// This file is the table of layer kinds: for each, its arguments in
+// Keras's order with their defaults, how it resolves them, its shape rule
+// and its parameter rule. The checker, the summary and the language
+// reference all follow it.
+
+// argSpec is one argument of a call.
+type argSpec struct {
+	name     string
+	required bool
+	// def is the default as the reference documents it.
+	def string
+}
+
+// layerDef describes one layer kind.
+type layerDef struct {
+	kind Kind
+	// snake is the prefix of Keras's default names (conv2d, conv2d_1, ...).
+	snake string
+	// args lists the arguments in Keras's positional order; the first
+	// npos may be given positionally. name= and trainable= are added to
+	// every layer.
+	args    []argSpec
+	npos    int
+	example string
+	// image is true when the layer needs an (height, width, channels)
+	// input.
+	image bool
+	// resolve fills the layer's fields from its arguments; it reports
+	// bad values and returns false if any.
+	resolve func(c *checker, l *Layer, a *args) bool
+	// shape computes the output shape from l.In, or reports why it cannot
+	// and returns nil.
+	shape func(c *checker, l *Layer, a *args) Shape
+	// params fills l.Params and l.MACs from the shapes.
+	params func(c *checker, l *Layer, a *args)
+}
+
+// Limits that keep shape and parameter arithmetic far from overflow.
+const (
+	maxDim    = 1 << 24 // any size, stride or count argument
+	maxElems  = 1 << 31 // elements of one sample's activation
+	maxParams = 1 << 34 // scalars in one parameter tensor
+)
+
+var activations = []string{"relu", "sigmoid", "softmax", "tanh", "linear"}
+
+var paddings = []string{"valid", "same"}
+
+var commonArgs = []argSpec{
+	{name: "name", def: "None"},
+	{name: "trainable", def: "True"},
+}
+
+var layerDefs = map[string]*layerDef{
+	"Input": {
+		kind: KindInput, snake: "input",
+		args:    []argSpec{{name: "shape", required: true}},
+		npos:    1,
+		example: "Input(shape=(28, 28, 1))",
+		resolve: resolveInput,
+		shape:   func(c *checker, l *Layer, a *args) Shape { return l.Out },
+	},
+	"Conv2D": {
+		kind: KindConv2D, snake: "conv2d",
+		args: []argSpec{
+			{name: "filters", required: true},
+			{name: "kernel_size", required: true},
+			{name: "strides", def: "1"},
+			{name: "padding", def: `"valid"`},
+			{name: "activation", def: "None"},
+			{name: "use_bias", def: "True"},
+		},
+		npos:    4,
+		example: `Conv2D(filters=32, kernel_size=3, activation="relu")`,
+		image:   true,
+		resolve: resolveConv2D,
+		shape:   windowShape,
+		params:  conv2DParams,
+	},
+	"MaxPooling2D": {
+		kind: KindMaxPooling2D, snake: "max_pooling2d",
+		args:    poolArgs,
+		npos:    3,
+		example: "MaxPooling2D(pool_size=2)",
+		image:   true,
+		resolve: resolvePool,
+		shape:   windowShape,
+	},
+	"AveragePooling2D": {
+		kind: KindAveragePooling2D, snake: "average_pooling2d",
+		args:    poolArgs,
+		npos:    3,
+		example: "AveragePooling2D(pool_size=2)",
+		image:   true,
+		resolve: resolvePool,
+		shape:   windowShape,
+	},
+	"Flatten": {
+		kind: KindFlatten, snake: "flatten",
+		example: "Flatten()",
+		image:   true,
+		resolve: func(c *checker, l *Layer, a *args) bool { return true },
+		shape:   func(c *checker, l *Layer, a *args) Shape { return Shape{l.In.Size()} },
+	},
+	"Dense": {
+		kind: KindDense, snake: "dense",
+		args: []argSpec{
+			{name: "units", required: true},
+			{name: "activation", def: "None"},
+			{name: "use_bias", def: "True"},
+		},
+		npos:    3,
+		example: `Dense(10, activation="softmax")`,
+		resolve: resolveDense,
+		shape:   denseShape,
+		params:  denseParams,
+	},
+	"Dropout": {
+		kind: KindDropout, snake: "dropout",
+		args:    []argSpec{{name: "rate", required: true}},
+		npos:    1,
+		example: "Dropout(0.5)",
+		resolve: resolveDropout,
+		shape:   sameShape,
+	},
+	"Rescaling": {
+		kind: KindRescaling, snake: "rescaling",
+		args:    []argSpec{{name: "scale", required: true}, {name: "offset", def: "0.0"}},
+		npos:    2,
+		example: "Rescaling(1./255)",
+		image:   true,
+		resolve: resolveRescaling,
+		shape:   sameShape,
+		params: func(c *checker, l *Layer, a *args) {
+			l.MACs = int64(l.In.Size())
+		},
+	},
+	"RandomFlip": {
+		kind: KindRandomFlip, snake: "random_flip",
+		args:    []argSpec{{name: "mode", def: `"horizontal_and_vertical"`}},
+		npos:    1,
+		example: `RandomFlip("horizontal")`,
+		image:   true,
+		resolve: resolveRandomFlip,
+		shape:   sameShape,
+	},
+	"RandomRotation": {
+		kind: KindRandomRotation, snake: "random_rotation",
+		args: []argSpec{
+			{name: "factor", required: true},
+			{name: "fill_mode", def: `"reflect"`},
+			{name: "interpolation", def: `"bilinear"`},
+		},
+		npos:    3,
+		example: "RandomRotation(0.1)",
+		image:   true,
+		resolve: resolveRandomRotation,
+		shape:   sameShape,
+	},
+	"RandomZoom": {
+		kind: KindRandomZoom, snake: "random_zoom",
+		args: []argSpec{
+			{name: "height_factor", required: true},
+			{name: "width_factor", def: "None"},
+			{name: "fill_mode", def: `"reflect"`},
+			{name: "interpolation", def: `"bilinear"`},
+		},
+		npos:    4,
+		example: "RandomZoom(0.2)",
+		image:   true,
+		resolve: resolveRandomZoom,
+		shape:   sameShape,
+	},
+}
+
+var poolArgs = []argSpec{
+	{name: "pool_size", def: "2"},
+	{name: "strides", def: "None"},
+	{name: "padding", def: `"valid"`},
+}
+
+var (
+	fillModes      = []string{"reflect", "wrap", "constant", "nearest"}
+	interpolations = []string{"bilinear", "nearest"}
+	flipModes      = []string{"horizontal", "vertical", "horizontal_and_vertical"}
+)
+
+// layerNames lists the layer calls, for suggestions.
+var layerNames = func() []string {
+	var s []string
+	for name := range layerDefs {
+		s = append(s, name)
+	}
+	return s
+}()
+
+func resolveInput(c *checker, l *Layer, a *args) bool {
+	v := a.get("shape")
+	if v == nil {
+		return false
+	}
+	if v.kind != vTuple && v.kind != vList {
+		c.typeErr(v, "Input shape", "a tuple such as (28, 28, 1)")
+		return false
+	}
+	var s Shape
+	ok := true
+	for _, e := range v.elems {
+		if e.kind == vNone {
+			c.errs.add(e.pos, "Input shape must not contain None; convc needs every dimension, and the batch dimension is left out")
+			ok = false
+			continue
+		}
+		n, good := c.toInt(e, "each Input dimension", 1)
+		ok = ok && good
+		s = append(s, n)
+	}
+	if !ok {
+		return false
+	}
+	switch len(s) {
+	case 3, 1:
+	case 2:
+		c.errs.add(v.pos, "Input shape %s has rank 2; give images a channel dimension: (%d, %d, 1)", shapeString(s), s[0], s[1])
+		return false
+	default:
+		c.errs.add(v.pos, "Input shape %s has rank %d; convc takes images (height, width, channels) or vectors (units,)", c.quote(v.text), len(s))
+		return false
+	}
+	size := 1
+	for _, d := range s {
+		size = satMul(size, d)
+	}
+	if size > maxElems {
+		c.errs.add(v.pos, "Input shape %s has %d elements; the limit is %d", shapeString(s), size, maxElems)
+		return false
+	}
+	l.Out = s
+	return true
+}
+
+func resolveConv2D(c *checker, l *Layer, a *args) bool {
+	ok := true
+	if v := a.get("filters"); v != nil {
+		n, good := c.toInt(v, "Conv2D filters", 1)
+		l.Filters, ok = n, ok && good
+	} else {
+		ok = false
+	}
+	if v := a.get("kernel_size"); v != nil {
+		k, good := c.toPair(v, "Conv2D kernel_size")
+		l.Kernel, ok = k, ok && good
+	} else {
+		ok = false
+	}
+	ok = resolveWindow(c, l, a, [2]int{1, 1}) && ok
+	ok = resolveActivation(c, l, a) && ok
+	return ok
+}
+
+// resolveWindow reads strides and padding; strides default to def.
+func resolveWindow(c *checker, l *Layer, a *args, def [2]int) bool {
+	ok := true
+	l.Strides = def
+	if v := a.get("strides"); v != nil && v.kind != vNone {
+		s, good := c.toPair(v, string(l.Kind)+" strides")
+		l.Strides, ok = s, good
+	} else if v != nil && l.Kind == KindConv2D {
+		c.typeErr(v, "Conv2D strides", "an int or a pair of ints")
+		ok = false
+	}
+	l.Padding = "valid"
+	if v := a.get("padding"); v != nil {
+		p, good := c.toEnum(v, "padding", paddings)
+		l.Padding, ok = p, ok && good
+	}
+	return ok
+}
+
+func resolveActivation(c *checker, l *Layer, a *args) bool {
+	ok := true
+	l.Activation = "linear"
+	if v := a.get("activation"); v != nil && v.kind != vNone {
+		act, good := c.toEnum(v, "activation", activations)
+		l.Activation, ok = act, good
+	}
+	l.UseBias = true
+	if v := a.get("use_bias"); v != nil {
+		b, good := c.toBool(v, string(l.Kind)+" use_bias")
+		l.UseBias, ok = b, ok && good
+	}
+	return ok
+}
+
+func resolvePool(c *checker, l *Layer, a *args) bool {
+	ok := true
+	l.Kernel = [2]int{2, 2}
+	if v := a.get("pool_size"); v != nil {
+		k, good := c.toPair(v, string(l.Kind)+" pool_size")
+		l.Kernel, ok = k, good
+	}
+	// strides=None means the pool size.
+	return resolveWindow(c, l, a, l.Kernel) && ok
+}
+
+// windowShape is the shape rule of Conv2D and pooling, TensorFlow's
+// conv_output_length, and the "same" padding that goes with it.
+func windowShape(c *checker, l *Layer, a *args) Shape {
+	in := l.In
+	out := Shape{0, 0, l.In[2]}
+	if l.Kind == KindConv2D {
+		out[2] = l.Filters
+	}
+	for i := 0; i < 2; i++ {
+		k, s := l.Kernel[i], l.Strides[i]
+		if l.Padding == "same" {
+			out[i] = (in[i] + s - 1) / s
+			p := max((out[i]-1)*s+k-in[i], 0)
+			l.Pad[2*i], l.Pad[2*i+1] = p/2, p-p/2
+			continue
+		}
+		if k > in[i] {
+			what, hint := "kernel", `use padding="same" or remove a pooling layer before it`
+			arg := "kernel_size"
+			if l.Kind != KindConv2D {
+				what, hint, arg = "pool", `remove this pooling layer or use padding="same"`, "pool_size"
+			}
+			c.errs.add(a.pos(arg), "%s %dx%d of %s is larger than its input %s; %s",
+				what, l.Kernel[0], l.Kernel[1], l.Name, shapeString(in), hint)
+			return nil
+		}
+		out[i] = (in[i]-k)/s + 1
+	}
+	if out.Size() > maxElems {
+		c.errs.add(l.Pos, "%s output %s has more than %d elements", l.Name, shapeString(out), maxElems)
+		return nil
+	}
+	return out
+}
+
+func conv2DParams(c *checker, l *Layer, a *args) {
+	kh, kw, cin, cout := l.Kernel[0], l.Kernel[1], l.In[2], l.Filters
+	l.Params = append(l.Params, Param{
+		Name:      l.Name + "/kernel",
+		Shape:     Shape{kh, kw, cin, cout},
+		Trainable: l.Trainable,
+		Init:      "glorot_uniform",
+		FanIn:     satMul(satMul(kh, kw), cin),
+		FanOut:    satMul(satMul(kh, kw), cout),
+	})
+	if l.UseBias {
+		l.Params = append(l.Params, Param{Name: l.Name + "/bias", Shape: Shape{cout}, Trainable: l.Trainable, Init: "zeros"})
+	}
+	l.MACs = int64(satMul(satMul(satMul(l.Out[0], l.Out[1]), cout), l.Params[0].FanIn))
+}
+
+func resolveDense(c *checker, l *Layer, a *args) bool {
+	ok := false
+	if v := a.get("units"); v != nil {
+		l.Units, ok = c.toInt(v, "Dense units", 1)
+	}
+	return resolveActivation(c, l, a) && ok
+}
+
+func denseShape(c *checker, l *Layer, a *args) Shape {
+	if len(l.In) != 1 {
+		c.errs.add(l.Pos, "Dense expects a vector, got %s; insert Flatten() before it", shapeString(l.In))
+		return nil
+	}
+	return Shape{l.Units}
+}
+
+func denseParams(c *checker, l *Layer, a *args) {
+	in := l.In[0]
+	l.Params = append(l.Params, Param{
+		Name:      l.Name + "/kernel",
+		Shape:     Shape{in, l.Units},
+		Trainable: l.Trainable,
+		Init:      "glorot_uniform",
+		FanIn:     in,
+		FanOut:    l.Units,
+	})
+	if l.UseBias {
+		l.Params = append(l.Params, Param{Name: l.Name + "/bias", Shape: Shape{l.Units}, Trainable: l.Trainable, Init: "zeros"})
+	}
+	l.MACs = int64(satMul(in, l.Units))
+}
+
+func resolveDropout(c *checker, l *Layer, a *args) bool {
+	v := a.get("rate")
+	if v == nil {
+		return false
+	}
+	r, ok := c.toFloat(v, "Dropout rate")
+	if ok && (r < 0 || r >= 1) {
+		c.errs.add(v.pos, "Dropout rate must be in [0, 1), got %s", c.quote(v.text))
+		return false
+	}
+	l.Rate = r
+	return ok
+}
+
+func resolveRescaling(c *checker, l *Layer, a *args) bool {
+	ok := false
+	if v := a.get("scale"); v != nil {
+		l.Scale, ok = c.toFloat(v, "Rescaling scale")
+	}
+	if v := a.get("offset"); v != nil {
+		off, good := c.toFloat(v, "Rescaling offset")
+		l.Offset, ok = off, ok && good
+	}
+	return ok
+}
+
+func resolveRandomFlip(c *checker, l *Layer, a *args) bool {
+	l.FlipMode = "horizontal_and_vertical"
+	if v := a.get("mode"); v != nil {
+		m, ok := c.toEnum(v, "RandomFlip mode", flipModes)
+		l.FlipMode = m
+		return ok
+	}
+	return true
+}
+
+func resolveFill(c *checker, l *Layer, a *args) bool {
+	ok := true
+	l.FillMode, l.Interpolation = "reflect", "bilinear"
+	if v := a.get("fill_mode"); v != nil {
+		m, good := c.toEnum(v, "fill_mode", fillModes)
+		l.FillMode, ok = m, good
+	}
+	if v := a.get("interpolation"); v != nil {
+		m, good := c.toEnum(v, "interpolation", interpolations)
+		l.Interpolation, ok = m, ok && good
+	}
+	return ok
+}
+
+func resolveRandomRotation(c *checker, l *Layer, a *args) bool {
+	ok := false
+	if v := a.get("factor"); v != nil {
+		l.Factor, ok = c.toFactor(v, "RandomRotation factor")
+	}
+	return resolveFill(c, l, a) && ok
+}
+
+func resolveRandomZoom(c *checker, l *Layer, a *args) bool {
+	ok := false
+	if v := a.get("height_factor"); v != nil {
+		l.Factor, ok = c.toFactor(v, "RandomZoom height_factor")
+		if ok && l.Factor[0] < -1 {
+			c.errs.add(v.pos, "RandomZoom height_factor must not go below -1 (zooming in by 100%%), got %s", c.quote(v.text))
+			ok = false
+		}
+	}
+	l.WidthFactor = l.Factor
+	if v := a.get("width_factor"); v != nil && v.kind != vNone {
+		f, good := c.toFactor(v, "RandomZoom width_factor")
+		if good && f[0] < -1 {
+			c.errs.add(v.pos, "RandomZoom width_factor must not go below -1 (zooming in by 100%%), got %s", c.quote(v.text))
+			good = false
+		}
+		l.WidthFactor, ok = f, ok && good
+	}
+	return resolveFill(c, l, a) && ok
+}
+
+func sameShape(c *checker, l *Layer, a *args) Shape { return l.In }
+
+// shapeString formats a shape as in messages: (13, 13, 32) or (1152).
+func shapeString(s Shape) string {
+	var b strings.Builder
+	b.WriteByte('(')
+	for i, d := range s {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, d)
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+// satMul multiplies non-negative ints, saturating instead of overflowing.
+func satMul(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > math.MaxInt/b {
+		return math.MaxInt
+	}
+	return a * b
+}
