@@ -1,0 +1,247 @@
+// Package rtest holds the checks that every generated package runs in its
+// tests: its kernels against the runtime's reference interpreter, a
+// training step without allocation, determinism across worker counts, and
+// benchmarks of a training step.
+package rtest
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/convc/convc/runtime"
+)
+
+// RandomParams fills the network's parameters with glorot_uniform kernels
+// and small random biases, so that bias paths are exercised too.
+func RandomParams(net runtime.Net, seed uint64) {
+	spec := net.Spec()
+	params := net.Params()
+	runtime.InitParams(spec, params, seed)
+	rng := runtime.NewRNG(seed ^ 0x5eed)
+	for i, p := range spec.Params {
+		if p.Init == "zeros" {
+			for j := range params[i] {
+				params[i][j] = 0.1 * (2*rng.Float32() - 1)
+			}
+		}
+	}
+}
+
+// RandomInput returns a sample of the network's input size, in [0, 1)
+// with about a quarter of the values exactly zero, as in image data.
+func RandomInput(spec *runtime.Spec, seed uint64) []float32 {
+	rng := runtime.NewRNG(seed)
+	x := make([]float32, spec.InputSize())
+	for i := range x {
+		if v := rng.Float32(); v > 0.25 {
+			x[i] = v
+		}
+	}
+	return x
+}
+
+// RandomLabel returns a label that fits the spec's loss.
+func RandomLabel(spec *runtime.Spec, seed uint64) []float32 {
+	rng := runtime.NewRNG(seed)
+	y := make([]float32, runtime.LabelSize(spec))
+	switch spec.Loss {
+	case "sparse_categorical_crossentropy":
+		y[0] = float32(rng.Intn(spec.OutputSize()))
+	case "categorical_crossentropy":
+		y[rng.Intn(len(y))] = 1
+	default:
+		for i := range y {
+			y[i] = float32(rng.Intn(2))
+		}
+	}
+	return y
+}
+
+// closeTo reports the largest difference between got and want relative to
+// the largest magnitude in want, and whether it is within tol.
+func closeTo(got, want []float32, tol float64) (float64, int, bool) {
+	var scale float64
+	for _, v := range want {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	scale = math.Max(scale, 1e-6)
+	worst, at := 0.0, -1
+	for i := range want {
+		d := math.Abs(float64(got[i])-float64(want[i])) / scale
+		if d > worst || math.IsNaN(d) {
+			worst, at = d, i
+		}
+	}
+	return worst, at, worst <= tol
+}
+
+// CheckAgainstReference compares the generated forward pass and the
+// parameter gradients of net with the reference interpreter's on random
+// weights and inputs, in inference and in training mode.
+func CheckAgainstReference(t *testing.T, net runtime.Net) {
+	t.Helper()
+	spec := net.Spec()
+	ref := runtime.NewReference(spec)
+	RandomParams(net, 7)
+	for i, p := range net.Params() {
+		copy(ref.Params()[i], p)
+	}
+	gw, rw := net.NewWorker(), ref.NewWorker()
+	for trial, training := range []bool{false, true} {
+		x := RandomInput(spec, uint64(100+trial))
+		seed := uint64(42 + trial)
+		got := append([]float32(nil), gw.Forward(x, training, seed)...)
+		want := append([]float32(nil), rw.Forward(x, training, seed)...)
+		if d, at, ok := closeTo(got, want, 1e-4); !ok {
+			t.Fatalf("%s: forward (training=%v): output %d = %g, reference %g (relative difference %.3g)", spec.Name, training, at, got[at], want[at], d)
+		}
+		// Backward from a random output gradient.
+		rng := runtime.NewRNG(uint64(200 + trial))
+		dOut := make([]float32, len(got))
+		for i := range dOut {
+			dOut[i] = 2*rng.Float32() - 1
+		}
+		gg, rg := newGrads(spec, net.Params()), newGrads(spec, net.Params())
+		gw.Backward(append([]float32(nil), dOut...), gg)
+		rw.Backward(append([]float32(nil), dOut...), rg)
+		for i, p := range spec.Params {
+			if gg[i] == nil {
+				continue
+			}
+			if d, at, ok := closeTo(gg[i], rg[i], 1e-3); !ok {
+				t.Errorf("%s: gradient of %s (training=%v): element %d = %g, reference %g (relative difference %.3g)", spec.Name, p.Name, training, at, gg[i][at], rg[i][at], d)
+			}
+		}
+	}
+}
+
+func newGrads(spec *runtime.Spec, params [][]float32) [][]float32 {
+	g := make([][]float32, len(params))
+	for i, p := range spec.Params {
+		if p.Trainable {
+			g[i] = make([]float32, len(params[i]))
+		}
+	}
+	return g
+}
+
+// CheckNoAllocs checks that a worker's forward and backward pass and a
+// whole training step of a batch allocate nothing.
+func CheckNoAllocs(t *testing.T, net runtime.Net) {
+	t.Helper()
+	spec := net.Spec()
+	RandomParams(net, 1)
+	w := net.NewWorker()
+	x := RandomInput(spec, 1)
+	grads := newGrads(spec, net.Params())
+	dOut := make([]float32, spec.OutputSize())
+	if n := testing.AllocsPerRun(3, func() {
+		out := w.Forward(x, true, 1)
+		copy(dOut, out)
+		w.Backward(dOut, grads)
+	}); n != 0 {
+		t.Errorf("%s: a forward and backward pass allocates %v times", spec.Name, n)
+	}
+	src := &randomSource{spec: spec, n: 16}
+	tr, err := runtime.NewTrainer(net, 2, 16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	idx := make([]int, 16)
+	for i := range idx {
+		idx[i] = i
+	}
+	if n := testing.AllocsPerRun(2, func() {
+		if _, _, err := tr.Step(src, idx); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%s: a training step of 16 samples allocates %v times", spec.Name, n)
+	}
+}
+
+// randomSource serves deterministic random samples.
+type randomSource struct {
+	spec *runtime.Spec
+	n    int
+}
+
+func (s *randomSource) Len() int { return s.n }
+
+func (s *randomSource) Sample(i int, x, y []float32) {
+	rng := runtime.NewRNG(uint64(i) + 1000)
+	for j := range x {
+		x[j] = rng.Float32()
+	}
+	switch s.spec.Loss {
+	case "sparse_categorical_crossentropy":
+		y[0] = float32(i % s.spec.OutputSize())
+	case "categorical_crossentropy":
+		clear(y)
+		y[i%len(y)] = 1
+	default:
+		for j := range y {
+			y[j] = float32((i + j) % 2)
+		}
+	}
+}
+
+// NewRandomSource returns n deterministic random samples that fit spec.
+func NewRandomSource(spec *runtime.Spec, n int) runtime.Source {
+	return &randomSource{spec: spec, n: n}
+}
+
+// CheckDeterminism trains two copies of a network for a few steps, with 1
+// and with 3 workers, and checks that their weights are bit-identical.
+func CheckDeterminism(t *testing.T, newNet func() runtime.Net) {
+	t.Helper()
+	var results [][][]float32
+	for _, workers := range []int{1, 3} {
+		net := newNet()
+		RandomParams(net, 3)
+		src := &randomSource{spec: net.Spec(), n: 50}
+		if _, err := runtime.Fit(net, src, runtime.FitConfig{Epochs: 2, BatchSize: 20, Seed: 9, Workers: workers, Shuffle: true}); err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, net.Params())
+	}
+	for i := range results[0] {
+		for j := range results[0][i] {
+			if math.Float32bits(results[0][i][j]) != math.Float32bits(results[1][i][j]) {
+				t.Fatalf("parameter %d element %d differs between 1 and 3 workers: %v vs %v", i, j, results[0][i][j], results[1][i][j])
+			}
+		}
+	}
+}
+
+// BenchTrainStep measures the forward and backward pass of one sample.
+func BenchTrainStep(b *testing.B, net runtime.Net) {
+	spec := net.Spec()
+	RandomParams(net, 1)
+	w := net.NewWorker()
+	x := RandomInput(spec, 1)
+	grads := newGrads(spec, net.Params())
+	dOut := make([]float32, spec.OutputSize())
+	b.ReportAllocs()
+	for b.Loop() {
+		out := w.Forward(x, true, 1)
+		copy(dOut, out)
+		w.Backward(dOut, grads)
+	}
+	b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)*1e6, "µs/sample")
+	_ = fmt.Sprint
+}
+
+// BenchPredict measures the forward pass of one sample.
+func BenchPredict(b *testing.B, net runtime.Net) {
+	spec := net.Spec()
+	RandomParams(net, 1)
+	w := net.NewWorker()
+	x := RandomInput(spec, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.Forward(x, false, 0)
+	}
+}
