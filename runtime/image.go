@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // registers GIF with image.Decode
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"math"
+	"os"
+	"strings"
+)
+
+// maxImagePixels bounds the images LoadImageFile decodes, so that a small
+// file whose header claims a huge size cannot exhaust memory.
+const maxImagePixels = 1 << 26
+
+// LoadImageFile decodes a PNG, JPEG or GIF file (the first frame of a GIF)
+// into an h x w x c float32 tensor in HWC order, each value multiplied by
+// scale (1/255 for MNIST-style inputs, 1 when the model starts with
+// Rescaling).
+//
+// With c = 1 color images become grayscale as Pillow's convert("L") does,
+// which Keras's load_img uses: L = (19595*R + 38470*G + 7471*B + 32768) >> 16,
+// the ITU-R 601 luma R*299/1000 + G*587/1000 + B*114/1000 in Pillow's
+// rounding. With c = 3 grayscale images are repeated in each channel. Alpha
+// is dropped without compositing, as Pillow does. An image of another size
+// is resized bilinearly to h x w with half-pixel centers, as TensorFlow's
+// tf.image.resize does with antialias=False.
+func LoadImageFile(path string, h, w, c int, scale float32) ([]float32, error) {
+	if h <= 0 || w <= 0 || (c != 1 && c != 3) {
+		return nil, fmt.Errorf("%s: cannot load an image as %dx%dx%d; the model's input must be height x width x 1 (grayscale) or x 3 (RGB)", path, h, w, c)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("%s is a folder, not an image file", path)
+	}
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return nil, decodeError(path, "", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, fmt.Errorf("%s: the %s image is empty (%dx%d)", path, format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return nil, fmt.Errorf("%s: the %s image is %dx%d, larger than the %d-pixel limit; shrink it first", path, format, cfg.Width, cfg.Height, maxImagePixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, decodeError(path, format, err)
+	}
+
+	b := img.Bounds()
+	sh, sw := b.Dy(), b.Dx()
+	src := make([]float32, sh*sw*c)
+	toFloat(src, img, c)
+	if sh != h || sw != w {
+		src = resizeBilinear(src, sh, sw, c, h, w)
+	}
+	if scale != 1 {
+		for i := range src {
+			src[i] *= scale
+		}
+	}
+	return src, nil
+}
+
+func decodeError(path, format string, err error) error {
+	if errors.Is(err, image.ErrFormat) {
+		return fmt.Errorf("%s: not a PNG, JPEG or GIF image; convert it to one of those", path)
+	}
+	what := "image"
+	if format != "" {
+		what = format + " image"
+	}
+	// image/png reports a short file as a FormatError, not io.ErrUnexpectedEOF.
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "unexpected EOF") {
+		return fmt.Errorf("%s: the %s is truncated; the file is incomplete or damaged", path, what)
+	}
+	return fmt.Errorf("%s: cannot decode the %s: %v; the file is damaged", path, what, err)
+}
+
+// toFloat writes img's pixels into dst as c-channel values in [0, 255].
+func toFloat(dst []float32, img image.Image, c int) {
+	b := img.Bounds()
+	i := 0
+	if g, ok := img.(*image.Gray); ok {
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := g.Pix[g.PixOffset(b.Min.X, y):]
+			for x := range b.Dx() {
+				v := float32(row[x])
+				for range c {
+					dst[i] = v
+					i++
+				}
+			}
+		}
+		return
+	}
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			// Non-premultiplied, as Pillow stores RGBA; alpha is dropped.
+			p := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			if c == 1 {
+				l := (uint32(p.R)*19595 + uint32(p.G)*38470 + uint32(p.B)*7471 + 0x8000) >> 16
+				dst[i] = float32(l)
+				i++
+			} else {
+				dst[i], dst[i+1], dst[i+2] = float32(p.R), float32(p.G), float32(p.B)
+				i += 3
+			}
+		}
+	}
+}
+
+// resizeBilinear resizes an ih x iw x c image to oh x ow x c the way
+// TensorFlow's ResizeBilinear kernel does with half_pixel_centers (what
+// tf.image.resize uses for "bilinear" without antialiasing), in float32 with
+// the same order of operations. The explicit float32 conversions keep the
+// compiler from fusing multiply-adds, which would change the rounding.
+func resizeBilinear(src []float32, ih, iw, c, oh, ow int) []float32 {
+	type interp struct {
+		lo, hi int
+		lerp   float32
+	}
+	weights := func(out, in int) []interp {
+		scale := float32(in) / float32(out)
+		ws := make([]interp, out)
+		for i := range ws {
+			v := float32(float32(float32(i)+0.5)*scale) - 0.5
+			f := float32(math.Floor(float64(v)))
+			ws[i] = interp{
+				lo:   max(int(f), 0),
+				hi:   min(int(math.Ceil(float64(v))), in-1),
+				lerp: v - f,
+			}
+		}
+		return ws
+	}
+	ys, xs := weights(oh, ih), weights(ow, iw)
+	dst := make([]float32, oh*ow*c)
+	for oy, y := range ys {
+		top, bot := src[y.lo*iw*c:], src[y.hi*iw*c:]
+		for ox, x := range xs {
+			o := (oy*ow + ox) * c
+			for ch := range c {
+				tl, tr := top[x.lo*c+ch], top[x.hi*c+ch]
+				bl, br := bot[x.lo*c+ch], bot[x.hi*c+ch]
+				t := tl + float32((tr-tl)*x.lerp)
+				b := bl + float32((br-bl)*x.lerp)
+				dst[o+ch] = t + float32((b-t)*y.lerp)
+			}
+		}
+	}
+	return dst
+}
