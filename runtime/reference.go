@@ -7,6 +7,11 @@ import "math"
 // same generic code runs in float32 (Reference, the contract's precision)
 // and in float64 (ReferenceWorker64, for tight finite-difference checks).
 
+var (
+	_ Net    = (*Reference)(nil)
+	_ Worker = (*ReferenceWorker)(nil)
+)
+
 // Reference is a Net that interprets its Spec. Its parameters start at
 // zero; fill them with InitParams or by copying weights in.
 type Reference struct {

@@ -24,6 +24,11 @@ func tDense(units int, act string) specLayer {
 	return specLayer{Layer: Layer{Kind: "Dense", Units: units, Activation: act, UseBias: true, Trainable: true}}
 }
 
+func noBias(l specLayer) specLayer {
+	l.UseBias = false
+	return l
+}
+
 func tFlatten() specLayer { return specLayer{Layer: Layer{Kind: "Flatten"}} }
 
 func tDropout(rate float32) specLayer { return specLayer{Layer: Layer{Kind: "Dropout", Rate: rate}} }
@@ -181,6 +186,8 @@ func TestGradientsLayers(t *testing.T) {
 		{"conv same 2x3 s1", []int{5, 6, 2}, []specLayer{tConv(2, 2, 3, 1, 1, true, "linear")}, false},
 		{"conv valid 2x3 s(2,1)", []int{6, 6, 2}, []specLayer{tConv(2, 2, 3, 2, 1, false, "linear")}, false},
 		{"conv same 2x3 s2 even", []int{6, 8, 1}, []specLayer{tConv(2, 2, 3, 2, 2, true, "linear")}, false},
+		{"conv without bias", []int{5, 4, 2}, []specLayer{noBias(tConv(3, 2, 2, 1, 1, true, "tanh")), noBias(tConv(2, 3, 3, 1, 1, false, "linear"))}, false},
+		{"dense without bias", []int{5}, []specLayer{noBias(tDense(3, "sigmoid")), tDense(2, "linear")}, false},
 		{"conv 1x1", []int{4, 3, 3}, []specLayer{tConv(2, 1, 1, 1, 1, false, "linear")}, false},
 		{"conv 1x1 s2 same", []int{5, 5, 3}, []specLayer{tConv(2, 1, 1, 2, 2, true, "linear")}, false},
 		{"conv 5x5 same", []int{6, 5, 1}, []specLayer{tConv(2, 5, 5, 1, 1, true, "linear")}, false},
