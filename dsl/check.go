@@ -139,6 +139,7 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 		names[i] = s.name
 	}
 	seenKeyword := false
+	suggested := map[string]bool{} // required arguments a misspelling stands for
 	for i, arg := range call.Args {
 		var name string
 		if arg.Key == nil {
@@ -164,6 +165,7 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 			}
 			if !known {
 				hint := didYouMean(name, names, false)
+				suggested[suggest(name, names)] = true
 				if hint == "" {
 					if len(names) == 0 {
 						hint = fmt.Sprintf("; %s takes no arguments", what)
@@ -182,7 +184,7 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 		a.vals[name] = c.evalExpr(arg.Value)
 	}
 	for _, s := range specs {
-		if s.required && a.vals[s.name] == nil {
+		if s.required && a.vals[s.name] == nil && !suggested[s.name] {
 			c.errs.add(c.pos(call.Name.Pos), "%s is missing its %s argument, as in %s", what, s.name, example)
 		}
 	}

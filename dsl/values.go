@@ -324,7 +324,9 @@ func (c *checker) toEnum(v *value, what string, choices []string) (string, bool)
 		}
 	}
 	hint := didYouMean(v.s, choices, true)
-	if hint == "" {
+	if hint == "" && len(choices) == 1 {
+		hint = fmt.Sprintf("; the only %s is %q", what, choices[0])
+	} else if hint == "" {
 		hint = "; use one of " + quoteList(choices)
 	}
 	c.errs.add(v.pos, "unknown %s %s%s", what, c.quote(v.text), hint)
