@@ -48,15 +48,16 @@ type Ident struct {
 // RMSprop(learning_rate=1e-4).
 type Call struct {
 	Pos    lexer.Position
-	Name   *Ident `parser:"@@ '('"`
+	Name   string `parser:"@Ident '('"`
 	Args   []*Arg `parser:"( @@ ( ',' @@ )* ','? )? ')'"`
 	EndPos lexer.Position
 }
 
-// Arg is a positional (Key == nil) or keyword argument.
+// Arg is a positional (Key == "") or keyword argument; Pos is that of
+// the key when there is one.
 type Arg struct {
 	Pos    lexer.Position
-	Key    *Ident `parser:"( @@ '=' )?"`
+	Key    string `parser:"( @Ident '=' )?"`
 	Value  *Expr  `parser:"@@"`
 	EndPos lexer.Position
 }
@@ -64,7 +65,7 @@ type Arg struct {
 // Expr is a value, or a constant product or quotient such as 1./255.
 type Expr struct {
 	Pos    lexer.Position
-	Left   *Unary   `parser:"@@"`
+	Left   *Atom    `parser:"@@"`
 	Ops    []*BinOp `parser:"@@*"`
 	EndPos lexer.Position
 }
@@ -73,29 +74,22 @@ type Expr struct {
 type BinOp struct {
 	Pos   lexer.Position
 	Op    string `parser:"@('*' | '/')"`
-	Right *Unary `parser:"@@"`
-}
-
-// Unary is an atom with an optional sign.
-type Unary struct {
-	Pos    lexer.Position
-	Sign   string `parser:"@('-' | '+')?"`
-	Atom   *Atom  `parser:"@@"`
-	EndPos lexer.Position
+	Right *Atom  `parser:"@@"`
 }
 
 // Atom is a literal, a name (None, True, False), a call, a tuple or a
-// list. Numbers and strings keep their source text; the checker converts
+// list, with an optional sign. Numbers and strings keep their source text; the checker converts
 // them.
 type Atom struct {
 	Pos    lexer.Position
-	Float  *string `parser:"@Float"`
+	Sign   string  `parser:"@('-' | '+')?"`
+	Float  *string `parser:"( @Float"`
 	Int    *string `parser:"| @Int"`
 	String *string `parser:"| @String"`
 	Call   *Call   `parser:"| @@"`
 	Name   *string `parser:"| @Ident"`
 	Tuple  *Seq    `parser:"| '(' @@ ')'"`
-	List   *Seq    `parser:"| '[' @@ ']'"`
+	List   *Seq    `parser:"| '[' @@ ']' )"`
 	EndPos lexer.Position
 }
 
@@ -107,23 +101,10 @@ type Seq struct {
 	Trailing bool    `parser:"@','?"`
 }
 
-var specLexer = lexer.MustSimple([]lexer.SimpleRule{
-	{Name: "Comment", Pattern: `#[^\n]*`},
-	{Name: "Whitespace", Pattern: `[ \t\r\n\f\v]+`},
-	{Name: "Float", Pattern: `(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+`},
-	{Name: "Int", Pattern: `[0-9]+`},
-	{Name: "String", Pattern: `"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'`},
-	{Name: "BadString", Pattern: `["'][^\n]*`},
-	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "Punct", Pattern: `[-+*/=(){}\[\],]`},
-	{Name: "Bad", Pattern: `.`},
-})
-
 // lookahead 2 is what the grammar needs: "name =" versus a value, and
 // "name (" versus a bare name. More would only slow down error paths.
 var parser = participle.MustBuild[File](
-	participle.Lexer(specLexer),
-	participle.Elide("Comment", "Whitespace"),
+	participle.Lexer(specDefinition{}),
 	participle.UseLookahead(2),
 )
 
@@ -157,9 +138,9 @@ func Parse(filename string, src []byte) (*File, ErrorList) {
 	if !ok {
 		return nil, errs
 	}
-	peek, err := lexer.Upgrade(&sliceLexer{tokens: tokens}, specLexer.Symbols()["Comment"], specLexer.Symbols()["Whitespace"])
+	peek, err := lexer.Upgrade(&sliceLexer{tokens: tokens})
 	if err != nil {
-		errs.add(Pos{File: filename}, "%v", err)
+		errs.add(Pos{File: filename, Line: 1, Col: 1}, "%v", err)
 		return nil, errs
 	}
 	f, err := parser.ParseFromLexer(peek)
@@ -167,72 +148,10 @@ func Parse(filename string, src []byte) (*File, ErrorList) {
 		errs = append(errs, syntaxError(filename, err))
 		return nil, errs
 	}
-	checkLines(filename, f, &errs)
 	if len(errs) > 0 {
 		return nil, errs
 	}
 	return f, nil
-}
-
-// lex tokenizes src, reporting bad characters, unterminated strings and
-// nesting deeper than maxDepth.
-func lex(filename string, src []byte, errs *ErrorList) ([]lexer.Token, bool) {
-	syms := specLexer.Symbols()
-	bad, badString, punct := syms["Bad"], syms["BadString"], syms["Punct"]
-	l, err := specLexer.LexString(filename, string(src))
-	if err != nil {
-		errs.add(Pos{File: filename, Line: 1, Col: 1}, "%v", err)
-		return nil, false
-	}
-	var tokens []lexer.Token
-	depth := 0
-	for {
-		t, err := l.Next()
-		if err != nil {
-			var pos Pos
-			if pe, ok := err.(participle.Error); ok {
-				pos = convPos(filename, pe.Position())
-			}
-			errs.add(pos, "syntax error: %v", err)
-			return nil, false
-		}
-		switch t.Type {
-		case bad:
-			errs.add(convPos(filename, t.Pos), "syntax error: unexpected character %q", t.Value)
-			return nil, false
-		case badString:
-			errs.add(convPos(filename, t.Pos), "syntax error: unterminated string; close it with %s on the same line", t.Value[:1])
-			return nil, false
-		case punct:
-			switch t.Value {
-			case "(", "[", "{":
-				depth++
-				if depth > maxDepth {
-					errs.add(convPos(filename, t.Pos), "syntax error: brackets nested more than %d deep", maxDepth)
-					return nil, false
-				}
-			case ")", "]", "}":
-				depth--
-			}
-		}
-		tokens = append(tokens, t)
-		if t.EOF() {
-			return tokens, true
-		}
-	}
-}
-
-type sliceLexer struct {
-	tokens []lexer.Token
-	i      int
-}
-
-func (s *sliceLexer) Next() (lexer.Token, error) {
-	t := s.tokens[s.i]
-	if s.i < len(s.tokens)-1 {
-		s.i++
-	}
-	return t, nil
 }
 
 // syntaxError turns a participle error into ours, phrased for users.
@@ -254,28 +173,6 @@ func syntaxError(filename string, err error) *Error {
 		}
 	}
 	return &Error{Pos: convPos(filename, pe.Position()), Msg: "syntax error: " + msg}
-}
-
-// checkLines enforces that newlines separate layers and statements: each
-// starts on a line after the end of the one before.
-func checkLines(filename string, f *File, errs *ErrorList) {
-	prevEnd := 0
-	for _, s := range f.Stmts {
-		if prevEnd > 0 && s.Pos.Line <= prevEnd {
-			errs.add(convPos(filename, s.Pos), "syntax error: put each statement on its own line")
-		}
-		prevEnd = s.EndPos.Line
-		if s.Model == nil {
-			continue
-		}
-		prev := 0
-		for _, l := range s.Model.Layers {
-			if prev > 0 && l.Pos.Line <= prev {
-				errs.add(convPos(filename, l.Pos), "syntax error: put each layer on its own line")
-			}
-			prev = l.EndPos.Line
-		}
-	}
 }
 
 func convPos(filename string, p lexer.Position) Pos {

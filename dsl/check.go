@@ -142,7 +142,7 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 	suggested := map[string]bool{} // required arguments a misspelling stands for
 	for i, arg := range call.Args {
 		var name string
-		if arg.Key == nil {
+		if arg.Key == "" {
 			if seenKeyword {
 				c.errs.add(c.pos(arg.Pos), "positional argument follows keyword argument in %s", what)
 				continue
@@ -158,7 +158,7 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 			name = specs[i].name
 		} else {
 			seenKeyword = true
-			name = arg.Key.Name
+			name = arg.Key
 			known := false
 			for _, n := range names {
 				known = known || n == name
@@ -173,7 +173,7 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 						hint = fmt.Sprintf("; %s takes %s", what, strings.Join(names, ", "))
 					}
 				}
-				c.errs.add(c.pos(arg.Key.Pos), "unknown argument %s for %s%s", c.clip(name), what, hint)
+				c.errs.add(c.pos(arg.Pos), "unknown argument %s for %s%s", c.clip(name), what, hint)
 				continue
 			}
 		}
@@ -185,7 +185,7 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 	}
 	for _, s := range specs {
 		if s.required && a.vals[s.name] == nil && !suggested[s.name] {
-			c.errs.add(c.pos(call.Name.Pos), "%s is missing its %s argument, as in %s", what, s.name, example)
+			c.errs.add(c.pos(call.Pos), "%s is missing its %s argument, as in %s", what, s.name, example)
 		}
 	}
 	return a
@@ -204,20 +204,20 @@ func (c *checker) check(f *File) *Model {
 				continue
 			}
 			model = s.Model
-		case s.Call.Name.Name == "compile":
+		case s.Call.Name == "compile":
 			if compile != nil {
 				c.errs.add(c.pos(s.Pos), "compile is repeated; the first is at %s", c.posString(c.pos(compile.Pos)))
 				continue
 			}
 			compile = s.Call
-		case s.Call.Name.Name == "fit":
+		case s.Call.Name == "fit":
 			if fit != nil {
 				c.errs.add(c.pos(s.Pos), "fit is repeated; the first is at %s", c.posString(c.pos(fit.Pos)))
 				continue
 			}
 			fit = s.Call
 		default:
-			name := s.Call.Name.Name
+			name := s.Call.Name
 			if layerDefs[name] != nil {
 				c.errs.add(c.pos(s.Pos), "%s must be inside the model block", name)
 				continue
@@ -262,14 +262,14 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 	var flatten *Pos  // the Flatten that made in a vector
 	var inputPos *Pos // the Input layer
 	for i, call := range md.Layers {
-		name := call.Name.Name
+		name := call.Name
 		def := layerDefs[name]
 		if def == nil {
-			c.errs.add(c.pos(call.Name.Pos), "unknown layer %s%s", c.clip(name), didYouMean(name, layerNames, false))
+			c.errs.add(c.pos(call.Pos), "unknown layer %s%s", c.clip(name), didYouMean(name, layerNames, false))
 			in = nil
 			continue
 		}
-		l := Layer{Kind: def.kind, Pos: c.pos(call.Name.Pos), Source: c.source(call.Pos, call.EndPos), Trainable: true}
+		l := Layer{Kind: def.kind, Pos: c.pos(call.Pos), Source: c.source(call.Pos, call.EndPos), Trainable: true}
 		a := c.bind(call, name, append(def.args[:len(def.args):len(def.args)], commonArgs...), def.npos, def.example)
 
 		// Input: first, once.

@@ -95,7 +95,7 @@ func (c *checker) optimizer(v *value) Optimizer {
 		name, _ := c.toEnum(v, "optimizer", optimizerStrings)
 		return defaultOptimizer(name)
 	case vCall:
-		name := v.call.Name.Name
+		name := v.call.Name
 		def := optimizerDefs[name]
 		if def == nil {
 			c.errs.add(v.pos, "unknown optimizer %s%s", c.clip(name), didYouMean(name, optimizerCalls, false))
@@ -265,7 +265,7 @@ func (c *checker) data(v *value, m *Model) Data {
 		c.typeErr(v, "fit data", `mnist() or image_directory("path", image_size=(180, 180))`)
 		return Data{}
 	}
-	name := v.call.Name.Name
+	name := v.call.Name
 	var d Data
 	switch name {
 	case "mnist":
@@ -311,7 +311,7 @@ func (c *checker) callback(v *value, m *Model) (Callback, bool) {
 		c.typeErr(v, "each callback", `ModelCheckpoint("best.safetensors") or EarlyStopping(patience=3)`)
 		return Callback{}, false
 	}
-	name := v.call.Name.Name
+	name := v.call.Name
 	cb := Callback{Kind: name, Pos: v.pos, Monitor: "val_loss"}
 	var a *args
 	switch name {

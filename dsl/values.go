@@ -51,9 +51,9 @@ func (v *value) num() float64 {
 const maxInt = 1 << 40
 
 func (c *checker) evalExpr(e *Expr) *value {
-	v := c.evalUnary(e.Left)
+	v := c.evalAtom(e.Left)
 	for _, op := range e.Ops {
-		r := c.evalUnary(op.Right)
+		r := c.evalAtom(op.Right)
 		if v.kind == vBad || r.kind == vBad {
 			v = &value{kind: vBad}
 			continue
@@ -86,23 +86,23 @@ func (c *checker) evalExpr(e *Expr) *value {
 	return v
 }
 
-func (c *checker) evalUnary(u *Unary) *value {
-	v := c.evalAtom(u.Atom)
-	if u.Sign != "" && v.kind != vBad {
+func (c *checker) evalAtom(a *Atom) *value {
+	v := c.evalAtomValue(a)
+	if a.Sign != "" && v.kind != vBad {
 		if !v.isNumber() {
-			c.errs.add(c.pos(u.Pos), "%s works on numbers only, got %s%s", u.Sign, u.Sign, c.quote(v.text))
-			return &value{kind: vBad}
+			c.errs.add(c.pos(a.Pos), "%s works on numbers only, got %s", a.Sign, c.quote(c.source(a.Pos, a.EndPos)))
+			return &value{kind: vBad, pos: c.pos(a.Pos)}
 		}
-		if u.Sign == "-" {
+		if a.Sign == "-" {
 			v.i, v.f = -v.i, -v.f
 		}
 	}
-	v.pos = c.pos(u.Pos)
-	v.text = c.source(u.Pos, u.EndPos)
+	v.pos = c.pos(a.Pos)
+	v.text = c.source(a.Pos, a.EndPos)
 	return v
 }
 
-func (c *checker) evalAtom(a *Atom) *value {
+func (c *checker) evalAtomValue(a *Atom) *value {
 	v := &value{pos: c.pos(a.Pos), text: c.source(a.Pos, a.EndPos)}
 	switch {
 	case a.Int != nil:
