@@ -46,6 +46,8 @@ func Generate(m *dsl.Model, opts Options) ([]File, error) {
 	}
 	g := &gen{m: m, opts: opts}
 	g.plan()
+	// The model file is rendered first: it records the dispatched kernels
+	// that the generic file wraps.
 	var files []File
 	for _, f := range []struct {
 		name string
@@ -53,6 +55,7 @@ func Generate(m *dsl.Model, opts Options) ([]File, error) {
 	}{
 		{m.Name + ".go", g.modelFile()},
 		{m.Name + "_test.go", g.testFile()},
+		{m.Name + "_generic.go", g.genericFile()},
 		{path.Join("cmd", m.Name, "main.go"), g.mainFile()},
 	} {
 		var buf bytes.Buffer
@@ -84,6 +87,11 @@ type gen struct {
 	// head is true for the last layer when its activation is applied by
 	// the runtime together with the loss.
 	head []bool
+
+	// cur is the layer whose kernels are being emitted, and dispatch the
+	// kernels that have a portable and a SIMD version.
+	cur      int
+	dispatch []dispatched
 }
 
 func (g *gen) plan() {
@@ -211,6 +219,7 @@ func (g *gen) modelFile() *jen.File {
 	g.forward(f)
 	g.backward(f)
 	for i := 1; i < len(m.Layers); i++ {
+		g.cur = i
 		g.kernels(f, i)
 	}
 	return f
@@ -408,4 +417,30 @@ func (g *gen) backward(f *jen.File) {
 			}
 		}
 	})
+}
+
+// genericFile emits the entry points of the dispatched kernels for builds
+// without SIMD: each calls its portable version.
+func (g *gen) genericFile() *jen.File {
+	f := jen.NewFile(g.m.Name)
+	f.HeaderComment(g.header())
+	for _, d := range g.dispatch {
+		l := &g.m.Layers[d.layer]
+		f.Comment(fmt.Sprintf("%s runs %sGeneric: %s.", d.name, d.name, l.Name))
+		f.Func().Id(d.name).Params(d.params...).Block(
+			jen.Id(d.name + "Generic").CallFunc(func(c *jen.Group) {
+				for _, p := range d.params {
+					c.Id(paramName(p))
+				}
+			}),
+		)
+	}
+	return f
+}
+
+// paramName returns the name of a parameter declared as jen.Id(name)...
+func paramName(p jen.Code) string {
+	s := fmt.Sprintf("%#v", p)
+	name, _, _ := strings.Cut(s, " ")
+	return name
 }

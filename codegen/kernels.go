@@ -125,7 +125,7 @@ func (g *gen) convKernels(f *jen.File, i int) {
 		params = append(params, jen.Id("b").Add(arr(co)))
 	}
 	params = append(params, jen.Id("out").Add(arr(oh*ow*co)))
-	f.Func().Id(fmt.Sprintf("forward%d", i)).Params(params...).Block(
+	f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(
 		jen.For(raw("oy := range %d", oh)).Block(
 			jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {
 				b.Add(raw("base := oy*%d + ox*%d", sh*wp*ci, sw*ci))
@@ -165,7 +165,7 @@ func (g *gen) convKernels(f *jen.File, i int) {
 		if l.UseBias {
 			params = append(params, jen.Id("db").Add(arr(co)))
 		}
-		f.Func().Id(fmt.Sprintf("backward%dWeights", i)).Params(params...).Block(
+		f.Func().Id(g.generic(fmt.Sprintf("backward%dWeights", i), params)).Params(params...).Block(
 			jen.For(raw("oy := range %d", oh)).Block(
 				jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {
 					b.Add(raw("g := (*[%d]float32)(dz[(oy*%d+ox)*%d:])", co, ow, co))
@@ -193,7 +193,8 @@ func (g *gen) convKernels(f *jen.File, i int) {
 
 	if g.needDIn[i] {
 		f.Comment(fmt.Sprintf("backward%dInput computes the gradient of the (padded) input of %s.", i, l.Name))
-		f.Func().Id(fmt.Sprintf("backward%dInput", i)).Params(jen.Id("k").Add(arr(kn)), jen.Id("dz").Add(arr(oh*ow*co)), jen.Id("din").Add(arr(hp*wp*ci))).Block(
+		params := []jen.Code{jen.Id("k").Add(arr(kn)), jen.Id("dz").Add(arr(oh * ow * co)), jen.Id("din").Add(arr(hp * wp * ci))}
+		f.Func().Id(g.generic(fmt.Sprintf("backward%dInput", i), params)).Params(params...).Block(
 			raw("clear(din[:])"),
 			jen.For(raw("oy := range %d", oh)).Block(
 				jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {
@@ -269,7 +270,7 @@ func (g *gen) denseKernels(f *jen.File, i int) {
 		params = append(params, jen.Id("b").Add(arr(u)))
 	}
 	params = append(params, jen.Id("out").Add(arr(u)))
-	f.Func().Id(fmt.Sprintf("forward%d", i)).Params(params...).BlockFunc(func(b *jen.Group) {
+	f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).BlockFunc(func(b *jen.Group) {
 		if l.UseBias {
 			b.Add(raw("acc := *b"))
 		} else {
@@ -292,7 +293,7 @@ func (g *gen) denseKernels(f *jen.File, i int) {
 		if l.UseBias {
 			params = append(params, jen.Id("db").Add(arr(u)))
 		}
-		f.Func().Id(fmt.Sprintf("backward%dWeights", i)).Params(params...).BlockFunc(func(b *jen.Group) {
+		f.Func().Id(g.generic(fmt.Sprintf("backward%dWeights", i), params)).Params(params...).BlockFunc(func(b *jen.Group) {
 			if l.UseBias {
 				b.Add(raw("for o, v := range dz { db[o] += v }"))
 			}
@@ -304,7 +305,8 @@ func (g *gen) denseKernels(f *jen.File, i int) {
 		})
 	}
 	if g.needDIn[i] {
-		f.Func().Id(fmt.Sprintf("backward%dInput", i)).Params(jen.Id("k").Add(arr(n*u)), jen.Id("dz").Add(arr(u)), jen.Id("din").Add(arr(n))).Block(
+		params := []jen.Code{jen.Id("k").Add(arr(n * u)), jen.Id("dz").Add(arr(u)), jen.Id("din").Add(arr(n))}
+		f.Func().Id(g.generic(fmt.Sprintf("backward%dInput", i), params)).Params(params...).Block(
 			jen.For(raw("i := range %d", n)).Block(
 				raw("r := (*[%d]float32)(k[i*%d:])", u, u),
 				raw("var s float32"),
@@ -403,4 +405,19 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 			}),
 		),
 	)
+}
+
+// dispatched is a kernel with a portable version (<name>Generic, in the
+// model's main file) and a build-tag-selected entry point <name>.
+type dispatched struct {
+	name   string
+	layer  int
+	params []jen.Code
+}
+
+// generic records a dispatched kernel and returns the name of its portable
+// version.
+func (g *gen) generic(name string, params []jen.Code) string {
+	g.dispatch = append(g.dispatch, dispatched{name: name, layer: g.cur, params: params})
+	return name + "Generic"
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"sync"
-	"time"
 )
 
 // Source gives a trainer its samples by index.
@@ -383,8 +382,6 @@ func Evaluate(net Net, src Source, workers int, out io.Writer, interactive bool)
 	if out != nil {
 		bar = NewProgbar(out, steps, interactive)
 	}
-	start := time.Now()
-	_ = start
 	loss, acc = t.Evaluate(src, func(done int, l, a float64) {
 		if bar != nil && done < src.Len() {
 			bar.Update((done+31)/32, []Metric{{"loss", l}, {"accuracy", a}})

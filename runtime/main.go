@@ -256,19 +256,24 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 	if len(in) != 3 {
 		return fmt.Errorf("predict needs a model with image input (height, width, channels), this one takes %v", in)
 	}
-	scale := float32(1)
-	if spec.Data == "mnist" {
-		scale = 1.0 / 255
-	}
+	// mnist() scales pixels as listing 8-3 does, float32(p) / 255; the
+	// image_directory source leaves them in [0, 255] for the model's
+	// Rescaling layer.
+	divide := spec.Data == "mnist" || spec.Data == ""
 	w := net.NewWorker()
 	probs := make([]float32, spec.OutputSize())
 	failed := 0
 	for _, file := range fs.Args() {
-		x, err := LoadImageFile(file, in[0], in[1], in[2], scale)
+		x, err := LoadImageFile(file, in[0], in[1], in[2], 1)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
 			failed++
 			continue
+		}
+		if divide {
+			for j := range x {
+				x[j] /= 255
+			}
 		}
 		z := w.Forward(x, false, 0)
 		Activate(spec.HeadActivation(), z, probs)

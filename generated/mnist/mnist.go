@@ -341,7 +341,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 
 // conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4
 // forward1 computes the convolution with its bias and relu fused.
-func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32) {
+func forward1Generic(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32) {
 	for oy := range 26 {
 		for ox := range 26 {
 			base := oy*28 + ox*1
@@ -488,7 +488,7 @@ func backward1Activation(y, d *[21632]float32) {
 }
 
 // backward1Weights adds the gradients of the kernel and bias of conv2d.
-func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db *[32]float32) {
+func backward1WeightsGeneric(in *[784]float32, dz *[21632]float32, dk *[288]float32, db *[32]float32) {
 	for oy := range 26 {
 		for ox := range 26 {
 			g := (*[32]float32)(dz[(oy*26+ox)*32:])
@@ -664,7 +664,7 @@ func backward2(dz *[5408]float32, arg *[5408]int32, din *[21632]float32) {
 
 // conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
 // forward3 computes the convolution with its bias and relu fused.
-func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32) {
+func forward3Generic(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32) {
 	for oy := range 11 {
 		for ox := range 11 {
 			base := oy*416 + ox*32
@@ -811,7 +811,7 @@ func backward3Activation(y, d *[7744]float32) {
 }
 
 // backward3Weights adds the gradients of the kernel and bias of conv2d_1.
-func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, db *[64]float32) {
+func backward3WeightsGeneric(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, db *[64]float32) {
 	for oy := range 11 {
 		for ox := range 11 {
 			g := (*[64]float32)(dz[(oy*11+ox)*64:])
@@ -950,7 +950,7 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 }
 
 // backward3Input computes the gradient of the (padded) input of conv2d_1.
-func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
+func backward3InputGeneric(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
 	clear(din[:])
 	for oy := range 11 {
 		for ox := range 11 {
@@ -1115,7 +1115,7 @@ func backward4(dz *[1600]float32, arg *[1600]int32, din *[7744]float32) {
 
 // conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128), specs/mnist.cnn:8
 // forward5 computes the convolution with its bias and relu fused.
-func forward5(in *[1600]float32, k *[73728]float32, b *[128]float32, out *[1152]float32) {
+func forward5Generic(in *[1600]float32, k *[73728]float32, b *[128]float32, out *[1152]float32) {
 	for oy := range 3 {
 		for ox := range 3 {
 			base := oy*320 + ox*64
@@ -1262,7 +1262,7 @@ func backward5Activation(y, d *[1152]float32) {
 }
 
 // backward5Weights adds the gradients of the kernel and bias of conv2d_2.
-func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, db *[128]float32) {
+func backward5WeightsGeneric(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, db *[128]float32) {
 	for oy := range 3 {
 		for ox := range 3 {
 			g := (*[128]float32)(dz[(oy*3+ox)*128:])
@@ -1401,7 +1401,7 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 }
 
 // backward5Input computes the gradient of the (padded) input of conv2d_2.
-func backward5Input(k *[73728]float32, dz *[1152]float32, din *[1600]float32) {
+func backward5InputGeneric(k *[73728]float32, dz *[1152]float32, din *[1600]float32) {
 	clear(din[:])
 	for oy := range 3 {
 		for ox := range 3 {
@@ -1530,7 +1530,7 @@ func backward5Input(k *[73728]float32, dz *[1152]float32, din *[1600]float32) {
 
 // dense: Dense(10, activation="softmax") (1152) -> (10), specs/mnist.cnn:10
 // forward7 computes the dense layer with its bias and linear fused.
-func forward7(in *[1152]float32, k *[11520]float32, b *[10]float32, out *[10]float32) {
+func forward7Generic(in *[1152]float32, k *[11520]float32, b *[10]float32, out *[10]float32) {
 	acc := *b
 	for i, v := range in {
 		if v == 0 {
@@ -1543,7 +1543,7 @@ func forward7(in *[1152]float32, k *[11520]float32, b *[10]float32, out *[10]flo
 	}
 	*out = acc
 }
-func backward7Weights(in *[1152]float32, dz *[10]float32, dk *[11520]float32, db *[10]float32) {
+func backward7WeightsGeneric(in *[1152]float32, dz *[10]float32, dk *[11520]float32, db *[10]float32) {
 	for o, v := range dz {
 		db[o] += v
 	}
@@ -1557,7 +1557,7 @@ func backward7Weights(in *[1152]float32, dz *[10]float32, dk *[11520]float32, db
 		}
 	}
 }
-func backward7Input(k *[11520]float32, dz *[10]float32, din *[1152]float32) {
+func backward7InputGeneric(k *[11520]float32, dz *[10]float32, din *[1152]float32) {
 	for i := range 1152 {
 		r := (*[10]float32)(k[i*10:])
 		var s float32
