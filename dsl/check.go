@@ -107,8 +107,9 @@ func collapse(src []byte) string {
 
 // args holds the bound arguments of one call.
 type args struct {
-	call *Call
-	vals map[string]*value
+	call    *Call
+	callPos Pos
+	vals    map[string]*value
 }
 
 // get returns the argument's value, or nil when it is absent or already
@@ -126,14 +127,14 @@ func (a *args) pos(name string) Pos {
 	if v := a.vals[name]; v != nil {
 		return v.pos
 	}
-	return Pos{}
+	return a.callPos
 }
 
 // bind matches a call's arguments to specs, in Keras's positional order
 // for the first npos, and reports unknown, duplicate, misplaced and
 // missing arguments.
 func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, example string) *args {
-	a := &args{call: call, vals: map[string]*value{}}
+	a := &args{call: call, callPos: c.pos(call.Pos), vals: map[string]*value{}}
 	names := make([]string, len(specs))
 	for i, s := range specs {
 		names[i] = s.name

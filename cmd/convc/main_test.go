@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCmd runs the command line in-process and returns the exit code and
+// what went to stdout and stderr.
+func runCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	stdout, stderr = &out, &errOut
+	defer func() { stdout, stderr = os.Stdout, os.Stderr }()
+	code := run(args)
+	return code, out.String(), errOut.String()
+}
+
+func TestCheckSpecs(t *testing.T) {
+	specs, _ := filepath.Glob("../../specs/*.cnn")
+	if len(specs) < 4 {
+		t.Fatalf("specs: %v", specs)
+	}
+	code, out, errOut := runCmd(t, append([]string{"check"}, specs...)...)
+	if code != 0 || out != "" || errOut != "" {
+		t.Errorf("check specs: %d %q %q", code, out, errOut)
+	}
+}
+
+func TestCheckErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.cnn")
+	os.WriteFile(bad, []byte("model m {\n    Input(shape=(28, 28, 1))\n    Dense(10)\n    Conv2d(3, 3)\n}\n"), 0o644)
+	code, out, errOut := runCmd(t, "check", bad, filepath.Join(dir, "missing.cnn"))
+	want := bad + ":3:5: Dense expects a vector, got (28, 28, 1); insert Flatten() before it\n" +
+		bad + ":4:5: unknown layer Conv2d; did you mean Conv2D?\n" +
+		filepath.Join(dir, "missing.cnn") + ": no such file or directory\n"
+	if code != 1 || out != "" || errOut != want {
+		t.Errorf("check: %d %q\n%s\nwant:\n%s", code, out, errOut, want)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	code, out, errOut := runCmd(t, "summary", "../../specs/mnist.cnn")
+	if code != 0 || errOut != "" || !strings.HasPrefix(out, "Model: \"mnist\"\n") || !strings.Contains(out, "Total params: 104202 (407.04 KB)\n") {
+		t.Errorf("summary: %d %q\n%s", code, errOut, out)
+	}
+	code, out, _ = runCmd(t, "summary", "-v", "../../specs/mnist.cnn")
+	if code != 0 || !strings.Contains(out, "Total MACs per sample: 3100032 (3.10 M)\n") {
+		t.Errorf("summary -v: %d\n%s", code, out)
+	}
+	if code, _, _ := runCmd(t, "summary"); code != 2 {
+		t.Errorf("summary without a file: exit %d, want 2", code)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"help"}, 0, "commands:\n"},
+		{[]string{}, 2, "usage: convc COMMAND"},
+		{[]string{"help", "summary"}, 0, "usage: convc summary [-v] FILE"},
+		{[]string{"summary", "-h"}, 0, "-v\tadd a column"},
+		{[]string{"check", "-h"}, 0, "usage: convc check FILE..."},
+		{[]string{"help", "nope"}, 2, `unknown command "nope"`},
+		{[]string{"frobnicate"}, 2, "convc: unknown command \"frobnicate\""},
+		{[]string{"summary", "-x", "f.cnn"}, 2, "flag provided but not defined: -x"},
+	} {
+		code, out, errOut := runCmd(t, tc.args...)
+		if code != tc.code || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("convc %v: exit %d, stdout %q, stderr:\n%s\nwant exit %d and %q", tc.args, code, out, errOut, tc.code, tc.want)
+		}
+	}
+}
