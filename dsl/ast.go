@@ -83,9 +83,9 @@ type BinOp struct {
 type Atom struct {
 	Pos    lexer.Position
 	Sign   string  `parser:"@('-' | '+')?"`
-	Float  *string `parser:"( @Float"`
+	String *string `parser:"( @String"`
 	Int    *string `parser:"| @Int"`
-	String *string `parser:"| @String"`
+	Float  *string `parser:"| @Float"`
 	Call   *Call   `parser:"| @@"`
 	Name   *string `parser:"| @Ident"`
 	Tuple  *Seq    `parser:"| '(' @@ ')'"`
