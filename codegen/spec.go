@@ -3,14 +3,15 @@ package codegen
 import (
 	"strconv"
 
-	"github.com/convc/convc/dsl"
 	"github.com/dave/jennifer/jen"
 )
 
 // specLiteral returns the runtime.Spec literal that describes the model to
-// the runtime and to the reference interpreter.
+// the runtime and to the reference interpreter. It is RuntimeSpec written
+// as Go, so the two cannot disagree.
 func (g *gen) specLiteral() *jen.Statement {
 	m := g.m
+	rs := RuntimeSpec(m, g.opts.SpecPath)
 	ints := func(s []int) jen.Code {
 		vals := make([]jen.Code, len(s))
 		for i, d := range s {
@@ -18,11 +19,13 @@ func (g *gen) specLiteral() *jen.Statement {
 		}
 		return jen.Index().Int().Values(vals...)
 	}
+	pair := func(v [2]float32) jen.Code {
+		return jen.Index(jen.Lit(2)).Float32().Values(jen.Lit(v[0]), jen.Lit(v[1]))
+	}
 	var layers []jen.Code
-	for i := range m.Layers {
-		l := &m.Layers[i]
+	for i, l := range rs.Layers {
 		d := jen.Dict{
-			jen.Id("Kind"): jen.Lit(string(l.Kind)),
+			jen.Id("Kind"): jen.Lit(l.Kind),
 			jen.Id("Name"): jen.Lit(l.Name),
 			jen.Id("In"):   ints(l.In),
 			jen.Id("Out"):  ints(l.Out),
@@ -34,38 +37,32 @@ func (g *gen) specLiteral() *jen.Statement {
 		}
 		set("Filters", l.Filters, l.Filters == 0)
 		set("Units", l.Units, l.Units == 0)
-		set("KH", l.Kernel[0], l.Kernel[0] == 0)
-		set("KW", l.Kernel[1], l.Kernel[1] == 0)
-		set("SH", l.Strides[0], l.Strides[0] == 0)
-		set("SW", l.Strides[1], l.Strides[1] == 0)
-		set("PadTop", l.Pad[0], l.Pad[0] == 0)
-		set("PadLeft", l.Pad[2], l.Pad[2] == 0)
-		if l.Kind == dsl.KindConv2D || l.Kind == dsl.KindDense {
-			set("Activation", l.Activation, false)
-			set("UseBias", l.UseBias, false)
-		}
+		set("KH", l.KH, l.KH == 0)
+		set("KW", l.KW, l.KW == 0)
+		set("SH", l.SH, l.SH == 0)
+		set("SW", l.SW, l.SW == 0)
+		set("PadTop", l.PadTop, l.PadTop == 0)
+		set("PadLeft", l.PadLeft, l.PadLeft == 0)
+		set("Activation", l.Activation, l.Activation == "")
+		set("UseBias", l.UseBias, !l.UseBias)
 		set("Trainable", l.Trainable, false)
-		set("Rate", float32(l.Rate), l.Rate == 0)
-		if l.Kind == dsl.KindRescaling {
-			set("Scale", float32(l.Scale), false)
-			set("Offset", float32(l.Offset), l.Offset == 0)
+		set("Rate", l.Rate, l.Rate == 0)
+		set("Scale", l.Scale, l.Scale == 0)
+		set("Offset", l.Offset, l.Offset == 0)
+		set("FlipH", l.FlipH, !l.FlipH)
+		set("FlipV", l.FlipV, !l.FlipV)
+		if l.Factor != [2]float32{} {
+			d[jen.Id("Factor")] = pair(l.Factor)
 		}
-		if l.Kind == dsl.KindRandomFlip {
-			set("FlipH", l.FlipMode != "vertical", false)
-			set("FlipV", l.FlipMode != "horizontal", false)
+		if l.WidthFactor != [2]float32{} {
+			d[jen.Id("WidthFactor")] = pair(l.WidthFactor)
 		}
-		if l.Kind == dsl.KindRandomRotation || l.Kind == dsl.KindRandomZoom {
-			d[jen.Id("Factor")] = jen.Index(jen.Lit(2)).Float32().Values(jen.Lit(float32(l.Factor[0])), jen.Lit(float32(l.Factor[1])))
-			if l.Kind == dsl.KindRandomZoom {
-				d[jen.Id("WidthFactor")] = jen.Index(jen.Lit(2)).Float32().Values(jen.Lit(float32(l.WidthFactor[0])), jen.Lit(float32(l.WidthFactor[1])))
-			}
-			set("FillMode", l.FillMode, false)
-			set("Interpolation", l.Interpolation, false)
-		}
-		layers = append(layers, jen.Comment(l.Name+", "+g.opts.SpecPath+":"+itoa(l.Pos.Line)).Line().Values(d))
+		set("FillMode", l.FillMode, l.FillMode == "")
+		set("Interpolation", l.Interpolation, l.Interpolation == "")
+		layers = append(layers, jen.Comment(l.Name+", "+g.opts.SpecPath+":"+itoa(m.Layers[i].Pos.Line)).Line().Values(d))
 	}
 	var params []jen.Code
-	for _, p := range m.Params() {
+	for _, p := range rs.Params {
 		params = append(params, jen.Values(jen.Dict{
 			jen.Id("Name"):      jen.Lit(p.Name),
 			jen.Id("Shape"):     ints(p.Shape),
@@ -76,7 +73,7 @@ func (g *gen) specLiteral() *jen.Statement {
 		}))
 	}
 	var callbacks []jen.Code
-	for _, c := range m.Fit.Callbacks {
+	for _, c := range rs.Callbacks {
 		callbacks = append(callbacks, jen.Values(jen.Dict{
 			jen.Id("Kind"):         jen.Lit(c.Kind),
 			jen.Id("Path"):         jen.Lit(c.Path),
@@ -85,25 +82,25 @@ func (g *gen) specLiteral() *jen.Statement {
 			jen.Id("Patience"):     jen.Lit(c.Patience),
 		}))
 	}
-	o := m.Compile.Optimizer
+	o := rs.Optimizer
 	return jen.Qual(RuntimePath, "Spec").Values(jen.Dict{
-		jen.Id("Name"):            jen.Lit(m.Name),
-		jen.Id("File"):            jen.Lit(g.opts.SpecPath),
-		jen.Id("Hash"):            jen.Lit(m.Hash),
+		jen.Id("Name"):            jen.Lit(rs.Name),
+		jen.Id("File"):            jen.Lit(rs.File),
+		jen.Id("Hash"):            jen.Lit(rs.Hash),
 		jen.Id("Layers"):          jen.Index().Qual(RuntimePath, "Layer").Values(append(layers, jen.Line())...),
 		jen.Id("Params"):          jen.Index().Qual(RuntimePath, "ParamSpec").Values(append(params, jen.Line())...),
-		jen.Id("Loss"):            jen.Lit(m.Compile.Loss),
-		jen.Id("Optimizer"):       jen.Qual(RuntimePath, "Optimizer").Values(jen.Dict{jen.Id("Name"): jen.Lit(o.Name), jen.Id("LearningRate"): jen.Lit(float32(o.LearningRate)), jen.Id("Rho"): jen.Lit(float32(o.Rho)), jen.Id("Momentum"): jen.Lit(float32(o.Momentum)), jen.Id("Epsilon"): jen.Lit(float32(o.Epsilon)), jen.Id("Beta1"): jen.Lit(float32(o.Beta1)), jen.Id("Beta2"): jen.Lit(float32(o.Beta2))}),
-		jen.Id("Data"):            jen.Lit(m.Fit.Data.Kind),
-		jen.Id("DataPath"):        jen.Lit(m.Fit.Data.Path),
-		jen.Id("ImageSize"):       jen.Index(jen.Lit(2)).Int().Values(jen.Lit(m.Fit.Data.ImageSize[0]), jen.Lit(m.Fit.Data.ImageSize[1])),
-		jen.Id("ColorMode"):       jen.Lit(m.Fit.Data.ColorMode),
-		jen.Id("Epochs"):          jen.Lit(m.Fit.Epochs),
-		jen.Id("BatchSize"):       jen.Lit(m.Fit.BatchSize),
-		jen.Id("ValidationSplit"): jen.Lit(float32(m.Fit.ValidationSplit)),
-		jen.Id("Seed"):            jen.Lit(m.Fit.Seed),
+		jen.Id("Loss"):            jen.Lit(rs.Loss),
+		jen.Id("Optimizer"):       jen.Qual(RuntimePath, "Optimizer").Values(jen.Dict{jen.Id("Name"): jen.Lit(o.Name), jen.Id("LearningRate"): jen.Lit(o.LearningRate), jen.Id("Rho"): jen.Lit(o.Rho), jen.Id("Momentum"): jen.Lit(o.Momentum), jen.Id("Epsilon"): jen.Lit(o.Epsilon), jen.Id("Beta1"): jen.Lit(o.Beta1), jen.Id("Beta2"): jen.Lit(o.Beta2)}),
+		jen.Id("Data"):            jen.Lit(rs.Data),
+		jen.Id("DataPath"):        jen.Lit(rs.DataPath),
+		jen.Id("ImageSize"):       jen.Index(jen.Lit(2)).Int().Values(jen.Lit(rs.ImageSize[0]), jen.Lit(rs.ImageSize[1])),
+		jen.Id("ColorMode"):       jen.Lit(rs.ColorMode),
+		jen.Id("Epochs"):          jen.Lit(rs.Epochs),
+		jen.Id("BatchSize"):       jen.Lit(rs.BatchSize),
+		jen.Id("ValidationSplit"): jen.Lit(rs.ValidationSplit),
+		jen.Id("Seed"):            jen.Lit(rs.Seed),
 		jen.Id("Callbacks"):       jen.Index().Qual(RuntimePath, "Callback").Values(callbacks...),
-		jen.Id("Summary"):         jen.Lit(dsl.Summary(m, false)),
+		jen.Id("Summary"):         jen.Lit(rs.Summary),
 	})
 }
 
