@@ -5,31 +5,33 @@ import (
 	"slices"
 )
 
-// loadData returns the training and test sources of the spec's data set.
-// dir overrides the data set's folder.
-func loadData(spec *Spec, dir string) (train, test Source, err error) {
+// loadData returns the training, validation and test sources of the
+// spec's data set; val is nil when the data set has no validation part (a
+// validation split is then taken from train). dir overrides the data set's
+// folder.
+func loadData(spec *Spec, dir string) (train, val, test Source, err error) {
 	switch spec.Data {
 	case "mnist", "":
 		if dir == "" {
 			if dir, err = MNISTDir(); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 		}
 		tr, te, err := LoadMNIST(dir)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		a, err := NewIDXSource(spec, tr, dir)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		b, err := NewIDXSource(spec, te, dir)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return a, b, nil
+		return a, nil, b, nil
 	default:
-		return nil, nil, fmt.Errorf("the %s data source is not supported by this trainer yet", spec.Data)
+		return nil, nil, nil, fmt.Errorf("the %s data source is not supported by this trainer yet", spec.Data)
 	}
 }
 

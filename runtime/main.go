@@ -137,14 +137,16 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	train, test, err := loadData(spec, d.dir)
+	train, val, test, err := loadData(spec, d.dir)
 	if err != nil {
 		return err
 	}
 	if *limit > 0 && *limit < train.Len() {
 		train = &subset{train, 0, *limit}
 	}
-	var val Source
+	if *valSplit > 0 && val != nil {
+		return fmt.Errorf("the %s data set has its own validation part; -validation-split must be 0", spec.Data)
+	}
 	if *valSplit > 0 {
 		nval := int(float64(train.Len()) * *valSplit)
 		ntr := train.Len() - nval
@@ -222,7 +224,7 @@ func cmdEvaluate(net Net, args []string, stdout, stderr io.Writer) error {
 	if err := LoadWeights(net, *weights); err != nil {
 		return err
 	}
-	_, test, err := loadData(spec, d.dir)
+	_, _, test, err := loadData(spec, d.dir)
 	if err != nil {
 		return err
 	}
