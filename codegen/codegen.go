@@ -56,6 +56,7 @@ func Generate(m *dsl.Model, opts Options) ([]File, error) {
 		{m.Name + ".go", g.modelFile()},
 		{m.Name + "_test.go", g.testFile()},
 		{m.Name + "_generic.go", g.genericFile()},
+		{m.Name + "_simd.go", g.simdFile()},
 		{path.Join("cmd", m.Name, "main.go"), g.mainFile()},
 	} {
 		var buf bytes.Buffer
@@ -236,6 +237,10 @@ func (g *gen) workerType(f *jen.File) {
 		s.Id("training").Bool()
 		s.Id("seed").Uint64()
 		s.Id("a0").Index(jen.Lit(m.Layers[0].Out.Size())).Float32()
+		if n := g.bcSize(); n > 0 {
+			s.Comment("bc is the scratch of the SIMD kernels: an input broadcast 8 times.")
+			s.Id("bc").Index(jen.Lit(n)).Float32()
+		}
 		for i := 1; i < len(m.Layers); i++ {
 			l := &m.Layers[i]
 			if l.Kind == dsl.KindFlatten {
@@ -298,6 +303,9 @@ func (g *gen) forward(f *jen.File) {
 					args = append(args, g.paramArg(i, 1))
 				}
 				args = append(args, out)
+				if sc := g.scratchArg(i, "forward"); sc != nil {
+					args = append(args, sc)
+				}
 				b.Id(fmt.Sprintf("forward%d", i)).Call(args...)
 			case dsl.KindDense:
 				args := []jen.Code{in, g.paramArg(i, 0)}
@@ -381,6 +389,9 @@ func (g *gen) backward(f *jen.File) {
 						if l.UseBias {
 							wargs = append(wargs, g.gradArg(i, 1))
 						}
+						if sc := g.scratchArg(i, name+"Weights"); sc != nil {
+							wargs = append(wargs, sc)
+						}
 						b.Id(name + "Weights").Call(wargs...)
 					})
 				}
@@ -424,16 +435,11 @@ func (g *gen) backward(f *jen.File) {
 func (g *gen) genericFile() *jen.File {
 	f := jen.NewFile(g.m.Name)
 	f.HeaderComment(g.header())
+	f.HeaderComment("//go:build !goexperiment.simd || !amd64")
 	for _, d := range g.dispatch {
 		l := &g.m.Layers[d.layer]
 		f.Comment(fmt.Sprintf("%s runs %sGeneric: %s.", d.name, d.name, l.Name))
-		f.Func().Id(d.name).Params(d.params...).Block(
-			jen.Id(d.name + "Generic").CallFunc(func(c *jen.Group) {
-				for _, p := range d.params {
-					c.Id(paramName(p))
-				}
-			}),
-		)
+		f.Func().Id(d.name).Params(g.entryParams(d)...).Block(genericCall(d))
 	}
 	return f
 }

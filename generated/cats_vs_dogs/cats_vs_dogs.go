@@ -331,6 +331,8 @@ type worker struct {
 	training bool
 	seed     uint64
 	a0       [97200]float32
+	// bc is the scratch of the SIMD kernels: an input broadcast 8 times.
+	bc [2027776]float32
 	// rescaling (180, 180, 3)
 	a1 [97200]float32
 	d1 [97200]float32
@@ -384,31 +386,31 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward1(&w.a0, &w.a1)
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs.cnn:7
-	forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2)
+	forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.bc)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8
 	forward3(&w.a2, &w.a3, &w.arg3)
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
-	forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4)
+	forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
 	forward5(&w.a4, &w.a5, &w.arg5)
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
-	forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6)
+	forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
 	forward7(&w.a6, &w.a7, &w.arg7)
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
-	forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8)
+	forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
 	forward9(&w.a8, &w.a9, &w.arg9)
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs.cnn:15
-	forward10(&w.a9, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a10)
+	forward10(&w.a9, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a10, &w.bc)
 
 	// flatten: Flatten() (7, 7, 256) -> (12544), specs/cats_vs_dogs.cnn:16
 	// Flatten reuses the row-major buffer of the layer before it.
@@ -439,7 +441,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs.cnn:15
 	backward10Activation(&w.a10, &w.d10)
 	if grads[8] != nil {
-		backward10Weights(&w.a9, &w.d10, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]))
+		backward10Weights(&w.a9, &w.d10, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc)
 	}
 	backward10Input((*[589824]float32)(m.params[8]), &w.d10, &w.d9)
 
@@ -449,7 +451,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
 	backward8Activation(&w.a8, &w.d8)
 	if grads[6] != nil {
-		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]))
+		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
 	}
 	backward8Input((*[294912]float32)(m.params[6]), &w.d8, &w.d7)
 
@@ -459,7 +461,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
 	backward6Activation(&w.a6, &w.d6)
 	if grads[4] != nil {
-		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]))
+		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
 	}
 	backward6Input((*[73728]float32)(m.params[4]), &w.d6, &w.d5)
 
@@ -469,7 +471,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
 	backward4Activation(&w.a4, &w.d4)
 	if grads[2] != nil {
-		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]))
+		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
 	}
 	backward4Input((*[18432]float32)(m.params[2]), &w.d4, &w.d3)
 
@@ -479,7 +481,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs.cnn:7
 	backward2Activation(&w.a2, &w.d2)
 	if grads[0] != nil {
-		backward2Weights(&w.a1, &w.d2, (*[864]float32)(grads[0]), (*[32]float32)(grads[1]))
+		backward2Weights(&w.a1, &w.d2, (*[864]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
 }
 

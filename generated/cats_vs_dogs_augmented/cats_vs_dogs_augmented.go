@@ -369,6 +369,8 @@ type worker struct {
 	training bool
 	seed     uint64
 	a0       [97200]float32
+	// bc is the scratch of the SIMD kernels: an input broadcast 8 times.
+	bc [2027776]float32
 	// random_flip (180, 180, 3)
 	a1   [97200]float32
 	d1   [97200]float32
@@ -462,31 +464,31 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward4(&w.a3, &w.a4)
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10
-	forward5(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5)
+	forward5(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.bc)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs_augmented.cnn:11
 	forward6(&w.a5, &w.a6, &w.arg6)
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
-	forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7)
+	forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
 	forward8(&w.a7, &w.a8, &w.arg8)
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
-	forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9)
+	forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
 	forward10(&w.a9, &w.a10, &w.arg10)
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
-	forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11)
+	forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
 	forward12(&w.a11, &w.a12, &w.arg12)
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18
-	forward13(&w.a12, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a13)
+	forward13(&w.a12, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a13, &w.bc)
 
 	// flatten: Flatten() (7, 7, 256) -> (12544), specs/cats_vs_dogs_augmented.cnn:19
 	// Flatten reuses the row-major buffer of the layer before it.
@@ -537,7 +539,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18
 	backward13Activation(&w.a13, &w.d13)
 	if grads[8] != nil {
-		backward13Weights(&w.a12, &w.d13, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]))
+		backward13Weights(&w.a12, &w.d13, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc)
 	}
 	backward13Input((*[589824]float32)(m.params[8]), &w.d13, &w.d12)
 
@@ -547,7 +549,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
 	backward11Activation(&w.a11, &w.d11)
 	if grads[6] != nil {
-		backward11Weights(&w.a10, &w.d11, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]))
+		backward11Weights(&w.a10, &w.d11, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
 	}
 	backward11Input((*[294912]float32)(m.params[6]), &w.d11, &w.d10)
 
@@ -557,7 +559,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
 	backward9Activation(&w.a9, &w.d9)
 	if grads[4] != nil {
-		backward9Weights(&w.a8, &w.d9, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]))
+		backward9Weights(&w.a8, &w.d9, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
 	}
 	backward9Input((*[73728]float32)(m.params[4]), &w.d9, &w.d8)
 
@@ -567,7 +569,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
 	backward7Activation(&w.a7, &w.d7)
 	if grads[2] != nil {
-		backward7Weights(&w.a6, &w.d7, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]))
+		backward7Weights(&w.a6, &w.d7, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
 	}
 	backward7Input((*[18432]float32)(m.params[2]), &w.d7, &w.d6)
 
@@ -577,7 +579,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10
 	backward5Activation(&w.a5, &w.d5)
 	if grads[0] != nil {
-		backward5Weights(&w.a4, &w.d5, (*[864]float32)(grads[0]), (*[32]float32)(grads[1]))
+		backward5Weights(&w.a4, &w.d5, (*[864]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
 }
 

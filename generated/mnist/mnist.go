@@ -239,6 +239,8 @@ type worker struct {
 	training bool
 	seed     uint64
 	a0       [784]float32
+	// bc is the scratch of the SIMD kernels: an input broadcast 8 times.
+	bc [43264]float32
 	// conv2d (26, 26, 32)
 	a1 [21632]float32
 	d1 [21632]float32
@@ -272,19 +274,19 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	copy(w.a0[:], x[:784])
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4
-	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1)
+	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist.cnn:5
 	forward2(&w.a1, &w.a2, &w.arg2)
 
 	// conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
-	forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3)
+	forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc)
 
 	// max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist.cnn:7
 	forward4(&w.a3, &w.a4, &w.arg4)
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128), specs/mnist.cnn:8
-	forward5(&w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5)
+	forward5(&w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
 
 	// flatten: Flatten() (3, 3, 128) -> (1152), specs/mnist.cnn:9
 	// Flatten reuses the row-major buffer of the layer before it.
@@ -315,7 +317,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128), specs/mnist.cnn:8
 	backward5Activation(&w.a5, &w.d5)
 	if grads[4] != nil {
-		backward5Weights(&w.a4, &w.d5, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]))
+		backward5Weights(&w.a4, &w.d5, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
 	}
 	backward5Input((*[73728]float32)(m.params[4]), &w.d5, &w.d4)
 
@@ -325,7 +327,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
 	backward3Activation(&w.a3, &w.d3)
 	if grads[2] != nil {
-		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]))
+		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
 	}
 	backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2)
 
@@ -335,7 +337,7 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4
 	backward1Activation(&w.a1, &w.d1)
 	if grads[0] != nil {
-		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]))
+		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
 }
 

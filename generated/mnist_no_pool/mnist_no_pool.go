@@ -217,6 +217,8 @@ type worker struct {
 	training bool
 	seed     uint64
 	a0       [784]float32
+	// bc is the scratch of the SIMD kernels: an input broadcast 8 times.
+	bc [294912]float32
 	// conv2d_6 (26, 26, 32)
 	a1 [21632]float32
 	d1 [21632]float32
@@ -242,13 +244,13 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	copy(w.a0[:], x[:784])
 
 	// conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6
-	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1)
+	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
 
 	// conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7
-	forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2)
+	forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2, &w.bc)
 
 	// conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8
-	forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3)
+	forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc)
 
 	// flatten_2: Flatten(name="flatten_2") (22, 22, 128) -> (61952), specs/mnist_no_pool.cnn:9
 	// Flatten reuses the row-major buffer of the layer before it.
@@ -279,21 +281,21 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8
 	backward3Activation(&w.a3, &w.d3)
 	if grads[4] != nil {
-		backward3Weights(&w.a2, &w.d3, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]))
+		backward3Weights(&w.a2, &w.d3, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
 	}
 	backward3Input((*[73728]float32)(m.params[4]), &w.d3, &w.d2)
 
 	// conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7
 	backward2Activation(&w.a2, &w.d2)
 	if grads[2] != nil {
-		backward2Weights(&w.a1, &w.d2, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]))
+		backward2Weights(&w.a1, &w.d2, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
 	}
 	backward2Input((*[18432]float32)(m.params[2]), &w.d2, &w.d1)
 
 	// conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6
 	backward1Activation(&w.a1, &w.d1)
 	if grads[0] != nil {
-		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]))
+		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
 }
 

@@ -1,0 +1,500 @@
+package codegen
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/convc/convc/dsl"
+	"github.com/dave/jennifer/jen"
+)
+
+// archsimdPath is the import path of Go's experimental SIMD package.
+const archsimdPath = "simd/archsimd"
+
+// The SIMD kernels follow the measurements in the research notes on Go's
+// archsimd (go-simd-limits.md): 8-float vectors over output channels,
+// register blocks of at most 8 accumulators (Go leaves 15 YMM registers
+// free), MulAdd receivers that die (it is always VFMADD213), inputs
+// pre-broadcast into memory so that the inner loops do plain loads instead
+// of the slow BroadcastFloat32x8, constant offsets from pointers bumped with
+// unsafe.Add, and ClearAVXUpperBits before returning to scalar code.
+//
+// Pointers are bumped only when another iteration follows, so no pointer
+// ever points past the end of its array, where the garbage collector could
+// take it for a pointer into a free span.
+
+// simdConv reports whether layer l's convolution kernels have a SIMD
+// version: they are vectorized over output channels.
+func simdConv(l *dsl.Layer) bool {
+	return l.Kind == dsl.KindConv2D && l.Filters%8 == 0
+}
+
+// simdConvForward reports whether layer i's forward convolution has a SIMD
+// version: the activation must be one the kernel fuses.
+func (g *gen) simdConvForward(i int) bool {
+	a := g.act(i)
+	return simdConv(&g.m.Layers[i]) && (a == "relu" || a == "linear")
+}
+
+// simdConvInput reports whether layer i's input gradient has a SIMD
+// version: it reduces over output channels in vectors and writes input
+// channels in blocks of 8 or 4.
+func simdConvInput(l *dsl.Layer) bool {
+	return simdConv(l) && l.In[2]%4 == 0
+}
+
+// bcSize returns the number of floats in the worker's broadcast scratch:
+// the largest padded convolution input that a SIMD kernel pre-broadcasts,
+// 8 copies of every value. It is 0 when no kernel needs it.
+func (g *gen) bcSize() int {
+	n := 0
+	for i := range g.m.Layers {
+		l := &g.m.Layers[i]
+		if !simdConv(l) {
+			continue
+		}
+		hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
+		n = max(n, hp*wp*l.In[2]*8)
+	}
+	return n
+}
+
+// usesScratch reports whether the entry point of dispatched kernel name
+// takes the worker's broadcast scratch as its last argument: the forward
+// and weight-gradient kernels of convolutions, when any layer needs it.
+func (g *gen) usesScratch(d dispatched) bool {
+	return g.bcSize() > 0 && g.m.Layers[d.layer].Kind == dsl.KindConv2D &&
+		(strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights"))
+}
+
+// scratchParam is the declaration of the scratch parameter.
+func (g *gen) scratchParam() jen.Code { return jen.Id("bc").Add(arr(g.bcSize())) }
+
+// scratchArg is the worker's scratch as an argument, for the kernel of
+// layer i named name, or nil when that kernel takes none.
+func (g *gen) scratchArg(i int, name string) jen.Code {
+	if !g.usesScratch(dispatched{name: name, layer: i}) {
+		return nil
+	}
+	return jen.Op("&").Id("w").Dot("bc")
+}
+
+// entryParams returns the parameters of a dispatched entry point.
+func (g *gen) entryParams(d dispatched) []jen.Code {
+	ps := append([]jen.Code(nil), d.params...)
+	if g.usesScratch(d) {
+		ps = append(ps, g.scratchParam())
+	}
+	return ps
+}
+
+// genericCall returns the call of d's portable version with the entry
+// point's arguments.
+func genericCall(d dispatched) jen.Code {
+	return jen.Id(d.name + "Generic").CallFunc(func(c *jen.Group) {
+		for _, p := range d.params {
+			c.Id(paramName(p))
+		}
+	})
+}
+
+// simdFile emits the entry points of the dispatched kernels for amd64
+// builds with GOEXPERIMENT=simd. Each runs its SIMD version when the CPU
+// has AVX2 and FMA, and its portable version otherwise or when no SIMD
+// version exists for the layer's shape.
+func (g *gen) simdFile() *jen.File {
+	f := jen.NewFile(g.m.Name)
+	f.HeaderComment(g.header())
+	f.HeaderComment("//go:build goexperiment.simd && amd64")
+	f.ImportName(archsimdPath, "archsimd")
+	f.Comment("useSIMD is true when the CPU runs the AVX2 and FMA kernels of this file.")
+	f.Var().Id("useSIMD").Op("=").Qual(archsimdPath, "X86").Dot("AVX2").Call().Op("&&").Qual(archsimdPath, "X86").Dot("FMA").Call()
+	for _, d := range g.dispatch {
+		l := &g.m.Layers[d.layer]
+		var body string
+		switch {
+		case l.Kind != dsl.KindConv2D:
+		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):
+			body = g.convForwardSIMD(d.layer)
+		case strings.HasSuffix(d.name, "Weights") && simdConv(l):
+			body = g.convWeightsSIMD(d.layer)
+		case strings.HasSuffix(d.name, "Input") && simdConvInput(l):
+			body = g.convInputSIMD(d.layer)
+		}
+		params := g.entryParams(d)
+		if body == "" {
+			f.Comment(fmt.Sprintf("%s runs %sGeneric: %s has no SIMD version for its shape.", d.name, d.name, l.Name))
+			f.Func().Id(d.name).Params(params...).Block(genericCall(d))
+			continue
+		}
+		f.Comment(fmt.Sprintf("%s is the AVX2 version of %sGeneric: %s.", d.name, d.name, g.layerComment(l)))
+		f.Func().Id(d.name).Params(params...).Block(
+			jen.If(jen.Op("!").Id("useSIMD")).Block(genericCall(d), jen.Return()),
+			// The first use of unsafe goes through jen so that it is imported.
+			jen.Var().Id("_").Qual("unsafe", "Pointer"),
+			jen.Id(body),
+			raw("archsimd.ClearAVXUpperBits()"),
+		)
+	}
+	return f
+}
+
+// src accumulates the lines of a kernel body.
+type src struct{ strings.Builder }
+
+func (s *src) p(format string, args ...any) {
+	fmt.Fprintf(s, format, args...)
+	s.WriteByte('\n')
+}
+
+// load returns a vector load from pointer p plus a constant byte offset.
+func load(p string, off int) string {
+	return fmt.Sprintf("archsimd.LoadFloat32x8((*[8]float32)(%s))", addr(p, off))
+}
+
+// addr returns pointer p plus a constant byte offset.
+func addr(p string, off int) string {
+	if off == 0 {
+		return p
+	}
+	return fmt.Sprintf("unsafe.Add(%s, %d)", p, off)
+}
+
+// loop emits body n times: unrolled when n is 1, and otherwise as a loop
+// that bumps the given pointers by their strides only when another
+// iteration follows.
+func (s *src) loop(n int, bumps [][2]string, body func()) {
+	if n == 1 {
+		body()
+		return
+	}
+	s.p("for n := %d; ; {", n)
+	body()
+	s.p("n--")
+	s.p("if n == 0 { break }")
+	for _, b := range bumps {
+		s.p("%s = unsafe.Add(%s, %s)", b[0], b[0], b[1])
+	}
+	s.p("}")
+}
+
+// broadcast emits the pre-broadcast of the padded input into bc: 8 copies
+// of every value, so that the kernels load a broadcast operand with a plain
+// 256-bit load.
+func (s *src) broadcast() {
+	s.p("bcp := unsafe.Pointer(&bc[0])")
+	s.p("for j, v := range in { archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32))) }")
+}
+
+// convGeom holds a convolution's shape with the byte strides the SIMD
+// kernels use.
+type convGeom struct {
+	hp, wp, ci, oh, ow, co, kh, kw, sh, sw int
+	// px is the bytes of one pre-broadcast input pixel (ci vectors).
+	px int
+}
+
+func geom(l *dsl.Layer) convGeom {
+	c := convGeom{
+		hp: l.In[0] + l.Pad[0] + l.Pad[1], wp: l.In[1] + l.Pad[2] + l.Pad[3], ci: l.In[2],
+		oh: l.Out[0], ow: l.Out[1], co: l.Out[2],
+		kh: l.Kernel[0], kw: l.Kernel[1], sh: l.Strides[0], sw: l.Strides[1],
+	}
+	c.px = c.ci * 32
+	return c
+}
+
+// taps emits body for every kernel tap, unrolled with constant offsets
+// when the window is small and as a loop otherwise. body receives the
+// byte offset expressions of the tap in the pre-broadcast input and in the
+// kernel.
+func (c convGeom) taps(s *src, body func(inOff, wOff string)) {
+	if c.kh*c.kw <= maxUnrolledTaps {
+		for ky := range c.kh {
+			for kx := range c.kw {
+				s.p("// tap (%d, %d)", ky, kx)
+				s.p("{")
+				body(fmt.Sprint((ky*c.wp+kx)*c.px), fmt.Sprint((ky*c.kw+kx)*c.ci*c.co*4))
+				s.p("}")
+			}
+		}
+		return
+	}
+	s.p("for ky := range %d {", c.kh)
+	s.p("for kx := range %d {", c.kw)
+	body(fmt.Sprintf("(ky*%d+kx)*%d", c.wp, c.px), fmt.Sprintf("(ky*%d+kx)*%d", c.kw, c.ci*c.co*4))
+	s.p("}")
+	s.p("}")
+}
+
+// unroll returns how many input channels the inner loops take per
+// iteration.
+func unroll(ci int) int {
+	for _, u := range []int{4, 2} {
+		if ci%u == 0 {
+			return u
+		}
+	}
+	return 1
+}
+
+// convForwardSIMD returns the body of a forward convolution: blocks of 4
+// output pixels of a row by 2 vectors of 8 output channels (8
+// accumulators), bias loaded into the accumulators and ReLU fused into the
+// stores. The last pixels of a row and the last vector of channels form
+// smaller blocks.
+func (g *gen) convForwardSIMD(i int) string {
+	l := &g.m.Layers[i]
+	c := geom(l)
+	relu := g.act(i) == "relu"
+	s := &src{}
+	s.broadcast()
+	s.p("ib := unsafe.Pointer(&bc[0])")
+	s.p("kb := unsafe.Pointer(&k[0])")
+	s.p("ob := unsafe.Pointer(&out[0])")
+	if l.UseBias {
+		s.p("bb := unsafe.Pointer(&b[0])")
+	}
+	if relu {
+		s.p("var zero archsimd.Float32x8")
+	}
+	u := unroll(c.ci)
+	// block emits np pixels by nv vectors at channel byte offset cOff.
+	block := func(np, nv int, cOff string) {
+		s.p("wc := unsafe.Add(kb, %s)", cOff)
+		for j := range np {
+			for v := range nv {
+				switch {
+				case !l.UseBias:
+					s.p("var acc%d_%d archsimd.Float32x8", j, v)
+				case j == 0:
+					s.p("acc0_%d := %s", v, load(fmt.Sprintf("unsafe.Add(bb, %s)", cOff), v*32))
+				default:
+					s.p("acc%d_%d := acc0_%d", j, v, v)
+				}
+			}
+		}
+		c.taps(s, func(inOff, wOff string) {
+			s.p("wt := unsafe.Add(wc, %s)", wOff)
+			s.p("rt := unsafe.Add(ip, %s)", inOff)
+			s.loop(c.ci/u, [][2]string{{"wt", fmt.Sprint(u * c.co * 4)}, {"rt", fmt.Sprint(u * 32)}}, func() {
+				for st := range u {
+					for v := range nv {
+						s.p("w%d_%d := %s", st, v, load("wt", st*c.co*4+v*32))
+					}
+					for j := range np {
+						s.p("x%d_%d := %s", st, j, load("rt", j*c.sw*c.px+st*32))
+						for v := range nv {
+							// The input vector is the receiver: it dies after
+							// nv uses, the weights after np.
+							s.p("acc%d_%d = x%d_%d.MulAdd(w%d_%d, acc%d_%d)", j, v, st, j, st, v, j, v)
+						}
+					}
+				}
+			})
+		})
+		s.p("oc := unsafe.Add(op, %s)", cOff)
+		for j := range np {
+			for v := range nv {
+				val := fmt.Sprintf("acc%d_%d", j, v)
+				if relu {
+					val += ".Max(zero)"
+				}
+				s.p("%s.Store((*[8]float32)(%s))", val, addr("oc", j*c.co*4+v*32))
+			}
+		}
+	}
+	// pixels emits the channel blocks of np pixels.
+	pixels := func(np int) {
+		nv := c.co / 8
+		if nv >= 2 {
+			s.p("for cb := range %d {", nv/2)
+			block(np, 2, "cb*64")
+			s.p("}")
+		}
+		if nv%2 == 1 {
+			s.p("{")
+			block(np, 1, fmt.Sprint(nv/2*64))
+			s.p("}")
+		}
+	}
+	s.p("for oy := range %d {", c.oh)
+	if full := c.ow / 4 * 4; full > 0 {
+		s.p("for ox := 0; ox < %d; ox += 4 {", full)
+		s.p("ip := unsafe.Add(ib, (oy*%d+ox*%d)*%d)", c.sh*c.wp, c.sw, c.px)
+		s.p("op := unsafe.Add(ob, (oy*%d+ox)*%d)", c.ow, c.co*4)
+		pixels(4)
+		s.p("}")
+	}
+	if r := c.ow % 4; r > 0 {
+		ox := c.ow / 4 * 4
+		s.p("{")
+		s.p("ip := unsafe.Add(ib, (oy*%d+%d)*%d)", c.sh*c.wp, ox*c.sw, c.px)
+		s.p("op := unsafe.Add(ob, (oy*%d+%d)*%d)", c.ow, ox, c.co*4)
+		pixels(r)
+		s.p("}")
+	}
+	s.p("}")
+	return s.String()
+}
+
+// convWeightsSIMD returns the body of a convolution's weight gradient:
+// for each tap, blocks of 4 input channels by 2 vectors of output channels
+// (or 1 channel by up to 4 vectors when the input channels are not a
+// multiple of 4) accumulate over all output pixels and are added into dk.
+func (g *gen) convWeightsSIMD(i int) string {
+	l := &g.m.Layers[i]
+	c := geom(l)
+	s := &src{}
+	s.broadcast()
+	s.p("ib := unsafe.Pointer(&bc[0])")
+	s.p("zb := unsafe.Pointer(&dz[0])")
+	s.p("kb := unsafe.Pointer(&dk[0])")
+	nvAll := c.co / 8
+	if l.UseBias {
+		// The bias gradient sums dz over pixels, 8 vectors at a time.
+		s.p("gb := unsafe.Pointer(&db[0])")
+		for v0 := 0; v0 < nvAll; v0 += 8 {
+			nv := min(8, nvAll-v0)
+			s.p("{")
+			for v := range nv {
+				s.p("s%d := %s", v, load("gb", (v0+v)*32))
+			}
+			s.p("zp := zb")
+			s.loop(c.oh*c.ow, [][2]string{{"zp", fmt.Sprint(c.co * 4)}}, func() {
+				for v := range nv {
+					s.p("s%d = s%d.Add(%s)", v, v, load("zp", (v0+v)*32))
+				}
+			})
+			for v := range nv {
+				s.p("s%d.Store((*[8]float32)(%s))", v, addr("gb", (v0+v)*32))
+			}
+			s.p("}")
+		}
+	}
+	nc, nvMax := 4, 2
+	if c.ci%4 != 0 {
+		nc, nvMax = 1, 4
+	}
+	// block emits nc input channels at byte offset ciOff (in dk's rows) by
+	// nv vectors at channel byte offset cOff, for the tap whose offsets are
+	// inOff and wOff.
+	block := func(nv int, ciOff, cOff, inOff, wOff string) {
+		for j := range nc {
+			for v := range nv {
+				s.p("var acc%d_%d archsimd.Float32x8", j, v)
+			}
+		}
+		s.p("for oy := range %d {", c.oh)
+		s.p("rt := unsafe.Add(ib, oy*%d+%s+%s*8)", c.sh*c.wp*c.px, inOff, ciOff)
+		s.p("zp := unsafe.Add(zb, oy*%d+%s)", c.ow*c.co*4, cOff)
+		s.loop(c.ow, [][2]string{{"rt", fmt.Sprint(c.sw * c.px)}, {"zp", fmt.Sprint(c.co * 4)}}, func() {
+			for v := range nv {
+				s.p("d%d := %s", v, load("zp", v*32))
+			}
+			for j := range nc {
+				s.p("x%d := %s", j, load("rt", j*32))
+				for v := range nv {
+					if nc == 1 {
+						// dz dies after its single use here.
+						s.p("acc%d_%d = d%d.MulAdd(x%d, acc%d_%d)", j, v, v, j, j, v)
+					} else {
+						s.p("acc%d_%d = x%d.MulAdd(d%d, acc%d_%d)", j, v, j, v, j, v)
+					}
+				}
+			}
+		})
+		s.p("}")
+		s.p("kt := unsafe.Add(kb, %s+%s*%d+%s)", wOff, ciOff, c.co, cOff)
+		for j := range nc {
+			for v := range nv {
+				a := addr("kt", j*c.co*4+v*32)
+				s.p("%s.Add(acc%d_%d).Store((*[8]float32)(%s))", load("kt", j*c.co*4+v*32), j, v, a)
+			}
+		}
+	}
+	c.taps(s, func(inOff, wOff string) {
+		s.p("for cib := range %d {", c.ci/nc)
+		ciOff := fmt.Sprintf("cib*%d", nc*4)
+		if nvAll >= nvMax {
+			s.p("for cb := range %d {", nvAll/nvMax)
+			block(nvMax, ciOff, fmt.Sprintf("cb*%d", nvMax*32), inOff, wOff)
+			s.p("}")
+		}
+		if r := nvAll % nvMax; r > 0 {
+			s.p("{")
+			block(r, ciOff, fmt.Sprint(nvAll/nvMax*nvMax*32), inOff, wOff)
+			s.p("}")
+		}
+		s.p("}")
+	})
+	return s.String()
+}
+
+// convInputSIMD returns the body of a convolution's input gradient. Each
+// input pixel gathers the output pixels and taps that read it, and each
+// block of 8 (or 4) input channels keeps one accumulator per channel,
+// summing dz times the kernel row in vectors over output channels; a
+// horizontal sum at the end gives the channels' gradients. Every element
+// of din is written, so it needs no clearing.
+func (g *gen) convInputSIMD(i int) string {
+	l := &g.m.Layers[i]
+	c := geom(l)
+	s := &src{}
+	s.p("kb := unsafe.Pointer(&k[0])")
+	s.p("zb := unsafe.Pointer(&dz[0])")
+	s.p("qb := unsafe.Pointer(&din[0])")
+	nb := 8
+	if c.ci%8 != 0 {
+		nb = 4
+	}
+	s.p("for qy := range %d {", c.hp)
+	s.p("for qx := range %d {", c.wp)
+	s.p("dq := unsafe.Add(qb, (qy*%d+qx)*%d)", c.wp, c.ci*4)
+	s.p("for cb := range %d {", c.ci/nb)
+	for j := range nb {
+		s.p("var a%d archsimd.Float32x8", j)
+	}
+	s.p("for ky := range %d {", c.kh)
+	s.p("ty := qy - ky")
+	cond := fmt.Sprintf("ty < 0 || ty > %d", (c.oh-1)*c.sh)
+	if c.sh > 1 {
+		cond += fmt.Sprintf(" || ty%%%d != 0", c.sh)
+	}
+	s.p("if %s { continue }", cond)
+	s.p("for kx := range %d {", c.kw)
+	s.p("tx := qx - kx")
+	cond = fmt.Sprintf("tx < 0 || tx > %d", (c.ow-1)*c.sw)
+	if c.sw > 1 {
+		cond += fmt.Sprintf(" || tx%%%d != 0", c.sw)
+	}
+	s.p("if %s { continue }", cond)
+	s.p("zp := unsafe.Add(zb, (ty/%d*%d+tx/%d)*%d)", c.sh, c.ow, c.sw, c.co*4)
+	s.p("wp := unsafe.Add(kb, ((ky*%d+kx)*%d+cb*%d)*%d)", c.kw, c.ci, nb, c.co*4)
+	s.loop(c.co/8, [][2]string{{"zp", "32"}, {"wp", "32"}}, func() {
+		s.p("d := %s", load("zp", 0))
+		for j := range nb {
+			s.p("a%d = %s.MulAdd(d, a%d)", j, load("wp", j*c.co*4), j)
+		}
+	})
+	s.p("}")
+	s.p("}")
+	// Horizontal sums: pairs within 128-bit lanes, then the lanes.
+	s.p("h01 := a0.AddPairsGrouped(a1)")
+	s.p("h23 := a2.AddPairsGrouped(a3)")
+	s.p("h03 := h01.AddPairsGrouped(h23)")
+	if nb == 8 {
+		s.p("h45 := a4.AddPairsGrouped(a5)")
+		s.p("h67 := a6.AddPairsGrouped(a7)")
+		s.p("h47 := h45.AddPairsGrouped(h67)")
+		s.p("sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))")
+		s.p("sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))")
+	} else {
+		s.p("sum := h03.GetLo().Add(h03.GetHi())")
+		s.p("sum.Store((*[4]float32)(unsafe.Add(dq, cb*16)))")
+	}
+	s.p("}")
+	s.p("}")
+	s.p("}")
+	return s.String()
+}

@@ -1,0 +1,99 @@
+package codegen
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/convc/convc/dsl"
+)
+
+// awkwardSpecs have shapes that exercise the SIMD kernels' tails and
+// fallbacks: channel counts that are not multiples of 8 or 16, odd and
+// even inputs with "same" padding and stride 2, 1x3 and 5x5 kernels, a
+// window too large to unroll, layers without bias, and activations the
+// SIMD forward does not fuse.
+var awkwardSpecs = map[string]string{
+	"odd": `model odd {
+    Input(shape=(9, 11, 3))
+    Conv2D(8, 3, strides=2, padding="same", activation="relu")
+    Conv2D(24, (1, 3), padding="same", activation="relu")
+    Conv2D(12, 5, padding="same")
+    Conv2D(16, (1, 3), strides=(1, 2), padding="same", activation="relu")
+    Flatten()
+    Dense(5, activation="softmax")
+}
+compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+fit(data=image_directory("odd", image_size=(9, 11)), epochs=1, batch_size=8)
+`,
+	"even": `model even {
+    Input(shape=(10, 12, 1))
+    Conv2D(16, (3, 9), activation="relu")
+    Conv2D(40, 3, strides=2, padding="same", use_bias=False, activation="relu")
+    Conv2D(8, 5, padding="same", activation="tanh")
+    Conv2D(32, 3, padding="same", strides=2)
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), epochs=1, batch_size=8)
+`,
+}
+
+// TestSIMDAwkwardShapes generates the awkward specs into a temporary module
+// and runs their generated tests, which compare every kernel with the
+// reference interpreter, with and without GOEXPERIMENT=simd.
+func TestSIMDAwkwardShapes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests generated packages in both modes")
+	}
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(p string, data []byte) {
+		t.Helper()
+		p = filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", []byte("module example.com/awkward\n\ngo 1.26\n\nrequire github.com/convc/convc v0.0.0\n\nreplace github.com/convc/convc => "+repo+"\n"))
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("go.sum", sum)
+	for name, spec := range awkwardSpecs {
+		specPath := filepath.Join(dir, name+".cnn")
+		write(name+".cnn", []byte(spec))
+		m, errs := dsl.CheckFile(specPath)
+		if err := errs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(m, Options{SpecPath: name + ".cnn", ImportPath: "example.com/awkward/" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			write(filepath.Join(name, f.Path), f.Data)
+		}
+	}
+	for _, exp := range []string{"", "simd"} {
+		cmd := exec.Command("go", "test", "-count=1", "./...")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOEXPERIMENT="+exp)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("GOEXPERIMENT=%s go test: %v\n%s", exp, err, out)
+		} else if !strings.Contains(string(out), "ok") {
+			t.Errorf("GOEXPERIMENT=%s go test ran nothing:\n%s", exp, out)
+		}
+	}
+}
