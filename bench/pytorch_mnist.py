@@ -5,6 +5,11 @@ Same architecture, Keras's glorot_uniform initialization, Keras's RMSprop
 cross-entropy. Reads the IDX files of the GoMNIST module (or -data DIR).
 
     python3 bench/pytorch_mnist.py --data DIR [--epochs 1] [--limit N] [--threads 2] [--json]
+    python3 bench/pytorch_mnist.py --data DIR --bench [--steps 100] [--threads 2]
+
+With --bench it times what bench/gobench times, with data loading excluded:
+training steps of batch 64, inference at batch 1,000, one image under
+torch.no_grad(), and the peak RSS, and prints them as one JSON line.
 """
 import argparse, gzip, json, math, os, struct, sys, time
 
@@ -79,6 +84,45 @@ class KerasRMSprop(torch.optim.Optimizer):
                 p.addcdiv_(p.grad, (v + g["eps"]).sqrt_(), value=-g["lr"])
 
 
+def bench(a, xtr, ytr, xte):
+    import resource
+    net = Net()
+    opt = KerasRMSprop(net.parameters())
+    batches = [(xtr[i * 64:(i + 1) * 64], ytr[i * 64:(i + 1) * 64]) for i in range(a.steps + 5)]
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+
+    for x, y in batches[:5]:
+        step(x, y)
+    t0 = time.perf_counter()
+    for x, y in batches[5:]:
+        step(x, y)
+    train_ips = a.steps * 64 / (time.perf_counter() - t0)
+    with torch.no_grad():
+        net(xte[:1000])
+        t0 = time.perf_counter()
+        for b in range(5):
+            net(xte[b * 1000:(b + 1) * 1000])
+        infer_ips = 5000 / (time.perf_counter() - t0)
+        one = xte[:1]
+        for _ in range(50):
+            net(one)
+        n = 0
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 0.5:
+            net(one)
+            n += 1
+        lat = (time.perf_counter() - t0) / n * 1e6
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"threads": a.threads, "train_images_per_second": train_ips,
+                      "epoch_seconds": 60000 / train_ips, "infer_images_per_second": infer_ips,
+                      "predict_latency_us": lat, "peak_rss_mb": rss}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True)
@@ -88,6 +132,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--steps", type=int, default=100)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -99,6 +145,8 @@ def main():
     ytr = torch.from_numpy(ytr.astype(np.int64))
     xte = torch.from_numpy(xte.astype(np.float32) / 255).unsqueeze(1)
     yte = torch.from_numpy(yte.astype(np.int64))
+    if a.bench:
+        return bench(a, xtr, ytr, xte)
     net = Net()
     opt = KerasRMSprop(net.parameters())
     n = len(xtr)
