@@ -471,10 +471,18 @@ func (g *gen) convInputSIMD(i int) string {
 	s.p("if %s { continue }", cond)
 	s.p("zp := unsafe.Add(zb, (ty/%d*%d+tx/%d)*%d)", c.sh, c.ow, c.sw, c.co*4)
 	s.p("wp := unsafe.Add(kb, ((ky*%d+kx)*%d+cb*%d)*%d)", c.kw, c.ci, nb, c.co*4)
-	s.loop(c.co/8, [][2]string{{"zp", "32"}, {"wp", "32"}}, func() {
-		s.p("d := %s", load("zp", 0))
-		for j := range nb {
-			s.p("a%d = %s.MulAdd(d, a%d)", j, load("wp", j*c.co*4), j)
+	// The vectors of output channels are unrolled with constant offsets
+	// when there are few of them.
+	nv, step := c.co/8, 1
+	if nv <= 16 {
+		nv, step = 1, c.co/8
+	}
+	s.loop(nv, [][2]string{{"zp", fmt.Sprint(step * 32)}, {"wp", fmt.Sprint(step * 32)}}, func() {
+		for v := range step {
+			s.p("d%d := %s", v, load("zp", v*32))
+			for j := range nb {
+				s.p("a%d = %s.MulAdd(d%d, a%d)", j, load("wp", j*c.co*4+v*32), v, j)
+			}
 		}
 	})
 	s.p("}")

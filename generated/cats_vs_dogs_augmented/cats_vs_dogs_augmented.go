@@ -42,7 +42,6 @@ var spec = runtime.Spec{
 		}, // random_flip, specs/cats_vs_dogs_augmented.cnn:6
 		{
 			FlipH:     true,
-			FlipV:     false,
 			In:        []int{180, 180, 3},
 			Kind:      "RandomFlip",
 			Name:      "random_flip",
