@@ -279,6 +279,18 @@ type FitConfig struct {
 	// Out receives the progress; Interactive redraws the bar in place.
 	Out         io.Writer
 	Interactive bool
+	// StartEpoch is the number of epochs already done when resuming: Fit
+	// runs epochs StartEpoch+1 to Epochs, with the shuffling and the
+	// training-only layers drawing exactly what an uninterrupted run draws.
+	StartEpoch int
+	// History holds the epochs already done when resuming.
+	History *History
+	// OptState, when resuming, is the optimizer state to restore, as
+	// Opt.State returned it.
+	OptState []NamedTensor
+	// Checkpoint, if not nil, is called after each epoch, after EpochEnd,
+	// with what a resumed run needs.
+	Checkpoint func(epoch int, opt Opt, hist *History) error
 	// EpochEnd, if not nil, is called after each epoch with its metrics
 	// (loss, accuracy, and val_loss, val_accuracy with validation data). It
 	// stops training by returning true.
@@ -313,11 +325,18 @@ func Fit(net Net, train Source, cfg FitConfig) (*History, error) {
 		return nil, err
 	}
 	defer t.Close()
-	hist := &History{}
+	hist := cfg.History
+	if hist == nil {
+		hist = &History{}
+	}
 	n := train.Len()
 	perm := make([]int, n)
 	steps := (n + cfg.BatchSize - 1) / cfg.BatchSize
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	if err := restoreState(t.opt, cfg.OptState); err != nil {
+		return nil, err
+	}
+	t.step = uint64(cfg.StartEpoch) * uint64(steps)
+	for epoch := cfg.StartEpoch + 1; epoch <= cfg.Epochs; epoch++ {
 		for i := range perm {
 			perm[i] = i
 		}
@@ -356,14 +375,20 @@ func Fit(net Net, train Source, cfg FitConfig) (*History, error) {
 		}
 		bar.Done(metrics)
 		hist.Add(epoch, logs)
+		stop := false
 		if cfg.EpochEnd != nil {
-			stop, err := cfg.EpochEnd(epoch, logs)
+			stop, err = cfg.EpochEnd(epoch, logs)
 			if err != nil {
 				return hist, err
 			}
-			if stop {
-				break
+		}
+		if cfg.Checkpoint != nil {
+			if err := cfg.Checkpoint(epoch, t.opt, hist); err != nil {
+				return hist, err
 			}
+		}
+		if stop {
+			break
 		}
 	}
 	return hist, nil
@@ -391,4 +416,24 @@ func Evaluate(net Net, src Source, workers int, out io.Writer, interactive bool)
 		bar.Done([]Metric{{"loss", loss}, {"accuracy", acc}})
 	}
 	return loss, acc, nil
+}
+
+// restoreState copies saved optimizer state into opt, checking that every
+// tensor is there with its shape.
+func restoreState(opt Opt, saved []NamedTensor) error {
+	if saved == nil {
+		return nil
+	}
+	byName := make(map[string]*NamedTensor, len(saved))
+	for i := range saved {
+		byName[saved[i].Name] = &saved[i]
+	}
+	for _, st := range opt.State() {
+		sv, ok := byName[st.Name]
+		if !ok || len(sv.Data) != len(st.Data) {
+			return fmt.Errorf("the checkpoint's optimizer state lacks %s or has another shape", st.Name)
+		}
+		copy(st.Data, sv.Data)
+	}
+	return nil
 }

@@ -29,6 +29,10 @@ func NewOptimizer(o Optimizer, spec *Spec) (Opt, error) {
 		s := make([][]float32, len(spec.Params))
 		var nt []NamedTensor
 		for i, p := range spec.Params {
+			if !p.Trainable {
+				// A frozen parameter gets no gradient and no state.
+				continue
+			}
 			s[i] = make([]float32, prod(p.Shape))
 			nt = append(nt, NamedTensor{Name: "optimizer/" + p.Name + "/" + slot, Shape: append([]int(nil), p.Shape...), Data: s[i]})
 		}

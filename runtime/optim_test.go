@@ -9,7 +9,7 @@ import (
 // starts at 1, next to a frozen weight, and returns the weight after each.
 func stepTwice(t *testing.T, o Optimizer) [2]float64 {
 	t.Helper()
-	spec := &Spec{Params: []ParamSpec{{Name: "d/kernel", Shape: []int{1}}, {Name: "d/bias", Shape: []int{1}}}}
+	spec := &Spec{Params: []ParamSpec{{Name: "d/kernel", Shape: []int{1}, Trainable: true}, {Name: "d/bias", Shape: []int{1}}}}
 	opt, err := NewOptimizer(o, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestOptimizersByHand(t *testing.T) {
 }
 
 func TestOptimizerState(t *testing.T) {
-	spec := &Spec{Params: []ParamSpec{{Name: "d/kernel", Shape: []int{2, 3}}, {Name: "d/bias", Shape: []int{3}}}}
+	spec := &Spec{Params: []ParamSpec{{Name: "d/kernel", Shape: []int{2, 3}, Trainable: true}, {Name: "d/bias", Shape: []int{3}, Trainable: true}}}
 	for _, c := range []struct {
 		o     Optimizer
 		names []string
@@ -111,7 +111,7 @@ func TestNewOptimizerUnknown(t *testing.T) {
 }
 
 func TestOptimizerStepAllocs(t *testing.T) {
-	spec := &Spec{Params: []ParamSpec{{Name: "d/kernel", Shape: []int{100}}}}
+	spec := &Spec{Params: []ParamSpec{{Name: "d/kernel", Shape: []int{100}, Trainable: true}}}
 	for _, name := range []string{"rmsprop", "adam", "sgd"} {
 		opt, _ := NewOptimizer(Optimizer{Name: name, LearningRate: 0.01, Rho: 0.9, Momentum: 0.9, Epsilon: 1e-7, Beta1: 0.9, Beta2: 0.999}, spec)
 		p, g := [][]float32{make([]float32, 100)}, [][]float32{make([]float32, 100)}
