@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/convc/convc/codegen"
@@ -165,7 +166,21 @@ func findModule(dir string) (root, mod string, err error) {
 // kernels are built.
 func GoEnv() []string {
 	env := os.Environ()
-	return env
+	if goruntime.GOARCH != "amd64" {
+		return env
+	}
+	for i, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GOEXPERIMENT="); ok {
+			if !strings.Contains(v, "simd") {
+				env[i] = kv + ",simd"
+				if v == "" {
+					env[i] = "GOEXPERIMENT=simd"
+				}
+			}
+			return env
+		}
+	}
+	return append(env, "GOEXPERIMENT=simd")
 }
 
 // BuildTrainer generates the spec's package into a module in convc's cache
