@@ -112,7 +112,10 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	epochs := fs.Int("epochs", spec.Epochs, "number of epochs")
 	batch := fs.Int("batch-size", spec.BatchSize, "batch size")
 	seed := fs.Int64("seed", spec.Seed, "seed of the initial weights, the shuffling and the training-only layers")
-	initW := fs.String("init", "", "start from the weights in this safetensors file")
+	initW := fs.String("init", "", "start from the weights in this safetensors file whose names and shapes match (transfer learning); reports what was loaded")
+	initStrict := fs.Bool("init-strict", false, "with -init, make any missing, extra or mismatched tensor an error")
+	resume := fs.String("resume", "", "continue the run saved in this checkpoint exactly where it stopped")
+	ckpt := fs.String("checkpoint", "", "write a resumable checkpoint here after every epoch (default: <out>.ckpt, next to -out)")
 	out := fs.String("out", spec.Name+".safetensors", "write the trained weights to this safetensors file")
 	hist := fs.String("history", "", "write the per-epoch metrics to this CSV file")
 	shuffle := fs.Bool("shuffle", true, "shuffle the training samples each epoch")
@@ -130,9 +133,14 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if *valSplit < 0 || *valSplit >= 1 {
 		return fmt.Errorf("-validation-split must be in [0, 1), got %g", *valSplit)
 	}
-	// Check that the output can be written before spending time training.
-	if err := checkWritable(*out); err != nil {
-		return err
+	if *ckpt == "" {
+		*ckpt = strings.TrimSuffix(*out, ".safetensors") + ".ckpt"
+	}
+	// Check that the outputs can be written before spending time training.
+	for _, p := range []string{*out, *ckpt} {
+		if err := checkWritable(p); err != nil {
+			return err
+		}
 	}
 	if *hist != "" {
 		if err := checkWritable(*hist); err != nil {
@@ -162,17 +170,69 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	InitParams(spec, net.Params(), uint64(*seed))
-	if *initW != "" {
-		if err := LoadWeights(net, *initW); err != nil {
+	run := RunState{Seed: *seed, BatchSize: *batch, Shuffle: *shuffle, Limit: *limit, ValidationSplit: *valSplit}
+	var optState []NamedTensor
+	if *resume != "" {
+		if *initW != "" {
+			return fmt.Errorf("-resume and -init exclude each other: a checkpoint already holds the weights")
+		}
+		saved, state, err := LoadCheckpoint(*resume, net)
+		if err != nil {
 			return err
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for _, c := range []struct {
+			flag       string
+			given, was any
+		}{
+			{"batch-size", run.BatchSize, saved.BatchSize},
+			{"seed", run.Seed, saved.Seed},
+			{"shuffle", run.Shuffle, saved.Shuffle},
+			{"limit", run.Limit, saved.Limit},
+			{"validation-split", run.ValidationSplit, saved.ValidationSplit},
+		} {
+			if c.given != c.was && (set[c.flag] || c.flag == "batch-size" || c.flag == "limit" || c.flag == "validation-split") {
+				return fmt.Errorf("%s was trained with -%s %v, and this run asks for %v; a resumed run must keep it to continue the same run exactly (pass -%s %v)", *resume, c.flag, c.was, c.given, c.flag, c.was)
+			}
+		}
+		run.Seed, run.Shuffle = saved.Seed, saved.Shuffle
+		run.Epoch, run.History = saved.Epoch, saved.History
+		optState = state
+		fmt.Fprintf(stdout, "Resuming %s after epoch %d of %d\n", *resume, run.Epoch, *epochs)
+	} else {
+		InitParams(spec, net.Params(), uint64(*seed))
+		if *initW != "" {
+			if *initStrict {
+				if err := LoadWeights(net, *initW); err != nil {
+					return err
+				}
+			} else {
+				r, err := LoadMatchingWeights(net, *initW)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "Loaded %d of %d tensors from %s: %s\n", len(r.Loaded), len(spec.Params), *initW, strings.Join(r.Loaded, ", "))
+				if len(r.Missing) > 0 {
+					fmt.Fprintf(stdout, "Not loaded (initialized from the seed): %s\n", strings.Join(r.Missing, ", "))
+				}
+				for _, sk := range r.Skipped {
+					fmt.Fprintf(stdout, "Skipped %s\n", sk)
+				}
+			}
 		}
 	}
 	interactive := isTerminalWriter(stdout)
 	start := time.Now()
 	h, err := Fit(net, train, FitConfig{
-		Epochs: *epochs, BatchSize: *batch, Seed: uint64(*seed), Workers: d.workers,
-		Shuffle: *shuffle, Validation: val, Out: stdout, Interactive: interactive,
+		Epochs: *epochs, BatchSize: *batch, Seed: uint64(run.Seed), Workers: d.workers,
+		Shuffle: run.Shuffle, Validation: val, Out: stdout, Interactive: interactive,
+		StartEpoch: run.Epoch, History: run.History, OptState: optState,
+		Checkpoint: func(epoch int, opt Opt, hist *History) error {
+			st := run
+			st.Epoch, st.History = epoch, hist
+			return SaveCheckpoint(*ckpt, net, opt, st)
+		},
 		EpochEnd: func(epoch int, logs map[string]float64) (bool, error) {
 			// An image that passed the checks but does not decode.
 			if err := sourceErr(loaded...); err != nil {
@@ -386,11 +446,65 @@ func SaveWeights(net Net, path string) error {
 // Every tensor that is missing, unexpected or of the wrong shape is listed
 // in the error, and on error the parameters are left unchanged.
 func LoadWeights(net Net, path string) error {
-	spec := net.Spec()
 	ts, _, err := ReadSafetensors(path)
 	if err != nil {
 		return err
 	}
+	return setWeights(net, path, ts, true)
+}
+
+// LoadReport says which tensors of a file a partial load used.
+type LoadReport struct {
+	// Loaded are the parameters set from the file; Missing the parameters
+	// the file lacks; Skipped the tensors of the file that were not used,
+	// with the reason.
+	Loaded, Missing, Skipped []string
+}
+
+// LoadMatchingWeights sets the parameters whose names and shapes match a
+// tensor of the file, for transfer learning, and reports what it did.
+func LoadMatchingWeights(net Net, path string) (LoadReport, error) {
+	var r LoadReport
+	ts, _, err := ReadSafetensors(path)
+	if err != nil {
+		return r, err
+	}
+	spec := net.Spec()
+	params := net.Params()
+	used := map[string]bool{}
+	for i, p := range spec.Params {
+		found := false
+		for _, t := range ts {
+			if t.Name != p.Name {
+				continue
+			}
+			found = true
+			used[t.Name] = true
+			if !slices.Equal(t.Shape, p.Shape) {
+				r.Skipped = append(r.Skipped, fmt.Sprintf("%s: shape %s, the model needs %s", t.Name, shapeStr(t.Shape), shapeStr(p.Shape)))
+				r.Missing = append(r.Missing, p.Name)
+				break
+			}
+			copy(params[i], t.Data)
+			r.Loaded = append(r.Loaded, p.Name)
+		}
+		if !found {
+			r.Missing = append(r.Missing, p.Name)
+		}
+	}
+	for _, t := range ts {
+		if !used[t.Name] {
+			r.Skipped = append(r.Skipped, t.Name+": not in the model")
+		}
+	}
+	return r, nil
+}
+
+// setWeights copies the tensors ts into the network's parameters. With
+// strict, every mismatch is an error that lists all of them, and nothing is
+// copied.
+func setWeights(net Net, path string, ts []NamedTensor, strict bool) error {
+	spec := net.Spec()
 	byName := make(map[string]*NamedTensor, len(ts))
 	for i := range ts {
 		byName[ts[i].Name] = &ts[i]
@@ -415,13 +529,13 @@ func LoadWeights(net Net, path string) error {
 	for _, name := range extra {
 		problems = append(problems, fmt.Sprintf("unexpected tensor %s %s", name, shapeStr(byName[name].Shape)))
 	}
-	if len(problems) > 0 {
+	if len(problems) > 0 && strict {
 		return fmt.Errorf("%s does not match the %s model:\n\t%s", path, spec.Name, strings.Join(problems, "\n\t"))
 	}
 	params := net.Params()
 	for _, t := range ts {
 		for i, p := range spec.Params {
-			if p.Name == t.Name {
+			if p.Name == t.Name && slices.Equal(t.Shape, p.Shape) {
 				copy(params[i], t.Data)
 			}
 		}
