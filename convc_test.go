@@ -2,6 +2,7 @@ package convc
 
 import (
 	"bytes"
+	"math"
 
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/convc/convc/generated/mnist"
+	"github.com/convc/convc/generated/mnist_features"
 	"github.com/convc/convc/runtime"
 	"github.com/convc/convc/runtime/rtest"
 )
@@ -179,4 +181,75 @@ func write(t *testing.T, path, data string) {
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestFeatureExtractionKeepsFrozenWeights trains the MNIST network on task
+// A (the digits), loads its weights into mnist_features, whose
+// convolutions are frozen, trains the new head on task B (the digit plus
+// one, modulo 10), and checks that the frozen weights did not move by a
+// single bit while the head did learn.
+func TestFeatureExtractionKeepsFrozenWeights(t *testing.T) {
+	dir, err := runtime.MNISTDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _, err := runtime.LoadMNIST(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := mnist.New()
+	src, err := runtime.NewIDXSource(base.Spec(), tr.Slice(0, 300), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.InitParams(base.Spec(), base.Params(), 1)
+	if _, err := runtime.Fit(base, src, runtime.FitConfig{Epochs: 1, BatchSize: 32, Seed: 1, Workers: 2, Shuffle: true}); err != nil {
+		t.Fatal(err)
+	}
+	w := filepath.Join(t.TempDir(), "base.safetensors")
+	if err := runtime.SaveWeights(base, w); err != nil {
+		t.Fatal(err)
+	}
+
+	feat := mnist_features.New()
+	runtime.InitParams(feat.Spec(), feat.Params(), 2)
+	rep, err := runtime.LoadMatchingWeights(feat, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Loaded) != 6 || len(rep.Missing) != 2 {
+		t.Fatalf("loaded %v, missing %v; want the 6 convolution tensors loaded and the head missing", rep.Loaded, rep.Missing)
+	}
+	before := make([][]float32, len(feat.Params()))
+	for i, p := range feat.Params() {
+		before[i] = append([]float32(nil), p...)
+	}
+	taskB := &shifted{src}
+	if _, err := runtime.Fit(feat, taskB, runtime.FitConfig{Epochs: 2, BatchSize: 32, Seed: 3, Workers: 2, Shuffle: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range feat.Spec().Params {
+		moved := false
+		for j, v := range feat.Params()[i] {
+			if math.Float32bits(v) != math.Float32bits(before[i][j]) {
+				moved = true
+				break
+			}
+		}
+		if !p.Trainable && moved {
+			t.Errorf("frozen %s moved", p.Name)
+		}
+		if p.Trainable && !moved {
+			t.Errorf("trainable %s did not move", p.Name)
+		}
+	}
+}
+
+// shifted relabels MNIST digits d as (d+1) mod 10: a second task on the
+// same images.
+type shifted struct{ runtime.Source }
+
+func (s *shifted) Sample(i int, x, y []float32) {
+	s.Source.Sample(i, x, y)
+	y[0] = float32((int(y[0]) + 1) % 10)
 }

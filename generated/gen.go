@@ -8,3 +8,4 @@ package generated
 //go:generate go run ../cmd/convc build -o mnist_no_pool ../specs/mnist_no_pool.cnn
 //go:generate go run ../cmd/convc build -o cats_vs_dogs ../specs/cats_vs_dogs.cnn
 //go:generate go run ../cmd/convc build -o cats_vs_dogs_augmented ../specs/cats_vs_dogs_augmented.cnn
+//go:generate go run ../cmd/convc build -o mnist_features ../specs/mnist_features.cnn
