@@ -112,24 +112,40 @@ func toFloat(dst []float32, img image.Image, c int) {
 		}
 		return
 	}
+	// JPEGs decode to YCbCr: convert each pixel through a concrete
+	// color.YCbCr, exactly what NRGBAModel.Convert(img.At(x, y)) gives for
+	// an opaque color, without an interface value per pixel.
+	if yc, ok := img.(*image.YCbCr); ok {
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				yi, ci := yc.YOffset(x, y), yc.COffset(x, y)
+				r, g, bl, _ := color.YCbCr{Y: yc.Y[yi], Cb: yc.Cb[ci], Cr: yc.Cr[ci]}.RGBA()
+				i += putPixel(dst[i:], color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 255}, c)
+			}
+		}
+		return
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			// Non-premultiplied, as Pillow stores RGBA; alpha is dropped.
 			p := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
-			switch c {
-			case 1:
-				l := (uint32(p.R)*19595 + uint32(p.G)*38470 + uint32(p.B)*7471 + 0x8000) >> 16
-				dst[i] = float32(l)
-				i++
-			case 4:
-				dst[i], dst[i+1], dst[i+2], dst[i+3] = float32(p.R), float32(p.G), float32(p.B), float32(p.A)
-				i += 4
-			default:
-				dst[i], dst[i+1], dst[i+2] = float32(p.R), float32(p.G), float32(p.B)
-				i += 3
-			}
+			i += putPixel(dst[i:], p, c)
 		}
 	}
+}
+
+// putPixel writes p as c values in [0, 255] and returns c.
+func putPixel(dst []float32, p color.NRGBA, c int) int {
+	switch c {
+	case 1:
+		l := (uint32(p.R)*19595 + uint32(p.G)*38470 + uint32(p.B)*7471 + 0x8000) >> 16
+		dst[0] = float32(l)
+	case 4:
+		dst[0], dst[1], dst[2], dst[3] = float32(p.R), float32(p.G), float32(p.B), float32(p.A)
+	default:
+		dst[0], dst[1], dst[2] = float32(p.R), float32(p.G), float32(p.B)
+	}
+	return c
 }
 
 // resizeBilinear resizes an ih x iw x c image to oh x ow x c the way

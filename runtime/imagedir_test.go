@@ -386,3 +386,31 @@ func corruptScan(b []byte) []byte {
 	}
 	return b
 }
+
+// opaqueImage hides an image's concrete type, so toFloat takes its
+// generic path.
+type opaqueImage struct{ image.Image }
+
+// TestToFloatYCbCrFastPath checks that the YCbCr fast path gives exactly
+// the values of the generic path on a chroma-subsampled JPEG.
+func TestToFloatYCbCrFastPath(t *testing.T) {
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, stripes(newRNG(5), 1, 37, 21), &jpeg.Options{Quality: 75})
+	img, err := jpeg.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := img.(*image.YCbCr); !ok {
+		t.Fatalf("decoded a %T", img)
+	}
+	for _, c := range []int{1, 3, 4} {
+		fast, slow := make([]float32, 37*21*c), make([]float32, 37*21*c)
+		toFloat(fast, img, c)
+		toFloat(slow, opaqueImage{img}, c)
+		for i := range fast {
+			if fast[i] != slow[i] {
+				t.Fatalf("c=%d: value %d is %v, the generic path gives %v", c, i, fast[i], slow[i])
+			}
+		}
+	}
+}
