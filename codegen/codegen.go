@@ -185,8 +185,20 @@ func (g *gen) modelFile() *jen.File {
 	f.Comment("spec describes the network to the runtime.")
 	f.Var().Id("spec").Op("=").Add(g.specLiteral())
 
-	f.Comment("Model is the network with its parameters. It implements runtime.Net.")
-	f.Type().Id("Model").Struct(jen.Id("params").Index().Index().Float32())
+	f.Comment(fmt.Sprintf("InputSize is the number of floats of one input: an image of shape %s in\nrow-major (height, width, channels) order.", shapeString(m.Input())))
+	f.Const().Id("InputSize").Op("=").Lit(m.Input().Size())
+	f.Comment("OutputSize is the number of probabilities Predict writes for one input.")
+	f.Const().Id("OutputSize").Op("=").Lit(m.Output().Size())
+
+	f.Comment("Model is the network with its parameters. It implements runtime.Net, so\n" +
+		"the runtime can train it, and Predict and PredictBatch run inference. A\n" +
+		"Model is safe for concurrent use by several goroutines as long as its\n" +
+		"weights do not change.")
+	f.Type().Id("Model").Struct(
+		jen.Id("params").Index().Index().Float32(),
+		jen.Id("once").Qual("sync", "Once"),
+		jen.Id("pred").Op("*").Qual(RuntimePath, "Predictor"),
+	)
 
 	f.Comment("New returns the network with every parameter set to zero. Initialize\n" +
 		"the weights with runtime.InitParams or load them from a safetensors file.")
@@ -211,6 +223,39 @@ func (g *gen) modelFile() *jen.File {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Params").Params().Index().Index().Float32().Block(
 		jen.Return(jen.Id("m").Dot("params")),
 	)
+	f.Comment("LoadWeights sets the weights from a safetensors file written by the\n" +
+		"trainer (or by PyTorch with convc's names and Keras layouts). It lists every\n" +
+		"missing, unexpected or misshapen tensor, and changes nothing on error.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("LoadWeights").Params(jen.Id("path").String()).Error().Block(
+		jen.Return(jen.Qual(RuntimePath, "LoadWeights").Call(jen.Id("m"), jen.Id("path"))),
+	)
+	f.Comment("SaveWeights writes the weights to a safetensors file, atomically.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("SaveWeights").Params(jen.Id("path").String()).Error().Block(
+		jen.Return(jen.Qual(RuntimePath, "SaveWeights").Call(jen.Id("m"), jen.Id("path"))),
+	)
+	f.Comment("Init sets the weights as Keras initializes them (glorot_uniform kernels,\nzero biases), drawn from seed.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Init").Params(jen.Id("seed").Uint64()).Block(
+		jen.Qual(RuntimePath, "InitParams").Call(jen.Op("&").Id("spec"), jen.Id("m").Dot("params"), jen.Id("seed")),
+	)
+	f.Comment("Predict writes the class probabilities of one input (InputSize floats,\n" +
+		"preprocessed as in training) into probs (OutputSize floats). It does not\n" +
+		"allocate once warmed up, and may be called from several goroutines.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Predict").Params(jen.List(jen.Id("x"), jen.Id("probs")).Index().Float32()).Error().Block(
+		jen.Return(jen.Id("m").Dot("predictor").Call().Dot("Predict").Call(jen.Id("x"), jen.Id("probs"))),
+	)
+	f.Comment("PredictBatch writes the class probabilities of len(xs)/InputSize inputs,\n" +
+		"stored one after the other, into probs, OutputSize floats per input. It\n" +
+		"splits the batch across all cores.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("PredictBatch").Params(jen.List(jen.Id("xs"), jen.Id("probs")).Index().Float32()).Error().Block(
+		jen.Return(jen.Id("m").Dot("predictor").Call().Dot("PredictBatch").Call(jen.Id("xs"), jen.Id("probs"))),
+	)
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("predictor").Params().Op("*").Qual(RuntimePath, "Predictor").Block(
+		jen.Id("m").Dot("once").Dot("Do").Call(jen.Func().Params().Block(
+			jen.Id("m").Dot("pred").Op("=").Qual(RuntimePath, "NewPredictor").Call(jen.Id("m")),
+		)),
+		jen.Return(jen.Id("m").Dot("pred")),
+	)
+
 	f.Comment("NewWorker returns a worker with its own activation arena.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("NewWorker").Params().Qual(RuntimePath, "Worker").Block(
 		jen.Return(jen.Op("&").Id("worker").Values(jen.Id("m").Op(":").Id("m"))),

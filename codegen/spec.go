@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/dave/jennifer/jen"
@@ -120,6 +121,30 @@ func (g *gen) testFile() *jen.File {
 	f.Comment("TestTrainStepAllocs checks that a training step allocates nothing.")
 	f.Func().Id("TestTrainStepAllocs").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(
 		jen.Qual(rtestPath, "CheckNoAllocs").Call(jen.Id("t"), jen.Id("New").Call()),
+	)
+	f.Comment("TestInference checks that Predict and PredictBatch agree, allocate\nnothing, and are safe to call from several goroutines.")
+	f.Func().Id("TestInference").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(
+		jen.Qual(rtestPath, "CheckInference").Call(jen.Id("t"), jen.Id("New").Call()),
+	)
+	f.Comment("Example runs the model on one input and on a batch of two.")
+	f.Func().Id("Example").Params().Block(
+		jen.Id("m").Op(":=").Id("New").Call(),
+		jen.Comment("Load trained weights with m.LoadWeights(\""+g.m.Name+".safetensors\"); here they are\n// drawn as Keras initializes them."),
+		jen.Id("m").Dot("Init").Call(jen.Lit(0)),
+		jen.Line(),
+		jen.Id("x").Op(":=").Make(jen.Index().Float32(), jen.Id("InputSize")).Comment("one preprocessed input"),
+		jen.Id("probs").Op(":=").Make(jen.Index().Float32(), jen.Id("OutputSize")),
+		jen.If(jen.Err().Op(":=").Id("m").Dot("Predict").Call(jen.Id("x"), jen.Id("probs")), jen.Err().Op("!=").Nil()).Block(
+			jen.Qual("log", "Fatal").Call(jen.Err()),
+		),
+		jen.Line(),
+		jen.Id("batch").Op(":=").Make(jen.Index().Float32(), jen.Lit(2).Op("*").Id("InputSize")).Comment("two inputs, one after the other"),
+		jen.Id("batchProbs").Op(":=").Make(jen.Index().Float32(), jen.Lit(2).Op("*").Id("OutputSize")),
+		jen.If(jen.Err().Op(":=").Id("m").Dot("PredictBatch").Call(jen.Id("batch"), jen.Id("batchProbs")), jen.Err().Op("!=").Nil()).Block(
+			jen.Qual("log", "Fatal").Call(jen.Err()),
+		),
+		jen.Qual("fmt", "Println").Call(jen.Len(jen.Id("probs")), jen.Lit("outputs; the batch agrees:"), jen.Qual("slices", "Equal").Call(jen.Id("probs"), jen.Id("batchProbs").Index(jen.Op(":").Id("OutputSize")))),
+		jen.Comment(fmt.Sprintf("Output: %d outputs; the batch agrees: true", g.m.Output().Size())),
 	)
 	f.Comment("BenchmarkTrainStep measures one forward and backward pass of a sample.")
 	f.Func().Id("BenchmarkTrainStep").Params(jen.Id("b").Op("*").Qual("testing", "B")).Block(

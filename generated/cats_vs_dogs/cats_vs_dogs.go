@@ -10,6 +10,7 @@ package cats_vs_dogs
 import (
 	"github.com/convc/convc/runtime"
 	"math"
+	"sync"
 )
 
 // negInf starts each max-pooling window.
@@ -282,9 +283,25 @@ var spec = runtime.Spec{
 	ValidationSplit: float32(0),
 }
 
-// Model is the network with its parameters. It implements runtime.Net.
+/*
+InputSize is the number of floats of one input: an image of shape (180, 180, 3) in
+row-major (height, width, channels) order.
+*/
+const InputSize = 97200
+
+// OutputSize is the number of probabilities Predict writes for one input.
+const OutputSize = 1
+
+/*
+Model is the network with its parameters. It implements runtime.Net, so
+the runtime can train it, and Predict and PredictBatch run inference. A
+Model is safe for concurrent use by several goroutines as long as its
+weights do not change.
+*/
 type Model struct {
 	params [][]float32
+	once   sync.Once
+	pred   *runtime.Predictor
 }
 
 /*
@@ -315,6 +332,52 @@ Spec().Params.
 */
 func (m *Model) Params() [][]float32 {
 	return m.params
+}
+
+/*
+LoadWeights sets the weights from a safetensors file written by the
+trainer (or by PyTorch with convc's names and Keras layouts). It lists every
+missing, unexpected or misshapen tensor, and changes nothing on error.
+*/
+func (m *Model) LoadWeights(path string) error {
+	return runtime.LoadWeights(m, path)
+}
+
+// SaveWeights writes the weights to a safetensors file, atomically.
+func (m *Model) SaveWeights(path string) error {
+	return runtime.SaveWeights(m, path)
+}
+
+/*
+Init sets the weights as Keras initializes them (glorot_uniform kernels,
+zero biases), drawn from seed.
+*/
+func (m *Model) Init(seed uint64) {
+	runtime.InitParams(&spec, m.params, seed)
+}
+
+/*
+Predict writes the class probabilities of one input (InputSize floats,
+preprocessed as in training) into probs (OutputSize floats). It does not
+allocate once warmed up, and may be called from several goroutines.
+*/
+func (m *Model) Predict(x, probs []float32) error {
+	return m.predictor().Predict(x, probs)
+}
+
+/*
+PredictBatch writes the class probabilities of len(xs)/InputSize inputs,
+stored one after the other, into probs, OutputSize floats per input. It
+splits the batch across all cores.
+*/
+func (m *Model) PredictBatch(xs, probs []float32) error {
+	return m.predictor().PredictBatch(xs, probs)
+}
+func (m *Model) predictor() *runtime.Predictor {
+	m.once.Do(func() {
+		m.pred = runtime.NewPredictor(m)
+	})
+	return m.pred
 }
 
 // NewWorker returns a worker with its own activation arena.

@@ -3,7 +3,10 @@
 package cats_vs_dogs_augmented
 
 import (
+	"fmt"
 	"github.com/convc/convc/runtime/rtest"
+	"log"
+	"slices"
 	"testing"
 )
 
@@ -18,6 +21,38 @@ func TestMatchesReference(t *testing.T) {
 // TestTrainStepAllocs checks that a training step allocates nothing.
 func TestTrainStepAllocs(t *testing.T) {
 	rtest.CheckNoAllocs(t, New())
+}
+
+/*
+TestInference checks that Predict and PredictBatch agree, allocate
+nothing, and are safe to call from several goroutines.
+*/
+func TestInference(t *testing.T) {
+	rtest.CheckInference(t, New())
+}
+
+// Example runs the model on one input and on a batch of two.
+func Example() {
+	m := New()
+	/*
+	   Load trained weights with m.LoadWeights("cats_vs_dogs_augmented.safetensors"); here they are
+	   // drawn as Keras initializes them.
+	*/
+	m.Init(0)
+
+	x := make([]float32, InputSize) // one preprocessed input
+	probs := make([]float32, OutputSize)
+	if err := m.Predict(x, probs); err != nil {
+		log.Fatal(err)
+	}
+
+	batch := make([]float32, 2*InputSize) // two inputs, one after the other
+	batchProbs := make([]float32, 2*OutputSize)
+	if err := m.PredictBatch(batch, batchProbs); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(probs), "outputs; the batch agrees:", slices.Equal(probs, batchProbs[:OutputSize]))
+	// Output: 1 outputs; the batch agrees: true
 }
 
 // BenchmarkTrainStep measures one forward and backward pass of a sample.

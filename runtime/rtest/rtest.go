@@ -7,6 +7,7 @@ package rtest
 import (
 	"fmt"
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/convc/convc/runtime"
@@ -296,7 +297,6 @@ func BenchTrainStep(b *testing.B, net runtime.Net) {
 		w.Backward(dOut, grads)
 	}
 	b.ReportMetric(float64(b.Elapsed().Seconds())/float64(b.N)*1e6, "µs/sample")
-	_ = fmt.Sprint
 }
 
 // BenchPredict measures the forward pass of one sample.
@@ -308,5 +308,75 @@ func BenchPredict(b *testing.B, net runtime.Net) {
 	b.ReportAllocs()
 	for b.Loop() {
 		w.Forward(x, false, 0)
+	}
+}
+
+// Library is the inference API of a generated package.
+type Library interface {
+	runtime.Net
+	Predict(x, probs []float32) error
+	PredictBatch(xs, probs []float32) error
+}
+
+// CheckInference checks that Predict and PredictBatch agree with each
+// other, allocate nothing once warmed up, and give the same results when
+// called from several goroutines at once.
+func CheckInference(t *testing.T, m Library) {
+	t.Helper()
+	spec := m.Spec()
+	RandomParams(m, 5)
+	in, out := spec.InputSize(), spec.OutputSize()
+	const n = 5
+	xs := make([]float32, 0, n*in)
+	for i := range n {
+		xs = append(xs, RandomInput(spec, uint64(i))...)
+	}
+	want := make([]float32, n*out)
+	for i := range n {
+		if err := m.Predict(xs[i*in:(i+1)*in], want[i*out:(i+1)*out]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]float32, n*out)
+	if err := m.PredictBatch(xs, got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s: PredictBatch output %d = %g, Predict gives %g", spec.Name, i, got[i], want[i])
+		}
+	}
+	if err := m.Predict(xs[:in-1], want[:out]); err == nil {
+		t.Errorf("%s: Predict accepts an input of the wrong size", spec.Name)
+	}
+	if a := testing.AllocsPerRun(3, func() { m.Predict(xs[:in], got[:out]) }); a != 0 {
+		t.Errorf("%s: Predict allocates %v times per call", spec.Name, a)
+	}
+	if a := testing.AllocsPerRun(3, func() { m.PredictBatch(xs, got) }); a != 0 {
+		t.Errorf("%s: PredictBatch allocates %v times per call", spec.Name, a)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4*n)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := make([]float32, out)
+			for i := range n {
+				k := (i + g) % n
+				m.Predict(xs[k*in:(k+1)*in], p)
+				for j := range p {
+					if p[j] != want[k*out+j] {
+						errs <- fmt.Sprintf("goroutine %d, input %d: output %d = %g, want %g", g, k, j, p[j], want[k*out+j])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("%s: concurrent Predict: %s", spec.Name, e)
 	}
 }
