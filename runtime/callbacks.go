@@ -119,10 +119,10 @@ func (r *Callbacks) EpochEnd(epoch int, logs map[string]float64) (stop bool, err
 			continue
 		}
 		if !c.improves(v) {
-			fmt.Fprintf(r.out, "Epoch %d: %s did not improve from %.5f\n", epoch, c.name, c.best)
+			fmt.Fprintf(r.out, "Epoch %d: %s did not improve from %s\n", epoch, c.name, pyFloat5(c.best))
 			continue
 		}
-		fmt.Fprintf(r.out, "Epoch %d: %s improved from %.5f to %.5f, saving model to %s\n", epoch, c.name, c.best, v, c.Path)
+		fmt.Fprintf(r.out, "Epoch %d: %s improved from %s to %.5f, saving model to %s\n", epoch, c.name, pyFloat5(c.best), v, c.Path)
 		if err := SaveWeights(r.net, c.Path); err != nil {
 			return false, fmt.Errorf("ModelCheckpoint: %v", err)
 		}
@@ -156,4 +156,12 @@ func (r *Callbacks) Best() (path string, epoch int, metric string, value float64
 		}
 	}
 	return "", 0, "", 0, false
+}
+
+// pyFloat5 formats v as Keras's messages do, "%.5f" with Python's "inf".
+func pyFloat5(v float64) string {
+	if math.IsInf(v, 0) {
+		return strings.TrimPrefix(pythonFloat(v), "+")
+	}
+	return fmt.Sprintf("%.5f", v)
 }

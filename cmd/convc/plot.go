@@ -28,15 +28,24 @@ func runPlot(args []string) int {
 	fs := newFlagSet(c)
 	out := fs.String("o", "", "output PNG file (default: the CSV's name with .png)")
 	title := fs.String("title", "", "prefix of the panel titles, such as the model's name")
-	if code := parseFlags(fs, args); code >= 0 {
-		return code
+	// Flags may follow the file, as in "convc plot history.csv -o curves.png".
+	var files []string
+	for {
+		if code := parseFlags(fs, args); code >= 0 {
+			return code
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		fmt.Fprintln(stderr, "convc plot: need exactly one history CSV file")
 		fs.Usage()
 		return 2
 	}
-	in := fs.Arg(0)
+	in := files[0]
 	if *out == "" {
 		*out = strings.TrimSuffix(in, filepath.Ext(in)) + ".png"
 	}

@@ -70,6 +70,11 @@ func Curves(h *runtime.History, title, out string) error {
 		if n == 0 {
 			return fmt.Errorf("the history has neither %s nor val_%s", p.metric, p.metric)
 		}
+		if p.metric == "accuracy" {
+			// A flat line would get gonum's padding of 1 on each side;
+			// accuracy stays near [0, 1].
+			pl.Y.Min, pl.Y.Max = max(pl.Y.Min-0.05, 0), min(pl.Y.Max+0.05, 1)
+		}
 		// Headroom above the curves for the legend.
 		pl.Y.Max += 0.2 * (pl.Y.Max - pl.Y.Min)
 		plots[i] = pl
