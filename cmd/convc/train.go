@@ -35,6 +35,7 @@ spec on disk works) and runs "<model> train" with the flags that follow:
   -workers N         parallel workers (the result does not depend on it)
   -shuffle=false     keep the samples in order
   -limit N           train on the first N samples only
+  -skip-bad-images   image_directory(): leave out unreadable images with a warning
   -json              end with a JSON line of the final metrics
 `)
 		if len(args) == 0 {
