@@ -21,6 +21,7 @@ import (
 
 	"github.com/convc/convc/codegen"
 	"github.com/convc/convc/dsl"
+	"github.com/convc/convc/runtime"
 )
 
 // runtimeFS is the runtime's source, so that convc can build a trainer for
@@ -53,6 +54,9 @@ type BuildOptions struct {
 	// ImportPath is the package's import path; the default is derived from
 	// the go.mod file above OutDir.
 	ImportPath string
+	// Embed is a safetensors file of weights to compile into the package
+	// (convc build -embed). It is checked against the model first.
+	Embed string
 }
 
 // Build checks the spec and writes its generated package and trainer into
@@ -87,9 +91,29 @@ func Build(specPath string, opts BuildOptions) (*dsl.Model, []string, error) {
 			}
 		}
 	}
-	files, err := codegen.Generate(m, codegen.Options{SpecPath: opts.SpecName, ImportPath: opts.ImportPath})
+	var embedded []byte
+	if opts.Embed != "" {
+		data, err := os.ReadFile(opts.Embed)
+		if err != nil {
+			return nil, nil, err
+		}
+		// Refuse weights that do not fit the model now, not when the
+		// binary starts on the edge box.
+		if err := runtime.LoadWeightsBytes(runtime.NewReference(codegen.RuntimeSpec(m, specPath)), opts.Embed, data); err != nil {
+			return nil, nil, err
+		}
+		embedded = data
+	}
+	files, err := codegen.Generate(m, codegen.Options{SpecPath: opts.SpecName, ImportPath: opts.ImportPath, EmbedWeights: embedded != nil})
 	if err != nil {
 		return nil, nil, err
+	}
+	if embedded != nil {
+		files = append(files, codegen.File{Path: "weights.safetensors", Data: embedded})
+	} else {
+		// A package built before with -embed must not keep its weights.
+		os.Remove(filepath.Join(opts.OutDir, "weights.safetensors"))
+		os.Remove(filepath.Join(opts.OutDir, m.Name+"_weights.go"))
 	}
 	var written []string
 	for _, f := range files {

@@ -2,6 +2,9 @@ package convc
 
 import (
 	"bytes"
+	"image"
+	"image/color"
+	"image/png"
 	"math"
 
 	"os"
@@ -161,6 +164,29 @@ fit(data=mnist(), epochs=1, batch_size=32)
 	out = run(t, proj, "./trainer", "summary")
 	if !strings.Contains(out, `Model: "tiny"`) {
 		t.Errorf("summary:\n%s", out)
+	}
+
+	// One static binary with the weights compiled in: predict needs no
+	// weights file.
+	run(t, proj, convc, "build", "-o", "edge/tiny", "-embed", "tiny.safetensors", "model/tiny.cnn")
+	run(t, proj, "go", "build", "-o", "edge-trainer", "./edge/tiny/cmd/tiny")
+	img := image.NewGray(image.Rect(0, 0, 28, 28))
+	for i := 8; i < 20; i++ {
+		img.SetGray(14, i, color.Gray{255})
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	write(t, filepath.Join(proj, "one.png"), buf.String())
+	out = run(t, proj, "./edge-trainer", "predict", "one.png")
+	if !strings.Contains(out, `{"file":"one.png","class":`) || !strings.Contains(out, `"probabilities":[`) {
+		t.Errorf("predict with embedded weights:\n%s", out)
+	}
+	// Weights that do not fit the model are refused at build time.
+	bad := exec.Command(convc, "build", "-o", "edge/bad", "-embed", "tiny.safetensors", "model/other.cnn")
+	write(t, filepath.Join(proj, "model", "other.cnn"), "model tiny {\n    Input(shape=(28, 28, 1))\n    Flatten()\n    Dense(10, activation=\"softmax\")\n}\ncompile(optimizer=\"adam\", loss=\"sparse_categorical_crossentropy\")\n")
+	bad.Dir = proj
+	if msg, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(msg), "does not match the tiny model") {
+		t.Errorf("embedding mismatched weights: %v\n%s", err, msg)
 	}
 }
 

@@ -21,6 +21,10 @@ type Options struct {
 	// SpecPath is the spec's path as it should appear in the header and in
 	// comments; it defaults to the model's File.
 	SpecPath string
+	// EmbedWeights adds <name>_weights.go, which compiles the file
+	// weights.safetensors of the package's folder into the package with
+	// go:embed; New then returns the model with those weights.
+	EmbedWeights bool
 	// ImportPath is the import path of the generated model package, used by
 	// the trainer's main package. It defaults to "<model name>" relative to
 	// nothing, which only works for tests; convc build always sets it.
@@ -56,9 +60,13 @@ func Generate(m *dsl.Model, opts Options) ([]File, error) {
 		{m.Name + ".go", g.modelFile()},
 		{m.Name + "_test.go", g.testFile()},
 		{m.Name + "_generic.go", g.genericFile()},
+		{m.Name + "_weights.go", g.weightsFile()},
 		{m.Name + "_simd.go", g.simdFile()},
 		{path.Join("cmd", m.Name, "main.go"), g.mainFile()},
 	} {
+		if f.file == nil {
+			continue
+		}
 		var buf bytes.Buffer
 		if err := f.file.Render(&buf); err != nil {
 			return nil, fmt.Errorf("generating %s for %s: %v", f.name, opts.SpecPath, err)
@@ -212,6 +220,12 @@ func (g *gen) modelFile() *jen.File {
 			),
 			jen.Id("m").Dot("params").Index(jen.Id("i")).Op("=").Make(jen.Index().Float32(), jen.Id("n")),
 		)
+		if g.opts.EmbedWeights {
+			b.If(jen.Err().Op(":=").Qual(RuntimePath, "LoadWeightsBytes").Call(jen.Id("m"), jen.Lit("the weights embedded in package "+m.Name), jen.Id("embeddedWeights")), jen.Err().Op("!=").Nil()).Block(
+				jen.Comment("convc build -embed checked the file against the model."),
+				jen.Panic(jen.Err()),
+			)
+		}
 		b.Return(jen.Id("m"))
 	})
 
@@ -494,4 +508,21 @@ func paramName(p jen.Code) string {
 	s := fmt.Sprintf("%#v", p)
 	name, _, _ := strings.Cut(s, " ")
 	return name
+}
+
+// weightsFile emits the embedded weights of convc build -embed, or nil.
+func (g *gen) weightsFile() *jen.File {
+	if !g.opts.EmbedWeights {
+		return nil
+	}
+	f := jen.NewFile(g.m.Name)
+	f.HeaderComment(g.header())
+	f.Anon("embed")
+	f.Comment("embeddedWeights is weights.safetensors, compiled in by convc build -embed.")
+	f.Comment("")
+	f.Comment("//go:embed weights.safetensors")
+	f.Var().Id("embeddedWeights").Index().Byte()
+	f.Comment("HasEmbeddedWeights reports that New loads weights compiled into the\nbinary, so the trainer's predict and evaluate need no weights file.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("HasEmbeddedWeights").Params().Bool().Block(jen.Return(jen.True()))
+	return f
 }

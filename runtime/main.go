@@ -299,17 +299,19 @@ func cmdEvaluate(net Net, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet(spec.Name+" evaluate", stderr)
 	var d dataFlags
 	d.register(fs)
-	weights := fs.String("weights", "", "safetensors file with the weights (required)")
+	weights := fs.String("weights", "", "safetensors file with the weights (required unless they are embedded)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *weights == "" {
+	if *weights == "" && !hasEmbedded(net) {
 		fmt.Fprintln(stderr, "evaluate needs -weights FILE")
 		fs.Usage()
 		return errUsage
 	}
-	if err := LoadWeights(net, *weights); err != nil {
-		return err
+	if *weights != "" {
+		if err := LoadWeights(net, *weights); err != nil {
+			return err
+		}
 	}
 	_, _, test, err := loadData(spec, &d, stderr)
 	if err != nil {
@@ -329,17 +331,19 @@ func cmdEvaluate(net Net, args []string, stdout, stderr io.Writer) error {
 func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 	spec := net.Spec()
 	fs := flagSet(spec.Name+" predict", stderr)
-	weights := fs.String("weights", "", "safetensors file with the weights (required)")
+	weights := fs.String("weights", "", "safetensors file with the weights (required unless they are embedded)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *weights == "" || fs.NArg() == 0 {
-		fmt.Fprintln(stderr, "predict needs -weights FILE and at least one image file")
+	if (*weights == "" && !hasEmbedded(net)) || fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "predict needs -weights FILE (unless the weights are embedded) and at least one image file")
 		fs.Usage()
 		return errUsage
 	}
-	if err := LoadWeights(net, *weights); err != nil {
-		return err
+	if *weights != "" {
+		if err := LoadWeights(net, *weights); err != nil {
+			return err
+		}
 	}
 	in := spec.Layers[0].Out
 	if len(in) != 3 {
@@ -451,6 +455,27 @@ func LoadWeights(net Net, path string) error {
 		return err
 	}
 	return setWeights(net, path, ts, true)
+}
+
+// LoadWeightsBytes sets every parameter of the network from the bytes of a
+// safetensors file, as LoadWeights does; name names the data in errors.
+func LoadWeightsBytes(net Net, name string, data []byte) error {
+	ts, _, err := ParseSafetensors(name, data)
+	if err != nil {
+		return err
+	}
+	return setWeights(net, name, ts, true)
+}
+
+// Embedded is implemented by the packages that convc build -embed
+// generates: their weights are compiled into the binary and loaded by New.
+type Embedded interface {
+	HasEmbeddedWeights() bool
+}
+
+func hasEmbedded(net Net) bool {
+	e, ok := net.(Embedded)
+	return ok && e.HasEmbeddedWeights()
 }
 
 // LoadReport says which tensors of a file a partial load used.

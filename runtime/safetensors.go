@@ -136,6 +136,13 @@ func ReadSafetensors(path string) ([]NamedTensor, map[string]string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return ParseSafetensors(path, raw)
+}
+
+// ParseSafetensors parses the bytes of a safetensors file, as
+// ReadSafetensors does; path names the data in errors. The tensors' data
+// does not alias raw.
+func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%s: not a valid safetensors file: %s", path, fmt.Sprintf(format, args...))
 	}
