@@ -2,6 +2,7 @@ package convc
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -278,4 +279,94 @@ type shifted struct{ runtime.Source }
 func (s *shifted) Sample(i int, x, y []float32) {
 	s.Source.Sample(i, x, y)
 	y[0] = float32((int(y[0]) + 1) % 10)
+}
+
+// TestPyTorchInterop exchanges weights with PyTorch through safetensors
+// with convc's names and Keras layouts, both ways, and compares the
+// predictions of the generated MNIST model with PyTorch's on the first 100
+// test images: the classes must be equal and every probability within
+// 1e-5.
+func TestPyTorchInterop(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import torch, numpy").Run(); err != nil {
+		t.Skip("needs python3 with torch and numpy (Debian: python3-torch); .ci/run installs it")
+	}
+	dir, err := runtime.MNISTDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, te, err := runtime.LoadMNIST(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	compare := func(t *testing.T, m *mnist.Model, probsFile string) {
+		var want [][]float64
+		data, err := os.ReadFile(probsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &want); err != nil || len(want) != 100 {
+			t.Fatalf("PyTorch's output: %v (%d rows)", err, len(want))
+		}
+		x := make([]float32, mnist.InputSize)
+		probs := make([]float32, mnist.OutputSize)
+		worst := 0.0
+		for i := range 100 {
+			for j := range x {
+				x[j] = float32(te.Pixels[i*784+j]) / 255
+			}
+			if err := m.Predict(x, probs); err != nil {
+				t.Fatal(err)
+			}
+			gc, wc := 0, 0
+			for k := range probs {
+				if probs[k] > probs[gc] {
+					gc = k
+				}
+				if want[i][k] > want[i][wc] {
+					wc = k
+				}
+				worst = math.Max(worst, math.Abs(float64(probs[k])-want[i][k]))
+			}
+			if gc != wc {
+				t.Errorf("image %d: convc predicts class %d, PyTorch %d", i, gc, wc)
+			}
+		}
+		if worst > 1e-5 {
+			t.Errorf("largest probability difference %.3g, want at most 1e-5", worst)
+		}
+		t.Logf("largest probability difference: %.3g", worst)
+	}
+	t.Run("PyTorch to convc", func(t *testing.T) {
+		w, out := filepath.Join(tmp, "torch.safetensors"), filepath.Join(tmp, "torch.json")
+		if msg, err := exec.Command(py, "testdata/interop.py", "write", w, dir, out).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, msg)
+		}
+		m := mnist.New()
+		if err := m.LoadWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		compare(t, m, out)
+	})
+	t.Run("convc to PyTorch", func(t *testing.T) {
+		m := mnist.New()
+		m.Init(77)
+		rng := runtime.NewRNG(5)
+		for i, p := range m.Spec().Params {
+			if p.Init == "zeros" {
+				for j := range m.Params()[i] {
+					m.Params()[i][j] = 0.1 * (2*rng.Float32() - 1)
+				}
+			}
+		}
+		w, out := filepath.Join(tmp, "convc.safetensors"), filepath.Join(tmp, "convc.json")
+		if err := m.SaveWeights(w); err != nil {
+			t.Fatal(err)
+		}
+		if msg, err := exec.Command(py, "testdata/interop.py", "read", w, dir, out).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, msg)
+		}
+		compare(t, m, out)
+	})
 }
