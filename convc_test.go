@@ -370,3 +370,32 @@ func TestPyTorchInterop(t *testing.T) {
 		compare(t, m, out)
 	})
 }
+
+// TestReadmeGoExample checks that the Go program in the README's "Use the
+// model from Go" section is examples/predict/main.go, and builds it.
+func TestReadmeGoExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "## Use the model from Go")
+	if !ok {
+		t.Fatal(`README.md has no "## Use the model from Go" section`)
+	}
+	_, rest, ok = strings.Cut(rest, "```go\n")
+	block, _, ok2 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 {
+		t.Fatal("the section has no ```go block")
+	}
+	file, err := os.ReadFile("examples/predict/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if block != string(file) {
+		t.Errorf("the README's Go example differs from examples/predict/main.go; copy the file into the README")
+	}
+	out, err := exec.Command("go", "build", "-o", filepath.Join(t.TempDir(), "predict"), "./examples/predict").CombinedOutput()
+	if err != nil {
+		t.Errorf("the README's Go example does not build: %v\n%s", err, out)
+	}
+}
