@@ -101,6 +101,23 @@ type gen struct {
 	// kernels that have a portable and a SIMD version.
 	cur      int
 	dispatch []dispatched
+	// benches are the kernel calls of Forward and Backward, benchmarked one
+	// by one in the generated tests.
+	benches []benchCall
+}
+
+// benchCall is one kernel call of layer layer, as Forward or Backward
+// makes it.
+type benchCall struct {
+	layer int
+	what  string
+	call  *jen.Statement
+}
+
+// record notes a kernel call for the generated benchmarks and returns it.
+func (g *gen) record(i int, what string, call *jen.Statement) *jen.Statement {
+	g.benches = append(g.benches, benchCall{layer: i, what: what, call: call})
+	return call
 }
 
 func (g *gen) plan() {
@@ -365,18 +382,18 @@ func (g *gen) forward(f *jen.File) {
 				if sc := g.scratchArg(i, "forward"); sc != nil {
 					args = append(args, sc)
 				}
-				b.Id(fmt.Sprintf("forward%d", i)).Call(args...)
+				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindDense:
 				args := []jen.Code{in, g.paramArg(i, 0)}
 				if l.UseBias {
 					args = append(args, g.paramArg(i, 1))
 				}
 				args = append(args, out)
-				b.Id(fmt.Sprintf("forward%d", i)).Call(args...)
+				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindMaxPooling2D:
-				b.Id(fmt.Sprintf("forward%d", i)).Call(in, out, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)))
+				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)))))
 			case dsl.KindAveragePooling2D, dsl.KindRescaling:
-				b.Id(fmt.Sprintf("forward%d", i)).Call(in, out)
+				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out)))
 			case dsl.KindDropout:
 				b.If(jen.Id("training")).Block(
 					jen.Id("rng").Op(":=").Qual(RuntimePath, "NewRNG").Call(jen.Qual(RuntimePath, "Derive").Call(jen.Id("seed"), jen.Lit(uint64(i)))),
@@ -451,7 +468,7 @@ func (g *gen) backward(f *jen.File) {
 						if sc := g.scratchArg(i, name+"Weights"); sc != nil {
 							wargs = append(wargs, sc)
 						}
-						b.Id(name + "Weights").Call(wargs...)
+						b.Add(g.record(i, "BackwardWeights", jen.Id(name+"Weights").Call(wargs...)))
 					})
 				}
 				if g.needDIn[i] {
@@ -459,15 +476,15 @@ func (g *gen) backward(f *jen.File) {
 					if l.Kind == dsl.KindConv2D && hasPad(l) {
 						dst = jen.Op("&").Id("w").Dot(fmt.Sprintf("dp%d", i))
 					}
-					b.Id(name+"Input").Call(g.paramArg(i, 0), dout, dst)
+					b.Add(g.record(i, "BackwardInput", jen.Id(name+"Input").Call(g.paramArg(i, 0), dout, dst)))
 					if l.Kind == dsl.KindConv2D && hasPad(l) {
 						b.Id(fmt.Sprintf("unpad%d", i)).Call(dst, din)
 					}
 				}
 			case dsl.KindMaxPooling2D:
-				b.Id(name).Call(dout, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)), din)
+				b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)), din)))
 			case dsl.KindAveragePooling2D, dsl.KindRescaling:
-				b.Id(name).Call(dout, din)
+				b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, din)))
 			case dsl.KindDropout:
 				b.If(jen.Id("w").Dot("training")).Block(
 					jen.For(jen.Id("j").Op(":=").Range().Lit(l.Out.Size())).Block(

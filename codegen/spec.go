@@ -3,6 +3,7 @@ package codegen
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 )
@@ -150,6 +151,21 @@ func (g *gen) testFile() *jen.File {
 	f.Func().Id("BenchmarkTrainStep").Params(jen.Id("b").Op("*").Qual("testing", "B")).Block(
 		jen.Qual(rtestPath, "BenchTrainStep").Call(jen.Id("b"), jen.Id("New").Call()),
 	)
+	for _, bc := range g.benches {
+		l := &g.m.Layers[bc.layer]
+		name := "Benchmark" + exportName(l.Name) + bc.what
+		f.Comment(fmt.Sprintf("%s measures the %s kernel of %s: %s %s -> %s.", name, bc.what, l.Name, l.Source, shapeString(l.In), shapeString(l.Out)))
+		f.Func().Id(name).Params(jen.Id("b").Op("*").Qual("testing", "B")).Block(
+			jen.Id("m").Op(":=").Id("New").Call(),
+			jen.Qual(rtestPath, "RandomParams").Call(jen.Id("m"), jen.Lit(1)),
+			jen.Id("w").Op(":=").Id("m").Dot("NewWorker").Call().Assert(jen.Op("*").Id("worker")),
+			jen.Id("grads").Op(":=").Qual(rtestPath, "NewGrads").Call(jen.Id("m")),
+			jen.Comment("Fill the activations and gradients the kernel reads."),
+			jen.Id("out").Op(":=").Id("w").Dot("Forward").Call(jen.Qual(rtestPath, "RandomInput").Call(jen.Op("&").Id("spec"), jen.Lit(1)), jen.True(), jen.Lit(1)),
+			jen.Id("w").Dot("Backward").Call(jen.Append(jen.Index().Float32().Values(), jen.Id("out").Op("...")), jen.Id("grads")),
+			jen.For(jen.Id("b").Dot("Loop").Call()).Block(bc.call),
+		)
+	}
 	f.Comment("BenchmarkPredict measures one forward pass of a sample.")
 	f.Func().Id("BenchmarkPredict").Params(jen.Id("b").Op("*").Qual("testing", "B")).Block(
 		jen.Qual(rtestPath, "BenchPredict").Call(jen.Id("b"), jen.Id("New").Call()),
@@ -170,4 +186,13 @@ func (g *gen) mainFile() *jen.File {
 		)),
 	)
 	return f
+}
+
+// exportName turns a layer name (conv2d_1) into the part of a benchmark
+// name (Conv2d_1).
+func exportName(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

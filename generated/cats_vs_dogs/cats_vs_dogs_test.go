@@ -60,6 +60,370 @@ func BenchmarkTrainStep(b *testing.B) {
 	rtest.BenchTrainStep(b, New())
 }
 
+// BenchmarkRescalingForward measures the Forward kernel of rescaling: Rescaling(1./255) (180, 180, 3) -> (180, 180, 3).
+func BenchmarkRescalingForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward1(&w.a0, &w.a1)
+	}
+}
+
+// BenchmarkConv2dForward measures the Forward kernel of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32).
+func BenchmarkConv2dForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2dForward measures the Forward kernel of max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32).
+func BenchmarkMax_pooling2dForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward3(&w.a2, &w.a3, &w.arg3)
+	}
+}
+
+// BenchmarkConv2d_1Forward measures the Forward kernel of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64).
+func BenchmarkConv2d_1Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2d_1Forward measures the Forward kernel of max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64).
+func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward5(&w.a4, &w.a5, &w.arg5)
+	}
+}
+
+// BenchmarkConv2d_2Forward measures the Forward kernel of conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128).
+func BenchmarkConv2d_2Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2d_2Forward measures the Forward kernel of max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128).
+func BenchmarkMax_pooling2d_2Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward7(&w.a6, &w.a7, &w.arg7)
+	}
+}
+
+// BenchmarkConv2d_3Forward measures the Forward kernel of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256).
+func BenchmarkConv2d_3Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2d_3Forward measures the Forward kernel of max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256).
+func BenchmarkMax_pooling2d_3Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward9(&w.a8, &w.a9, &w.arg9)
+	}
+}
+
+// BenchmarkConv2d_4Forward measures the Forward kernel of conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256).
+func BenchmarkConv2d_4Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward10(&w.a9, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a10, &w.bc)
+	}
+}
+
+// BenchmarkDenseForward measures the Forward kernel of dense: Dense(1, activation="sigmoid") (12544) -> (1).
+func BenchmarkDenseForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward12(&w.a10, (*[12544]float32)(m.params[10]), (*[1]float32)(m.params[11]), &w.a12)
+	}
+}
+
+// BenchmarkDenseBackwardWeights measures the BackwardWeights kernel of dense: Dense(1, activation="sigmoid") (12544) -> (1).
+func BenchmarkDenseBackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward12Weights(&w.a10, &w.d12, (*[12544]float32)(grads[10]), (*[1]float32)(grads[11]))
+	}
+}
+
+// BenchmarkDenseBackwardInput measures the BackwardInput kernel of dense: Dense(1, activation="sigmoid") (12544) -> (1).
+func BenchmarkDenseBackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward12Input((*[12544]float32)(m.params[10]), &w.d12, &w.d10)
+	}
+}
+
+// BenchmarkConv2d_4BackwardWeights measures the BackwardWeights kernel of conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256).
+func BenchmarkConv2d_4BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward10Weights(&w.a9, &w.d10, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_4BackwardInput measures the BackwardInput kernel of conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256).
+func BenchmarkConv2d_4BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward10Input((*[589824]float32)(m.params[8]), &w.d10, &w.d9)
+	}
+}
+
+// BenchmarkMax_pooling2d_3Backward measures the Backward kernel of max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256).
+func BenchmarkMax_pooling2d_3Backward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward9(&w.d9, &w.arg9, &w.d8)
+	}
+}
+
+// BenchmarkConv2d_3BackwardWeights measures the BackwardWeights kernel of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256).
+func BenchmarkConv2d_3BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_3BackwardInput measures the BackwardInput kernel of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256).
+func BenchmarkConv2d_3BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward8Input((*[294912]float32)(m.params[6]), &w.d8, &w.d7)
+	}
+}
+
+// BenchmarkMax_pooling2d_2Backward measures the Backward kernel of max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128).
+func BenchmarkMax_pooling2d_2Backward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward7(&w.d7, &w.arg7, &w.d6)
+	}
+}
+
+// BenchmarkConv2d_2BackwardWeights measures the BackwardWeights kernel of conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128).
+func BenchmarkConv2d_2BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_2BackwardInput measures the BackwardInput kernel of conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128).
+func BenchmarkConv2d_2BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward6Input((*[73728]float32)(m.params[4]), &w.d6, &w.d5)
+	}
+}
+
+// BenchmarkMax_pooling2d_1Backward measures the Backward kernel of max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64).
+func BenchmarkMax_pooling2d_1Backward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward5(&w.d5, &w.arg5, &w.d4)
+	}
+}
+
+// BenchmarkConv2d_1BackwardWeights measures the BackwardWeights kernel of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64).
+func BenchmarkConv2d_1BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_1BackwardInput measures the BackwardInput kernel of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64).
+func BenchmarkConv2d_1BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward4Input((*[18432]float32)(m.params[2]), &w.d4, &w.d3)
+	}
+}
+
+// BenchmarkMax_pooling2dBackward measures the Backward kernel of max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32).
+func BenchmarkMax_pooling2dBackward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward3(&w.d3, &w.arg3, &w.d2)
+	}
+}
+
+// BenchmarkConv2dBackwardWeights measures the BackwardWeights kernel of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32).
+func BenchmarkConv2dBackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward2Weights(&w.a1, &w.d2, (*[864]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
+	}
+}
+
 // BenchmarkPredict measures one forward pass of a sample.
 func BenchmarkPredict(b *testing.B) {
 	rtest.BenchPredict(b, New())

@@ -60,6 +60,216 @@ func BenchmarkTrainStep(b *testing.B) {
 	rtest.BenchTrainStep(b, New())
 }
 
+// BenchmarkConv2dForward measures the Forward kernel of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32).
+func BenchmarkConv2dForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2dForward measures the Forward kernel of max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32).
+func BenchmarkMax_pooling2dForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward2(&w.a1, &w.a2, &w.arg2)
+	}
+}
+
+// BenchmarkConv2d_1Forward measures the Forward kernel of conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64).
+func BenchmarkConv2d_1Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2d_1Forward measures the Forward kernel of max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64).
+func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward4(&w.a3, &w.a4, &w.arg4)
+	}
+}
+
+// BenchmarkConv2d_2Forward measures the Forward kernel of conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128).
+func BenchmarkConv2d_2Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward5(&w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
+	}
+}
+
+// BenchmarkDenseForward measures the Forward kernel of dense: Dense(10, activation="softmax") (1152) -> (10).
+func BenchmarkDenseForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward7(&w.a5, (*[11520]float32)(m.params[6]), (*[10]float32)(m.params[7]), &w.a7)
+	}
+}
+
+// BenchmarkDenseBackwardWeights measures the BackwardWeights kernel of dense: Dense(10, activation="softmax") (1152) -> (10).
+func BenchmarkDenseBackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward7Weights(&w.a5, &w.d7, (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+	}
+}
+
+// BenchmarkDenseBackwardInput measures the BackwardInput kernel of dense: Dense(10, activation="softmax") (1152) -> (10).
+func BenchmarkDenseBackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward7Input((*[11520]float32)(m.params[6]), &w.d7, &w.d5)
+	}
+}
+
+// BenchmarkConv2d_2BackwardWeights measures the BackwardWeights kernel of conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128).
+func BenchmarkConv2d_2BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward5Weights(&w.a4, &w.d5, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_2BackwardInput measures the BackwardInput kernel of conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128).
+func BenchmarkConv2d_2BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward5Input((*[73728]float32)(m.params[4]), &w.d5, &w.d4)
+	}
+}
+
+// BenchmarkMax_pooling2d_1Backward measures the Backward kernel of max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64).
+func BenchmarkMax_pooling2d_1Backward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward4(&w.d4, &w.arg4, &w.d3)
+	}
+}
+
+// BenchmarkConv2d_1BackwardWeights measures the BackwardWeights kernel of conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64).
+func BenchmarkConv2d_1BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_1BackwardInput measures the BackwardInput kernel of conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64).
+func BenchmarkConv2d_1BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2)
+	}
+}
+
+// BenchmarkMax_pooling2dBackward measures the Backward kernel of max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32).
+func BenchmarkMax_pooling2dBackward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward2(&w.d2, &w.arg2, &w.d1)
+	}
+}
+
+// BenchmarkConv2dBackwardWeights measures the BackwardWeights kernel of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32).
+func BenchmarkConv2dBackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
+	}
+}
+
 // BenchmarkPredict measures one forward pass of a sample.
 func BenchmarkPredict(b *testing.B) {
 	rtest.BenchPredict(b, New())

@@ -60,6 +60,104 @@ func BenchmarkTrainStep(b *testing.B) {
 	rtest.BenchTrainStep(b, New())
 }
 
+// BenchmarkConv2dForward measures the Forward kernel of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu", trainable=False) (28, 28, 1) -> (26, 26, 32).
+func BenchmarkConv2dForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2dForward measures the Forward kernel of max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32).
+func BenchmarkMax_pooling2dForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward2(&w.a1, &w.a2, &w.arg2)
+	}
+}
+
+// BenchmarkConv2d_1Forward measures the Forward kernel of conv2d_1: Conv2D(64, 3, activation="relu", trainable=False) (13, 13, 32) -> (11, 11, 64).
+func BenchmarkConv2d_1Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc)
+	}
+}
+
+// BenchmarkMax_pooling2d_1Forward measures the Forward kernel of max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64).
+func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward4(&w.a3, &w.a4, &w.arg4)
+	}
+}
+
+// BenchmarkConv2d_2Forward measures the Forward kernel of conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu", trainable=False) (5, 5, 64) -> (3, 3, 128).
+func BenchmarkConv2d_2Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward5(&w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
+	}
+}
+
+// BenchmarkHeadForward measures the Forward kernel of head: Dense(10, activation="softmax", name="head") (1152) -> (10).
+func BenchmarkHeadForward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward7(&w.a5, (*[11520]float32)(m.params[6]), (*[10]float32)(m.params[7]), &w.a7)
+	}
+}
+
+// BenchmarkHeadBackwardWeights measures the BackwardWeights kernel of head: Dense(10, activation="softmax", name="head") (1152) -> (10).
+func BenchmarkHeadBackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward7Weights(&w.a5, &w.d7, (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+	}
+}
+
 // BenchmarkPredict measures one forward pass of a sample.
 func BenchmarkPredict(b *testing.B) {
 	rtest.BenchPredict(b, New())

@@ -60,6 +60,160 @@ func BenchmarkTrainStep(b *testing.B) {
 	rtest.BenchTrainStep(b, New())
 }
 
+// BenchmarkConv2d_6Forward measures the Forward kernel of conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32).
+func BenchmarkConv2d_6Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
+	}
+}
+
+// BenchmarkConv2d_7Forward measures the Forward kernel of conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64).
+func BenchmarkConv2d_7Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2, &w.bc)
+	}
+}
+
+// BenchmarkConv2d_8Forward measures the Forward kernel of conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128).
+func BenchmarkConv2d_8Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc)
+	}
+}
+
+// BenchmarkDense_2Forward measures the Forward kernel of dense_2: Dense(10, activation="softmax", name="dense_2") (61952) -> (10).
+func BenchmarkDense_2Forward(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward5(&w.a3, (*[619520]float32)(m.params[6]), (*[10]float32)(m.params[7]), &w.a5)
+	}
+}
+
+// BenchmarkDense_2BackwardWeights measures the BackwardWeights kernel of dense_2: Dense(10, activation="softmax", name="dense_2") (61952) -> (10).
+func BenchmarkDense_2BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward5Weights(&w.a3, &w.d5, (*[619520]float32)(grads[6]), (*[10]float32)(grads[7]))
+	}
+}
+
+// BenchmarkDense_2BackwardInput measures the BackwardInput kernel of dense_2: Dense(10, activation="softmax", name="dense_2") (61952) -> (10).
+func BenchmarkDense_2BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward5Input((*[619520]float32)(m.params[6]), &w.d5, &w.d3)
+	}
+}
+
+// BenchmarkConv2d_8BackwardWeights measures the BackwardWeights kernel of conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128).
+func BenchmarkConv2d_8BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward3Weights(&w.a2, &w.d3, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_8BackwardInput measures the BackwardInput kernel of conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128).
+func BenchmarkConv2d_8BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward3Input((*[73728]float32)(m.params[4]), &w.d3, &w.d2)
+	}
+}
+
+// BenchmarkConv2d_7BackwardWeights measures the BackwardWeights kernel of conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64).
+func BenchmarkConv2d_7BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward2Weights(&w.a1, &w.d2, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+	}
+}
+
+// BenchmarkConv2d_7BackwardInput measures the BackwardInput kernel of conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64).
+func BenchmarkConv2d_7BackwardInput(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward2Input((*[18432]float32)(m.params[2]), &w.d2, &w.d1)
+	}
+}
+
+// BenchmarkConv2d_6BackwardWeights measures the BackwardWeights kernel of conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32).
+func BenchmarkConv2d_6BackwardWeights(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
+	}
+}
+
 // BenchmarkPredict measures one forward pass of a sample.
 func BenchmarkPredict(b *testing.B) {
 	rtest.BenchPredict(b, New())

@@ -380,3 +380,7 @@ func CheckInference(t *testing.T, m Library) {
 		t.Errorf("%s: concurrent Predict: %s", spec.Name, e)
 	}
 }
+
+// NewGrads returns zeroed gradient buffers for the trainable parameters of
+// net, nil for the frozen ones.
+func NewGrads(net runtime.Net) [][]float32 { return newGrads(net.Spec(), net.Params()) }
