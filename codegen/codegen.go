@@ -391,7 +391,11 @@ func (g *gen) forward(f *jen.File) {
 				args = append(args, out)
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindMaxPooling2D:
-				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)))))
+				b.If(jen.Id("training")).Block(
+					g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)))),
+				).Else().Block(
+					g.record(i, "Infer", jen.Id(fmt.Sprintf("infer%d", i)).Call(in, out)),
+				)
 			case dsl.KindAveragePooling2D, dsl.KindRescaling:
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out)))
 			case dsl.KindDropout:

@@ -343,7 +343,8 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 	f.Comment(g.layerComment(l))
 	if l.Kind == dsl.KindMaxPooling2D {
 		f.Comment(fmt.Sprintf("forward%d keeps the first maximum of each window and its index.", i))
-		f.Func().Id(fmt.Sprintf("forward%d", i)).Params(jen.Id("in").Add(arr(h*w*c)), jen.Id("out").Add(arr(oh*ow*c)), jen.Id("arg").Op("*").Index(jen.Lit(oh*ow*c)).Int32()).Block(
+		fparams := []jen.Code{jen.Id("in").Add(arr(h * w * c)), jen.Id("out").Add(arr(oh * ow * c)), jen.Id("arg").Op("*").Index(jen.Lit(oh * ow * c)).Int32()}
+		f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), fparams)).Params(fparams...).Block(
 			jen.For(raw("oy := range %d", oh)).Block(
 				jen.For(raw("ox := range %d", ow)).Block(
 					raw("o := (oy*%d + ox) * %d", ow, c),
@@ -354,6 +355,22 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 						raw("iv := (*[%d]float32)(in[p:])", c),
 						raw("for j, v := range iv { if oa[j] < 0 || v > ov[j] { ov[j] = v; oa[j] = int32(p + j) } }"),
 					),
+				),
+			),
+		)
+		// Inference needs no indices, so it takes a branch-free maximum.
+		f.Comment(fmt.Sprintf("infer%d takes the maximum of each window, for inference.", i))
+		iparams := []jen.Code{jen.Id("in").Add(arr(h * w * c)), jen.Id("out").Add(arr(oh * ow * c))}
+		f.Func().Id(g.generic(fmt.Sprintf("infer%d", i), iparams)).Params(iparams...).Block(
+			jen.For(raw("oy := range %d", oh)).Block(
+				jen.For(raw("ox := range %d", ow)).Block(
+					raw("var acc [%d]float32", c),
+					raw("for j := range acc { acc[j] = negInf }"),
+					window(
+						raw("iv := (*[%d]float32)(in[p:])", c),
+						raw("for j, v := range iv { if v > acc[j] { acc[j] = v } }"),
+					),
+					raw("*(*[%d]float32)(out[(oy*%d+ox)*%d:]) = acc", c, ow, c),
 				),
 			),
 		)

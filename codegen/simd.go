@@ -109,10 +109,14 @@ func (g *gen) simdFile() *jen.File {
 	f.ImportName(archsimdPath, "archsimd")
 	f.Comment("useSIMD is true when the CPU runs the AVX2 and FMA kernels of this file.")
 	f.Var().Id("useSIMD").Op("=").Qual(archsimdPath, "X86").Dot("AVX2").Call().Op("&&").Qual(archsimdPath, "X86").Dot("FMA").Call()
+	f.Comment("lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.")
+	f.Var().Id("lanes8").Op("=").Index(jen.Lit(8)).Int32().Values(jen.Lit(0), jen.Lit(1), jen.Lit(2), jen.Lit(3), jen.Lit(4), jen.Lit(5), jen.Lit(6), jen.Lit(7))
 	for _, d := range g.dispatch {
 		l := &g.m.Layers[d.layer]
 		var body string
 		switch {
+		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
+			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
 		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):
 			body = g.convForwardSIMD(d.layer)
@@ -502,6 +506,69 @@ func (g *gen) convInputSIMD(i int) string {
 		s.p("sum.Store((*[4]float32)(unsafe.Add(dq, cb*16)))")
 	}
 	s.p("}")
+	s.p("}")
+	s.p("}")
+	return s.String()
+}
+
+// simdPool reports whether a max pooling layer has a SIMD version: valid
+// windows over channels in whole vectors.
+func simdPool(l *dsl.Layer) bool { return !hasPad(l) && l.In[2]%8 == 0 }
+
+// maxPoolSIMD emits the body of a max pooling kernel, 8 channels at a time.
+// With withArg it also keeps the index of the first maximum of each
+// window, as the portable kernel does: a later cell replaces the maximum
+// only when it is strictly greater.
+func (g *gen) maxPoolSIMD(i int, withArg bool) string {
+	l := &g.m.Layers[i]
+	w, c := l.In[1], l.In[2]
+	oh, ow := l.Out[0], l.Out[1]
+	kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Strides[0], l.Strides[1]
+	var s src
+	s.p("inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])")
+	if withArg {
+		s.p("argp := unsafe.Pointer(&arg[0])")
+		// A package-level table: a composite literal here would be zeroed
+		// with SSE stores.
+		s.p("lanes := archsimd.LoadInt32x8(&lanes8)")
+	}
+	s.p("for oy := range %d {", oh)
+	s.p("for ox := range %d {", ow)
+	s.p("first := (oy*%d + ox*%d) * %d", sh*w, sw, c)
+	s.p("ip := unsafe.Add(inp, first*4)")
+	s.p("op := unsafe.Add(outp, (oy*%d+ox)*%d)", ow, c*4)
+	if withArg {
+		s.p("ap := unsafe.Add(argp, (oy*%d+ox)*%d)", ow, c*4)
+	}
+	for cb := 0; cb < c/8; cb++ {
+		s.p("{")
+		s.p("m := %s", load("ip", cb*32))
+		if withArg {
+			s.p("idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + %d)))", cb*8)
+		}
+		for ky := 0; ky < kh; ky++ {
+			for kx := 0; kx < kw; kx++ {
+				if ky == 0 && kx == 0 {
+					continue
+				}
+				off := (ky*w + kx) * c
+				if withArg {
+					s.p("if v := %s; true {", load("ip", (off+cb*8)*4))
+					s.p("gt := v.Greater(m)")
+					s.p("m = v.Merge(m, gt)")
+					s.p("idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first + %d))).Merge(idx, gt)", off+cb*8)
+					s.p("}")
+				} else {
+					s.p("m = m.Max(%s)", load("ip", (off+cb*8)*4))
+				}
+			}
+		}
+		s.p("m.Store((*[8]float32)(%s))", addr("op", cb*32))
+		if withArg {
+			s.p("idx.Store((*[8]int32)(%s))", addr("ap", cb*32))
+		}
+		s.p("}")
+	}
 	s.p("}")
 	s.p("}")
 	return s.String()

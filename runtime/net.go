@@ -156,7 +156,7 @@ type Worker interface {
 	// seeded with seed; otherwise they are the identity.
 	Forward(x []float32, training bool, seed uint64) []float32
 	// Backward takes the gradient of the loss with respect to the slice the
-	// last Forward returned and adds the gradient of each trainable
+	// last Forward returned (that Forward must have had training set) and adds the gradient of each trainable
 	// parameter into grads[i] (indexed like Params). grads[i] is nil for
 	// parameters that are not trainable. Backward may overwrite dOut.
 	Backward(dOut []float32, grads [][]float32)

@@ -452,25 +452,41 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.bc)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8
-	forward3(&w.a2, &w.a3, &w.arg3)
+	if training {
+		forward3(&w.a2, &w.a3, &w.arg3)
+	} else {
+		infer3(&w.a2, &w.a3)
+	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
 	forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
-	forward5(&w.a4, &w.a5, &w.arg5)
+	if training {
+		forward5(&w.a4, &w.a5, &w.arg5)
+	} else {
+		infer5(&w.a4, &w.a5)
+	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
 	forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
-	forward7(&w.a6, &w.a7, &w.arg7)
+	if training {
+		forward7(&w.a6, &w.a7, &w.arg7)
+	} else {
+		infer7(&w.a6, &w.a7)
+	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
 	forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
-	forward9(&w.a8, &w.a9, &w.arg9)
+	if training {
+		forward9(&w.a8, &w.a9, &w.arg9)
+	} else {
+		infer9(&w.a8, &w.a9)
+	}
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs.cnn:15
 	forward10(&w.a9, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a10, &w.bc)
@@ -849,7 +865,7 @@ func backward2WeightsGeneric(in *[97200]float32, dz *[1013888]float32, dk *[864]
 
 // max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8
 // forward3 keeps the first maximum of each window and its index.
-func forward3(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
+func forward3Generic(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
 	for oy := range 89 {
 		for ox := range 89 {
 			o := (oy*89 + ox) * 32
@@ -873,6 +889,32 @@ func forward3(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer3 takes the maximum of each window, for inference.
+func infer3Generic(in *[1013888]float32, out *[253472]float32) {
+	for oy := range 89 {
+		for ox := range 89 {
+			var acc [32]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*178 + ix) * 32
+					iv := (*[32]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[32]float32)(out[(oy*89+ox)*32:]) = acc
 		}
 	}
 }
@@ -1300,7 +1342,7 @@ func backward4InputGeneric(k *[18432]float32, dz *[484416]float32, din *[253472]
 
 // max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
 // forward5 keeps the first maximum of each window and its index.
-func forward5(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
+func forward5Generic(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
 	for oy := range 43 {
 		for ox := range 43 {
 			o := (oy*43 + ox) * 64
@@ -1324,6 +1366,32 @@ func forward5(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer5 takes the maximum of each window, for inference.
+func infer5Generic(in *[484416]float32, out *[118336]float32) {
+	for oy := range 43 {
+		for ox := range 43 {
+			var acc [64]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*87 + ix) * 64
+					iv := (*[64]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[64]float32)(out[(oy*43+ox)*64:]) = acc
 		}
 	}
 }
@@ -1751,7 +1819,7 @@ func backward6InputGeneric(k *[73728]float32, dz *[215168]float32, din *[118336]
 
 // max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
 // forward7 keeps the first maximum of each window and its index.
-func forward7(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
+func forward7Generic(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
 	for oy := range 20 {
 		for ox := range 20 {
 			o := (oy*20 + ox) * 128
@@ -1775,6 +1843,32 @@ func forward7(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer7 takes the maximum of each window, for inference.
+func infer7Generic(in *[215168]float32, out *[51200]float32) {
+	for oy := range 20 {
+		for ox := range 20 {
+			var acc [128]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*41 + ix) * 128
+					iv := (*[128]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[128]float32)(out[(oy*20+ox)*128:]) = acc
 		}
 	}
 }
@@ -2202,7 +2296,7 @@ func backward8InputGeneric(k *[294912]float32, dz *[82944]float32, din *[51200]f
 
 // max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
 // forward9 keeps the first maximum of each window and its index.
-func forward9(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
+func forward9Generic(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
 	for oy := range 9 {
 		for ox := range 9 {
 			o := (oy*9 + ox) * 256
@@ -2226,6 +2320,32 @@ func forward9(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer9 takes the maximum of each window, for inference.
+func infer9Generic(in *[82944]float32, out *[20736]float32) {
+	for oy := range 9 {
+		for ox := range 9 {
+			var acc [256]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*18 + ix) * 256
+					iv := (*[256]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[256]float32)(out[(oy*9+ox)*256:]) = acc
 		}
 	}
 }

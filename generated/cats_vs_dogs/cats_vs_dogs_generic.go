@@ -13,6 +13,16 @@ func backward2Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32
 	backward2WeightsGeneric(in, dz, dk, db)
 }
 
+// forward3 runs forward3Generic: max_pooling2d.
+func forward3(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
+	forward3Generic(in, out, arg)
+}
+
+// infer3 runs infer3Generic: max_pooling2d.
+func infer3(in *[1013888]float32, out *[253472]float32) {
+	infer3Generic(in, out)
+}
+
 // forward4 runs forward4Generic: conv2d_1.
 func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
 	forward4Generic(in, k, b, out)
@@ -26,6 +36,16 @@ func backward4Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float
 // backward4Input runs backward4InputGeneric: conv2d_1.
 func backward4Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32) {
 	backward4InputGeneric(k, dz, din)
+}
+
+// forward5 runs forward5Generic: max_pooling2d_1.
+func forward5(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
+	forward5Generic(in, out, arg)
+}
+
+// infer5 runs infer5Generic: max_pooling2d_1.
+func infer5(in *[484416]float32, out *[118336]float32) {
+	infer5Generic(in, out)
 }
 
 // forward6 runs forward6Generic: conv2d_2.
@@ -43,6 +63,16 @@ func backward6Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32
 	backward6InputGeneric(k, dz, din)
 }
 
+// forward7 runs forward7Generic: max_pooling2d_2.
+func forward7(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
+	forward7Generic(in, out, arg)
+}
+
+// infer7 runs infer7Generic: max_pooling2d_2.
+func infer7(in *[215168]float32, out *[51200]float32) {
+	infer7Generic(in, out)
+}
+
 // forward8 runs forward8Generic: conv2d_3.
 func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32) {
 	forward8Generic(in, k, b, out)
@@ -56,6 +86,16 @@ func backward8Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float3
 // backward8Input runs backward8InputGeneric: conv2d_3.
 func backward8Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32) {
 	backward8InputGeneric(k, dz, din)
+}
+
+// forward9 runs forward9Generic: max_pooling2d_3.
+func forward9(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
+	forward9Generic(in, out, arg)
+}
+
+// infer9 runs infer9Generic: max_pooling2d_3.
+func infer9(in *[82944]float32, out *[20736]float32) {
+	infer9Generic(in, out)
 }
 
 // forward10 runs forward10Generic: conv2d_4.

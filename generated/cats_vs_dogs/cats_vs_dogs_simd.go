@@ -11,6 +11,9 @@ import (
 // useSIMD is true when the CPU runs the AVX2 and FMA kernels of this file.
 var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 
+// lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.
+var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
+
 // forward2 is the AVX2 version of forward2Generic: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs.cnn:7.
 func forward2(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32) {
 	if !useSIMD {
@@ -872,6 +875,159 @@ func backward2Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward3 is the AVX2 version of forward3Generic: max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8.
+func forward3(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
+	if !useSIMD {
+		forward3Generic(in, out, arg)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	argp := unsafe.Pointer(&arg[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	for oy := range 89 {
+		for ox := range 89 {
+			first := (oy*356 + ox*2) * 32
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*89+ox)*128)
+			ap := unsafe.Add(argp, (oy*89+ox)*128)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+32))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22784))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5696))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22912))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5728))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(op))
+				idx.Store((*[8]int32)(ap))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+40))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22816))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5704))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22944))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5736))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+48))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22848))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5712))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22976))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5744))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+56))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22880))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5720))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 23008))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5752))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 96)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// infer3 is the AVX2 version of infer3Generic: max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8.
+func infer3(in *[1013888]float32, out *[253472]float32) {
+	if !useSIMD {
+		infer3Generic(in, out)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	for oy := range 89 {
+		for ox := range 89 {
+			first := (oy*356 + ox*2) * 32
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*89+ox)*128)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22784))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22912))))
+				m.Store((*[8]float32)(op))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22816))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22944))))
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22848))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22976))))
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22880))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 23008))))
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
 			}
 		}
 	}
@@ -2705,6 +2861,271 @@ func backward4Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32
 	archsimd.ClearAVXUpperBits()
 }
 
+// forward5 is the AVX2 version of forward5Generic: max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10.
+func forward5(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
+	if !useSIMD {
+		forward5Generic(in, out, arg)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	argp := unsafe.Pointer(&arg[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	for oy := range 43 {
+		for ox := range 43 {
+			first := (oy*174 + ox*2) * 64
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*43+ox)*256)
+			ap := unsafe.Add(argp, (oy*43+ox)*256)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+64))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22272))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5568))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22528))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5632))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(op))
+				idx.Store((*[8]int32)(ap))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+72))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22304))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5576))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22560))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5640))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+80))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22336))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5584))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22592))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5648))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+88))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22368))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5592))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22624))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5656))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+96))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22400))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5600))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22656))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5664))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+104))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22432))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5608))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22688))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5672))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+112))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22464))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5616))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22720))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5680))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+120))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22496))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5624))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22752))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5688))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 224)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// infer5 is the AVX2 version of infer5Generic: max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10.
+func infer5(in *[484416]float32, out *[118336]float32) {
+	if !useSIMD {
+		infer5Generic(in, out)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	for oy := range 43 {
+		for ox := range 43 {
+			first := (oy*174 + ox*2) * 64
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*43+ox)*256)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22272))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22528))))
+				m.Store((*[8]float32)(op))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22304))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22560))))
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22336))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22592))))
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22368))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22624))))
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22400))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22656))))
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22432))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22688))))
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22464))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22720))))
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22496))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22752))))
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // forward6 is the AVX2 version of forward6Generic: conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11.
 func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32) {
 	if !useSIMD {
@@ -4406,6 +4827,495 @@ func backward6Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32
 				h47 := h45.AddPairsGrouped(h67)
 				sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
 				sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward7 is the AVX2 version of forward7Generic: max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12.
+func forward7(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
+	if !useSIMD {
+		forward7Generic(in, out, arg)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	argp := unsafe.Pointer(&arg[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	for oy := range 20 {
+		for ox := range 20 {
+			first := (oy*82 + ox*2) * 128
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*20+ox)*512)
+			ap := unsafe.Add(argp, (oy*20+ox)*512)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 512))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+128))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20992))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5248))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21504))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5376))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(op))
+				idx.Store((*[8]int32)(ap))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 544))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+136))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21024))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5256))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21536))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5384))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 576))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+144))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21056))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5264))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21568))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5392))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 608))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+152))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21088))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5272))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21600))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5400))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 640))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+160))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21120))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5280))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21632))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5408))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 672))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+168))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21152))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5288))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21664))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5416))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 704))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+176))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21184))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5296))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21696))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5424))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 736))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+184))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21216))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5304))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21728))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5432))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 224)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 64)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 768))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+192))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21248))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5312))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21760))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5440))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 256)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 256)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 72)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 800))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+200))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21280))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5320))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21792))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5448))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 288)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 288)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 80)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 832))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+208))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21312))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5328))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21824))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5456))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 320)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 320)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 88)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 864))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+216))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21344))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5336))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21856))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5464))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 352)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 352)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 96)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 896))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+224))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21376))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5344))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21888))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5472))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 384)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 384)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 104)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 928))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+232))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21408))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5352))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21920))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5480))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 416)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 416)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 112)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 960))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+240))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21440))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5360))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21952))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5488))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 448)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 448)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 120)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 992))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+248))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21472))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5368))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21984))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5496))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 480)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 480)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// infer7 is the AVX2 version of infer7Generic: max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12.
+func infer7(in *[215168]float32, out *[51200]float32) {
+	if !useSIMD {
+		infer7Generic(in, out)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	for oy := range 20 {
+		for ox := range 20 {
+			first := (oy*82 + ox*2) * 128
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*20+ox)*512)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 512))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20992))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21504))))
+				m.Store((*[8]float32)(op))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 544))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21024))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21536))))
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 576))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21056))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21568))))
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 608))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21088))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21600))))
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 640))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21120))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21632))))
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 672))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21152))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21664))))
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 704))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21184))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21696))))
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 736))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21216))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21728))))
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 768))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21248))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21760))))
+				m.Store((*[8]float32)(unsafe.Add(op, 256)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 800))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21280))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21792))))
+				m.Store((*[8]float32)(unsafe.Add(op, 288)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 832))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21312))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21824))))
+				m.Store((*[8]float32)(unsafe.Add(op, 320)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 864))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21344))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21856))))
+				m.Store((*[8]float32)(unsafe.Add(op, 352)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 896))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21376))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21888))))
+				m.Store((*[8]float32)(unsafe.Add(op, 384)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 928))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21408))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21920))))
+				m.Store((*[8]float32)(unsafe.Add(op, 416)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 960))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21440))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21952))))
+				m.Store((*[8]float32)(unsafe.Add(op, 448)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 992))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21472))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21984))))
+				m.Store((*[8]float32)(unsafe.Add(op, 480)))
 			}
 		}
 	}
@@ -6167,6 +7077,943 @@ func backward8Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32)
 				h47 := h45.AddPairsGrouped(h67)
 				sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
 				sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward9 is the AVX2 version of forward9Generic: max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14.
+func forward9(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
+	if !useSIMD {
+		forward9Generic(in, out, arg)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	argp := unsafe.Pointer(&arg[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	for oy := range 9 {
+		for ox := range 9 {
+			first := (oy*36 + ox*2) * 256
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*9+ox)*1024)
+			ap := unsafe.Add(argp, (oy*9+ox)*1024)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1024))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+256))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18432))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4608))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19456))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4864))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(op))
+				idx.Store((*[8]int32)(ap))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1056))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+264))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18464))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4616))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19488))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4872))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1088))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+272))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18496))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4624))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19520))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4880))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1120))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+280))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18528))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4632))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19552))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4888))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1152))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+288))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18560))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4640))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19584))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4896))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1184))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+296))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18592))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4648))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19616))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4904))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1216))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+304))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18624))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4656))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19648))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4912))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1248))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+312))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18656))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4664))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19680))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4920))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 224)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 64)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1280))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+320))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18688))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4672))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19712))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4928))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 256)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 256)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 72)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1312))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+328))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18720))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4680))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19744))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4936))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 288)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 288)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 80)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1344))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+336))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18752))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4688))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19776))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4944))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 320)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 320)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 88)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1376))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+344))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18784))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4696))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19808))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4952))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 352)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 352)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 96)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1408))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+352))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18816))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4704))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19840))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4960))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 384)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 384)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 104)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1440))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+360))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18848))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4712))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19872))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4968))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 416)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 416)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 112)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1472))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+368))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18880))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4720))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19904))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4976))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 448)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 448)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 120)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1504))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+376))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18912))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4728))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19936))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4984))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 480)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 480)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 512)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 128)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1536))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+384))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18944))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4736))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19968))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4992))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 512)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 512)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 544)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 136)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1568))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+392))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18976))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4744))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20000))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5000))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 544)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 544)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 576)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 144)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1600))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+400))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19008))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4752))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20032))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5008))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 576)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 576)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 608)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 152)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1632))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+408))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19040))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4760))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20064))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5016))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 608)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 608)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 640)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 160)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1664))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+416))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19072))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4768))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20096))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5024))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 640)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 640)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 672)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 168)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1696))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+424))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19104))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4776))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20128))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5032))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 672)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 672)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 704)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 176)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1728))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+432))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19136))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4784))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20160))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5040))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 704)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 704)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 736)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 184)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1760))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+440))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19168))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4792))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20192))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5048))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 736)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 736)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 768)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 192)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1792))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+448))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19200))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4800))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20224))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5056))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 768)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 768)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 800)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 200)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1824))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+456))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19232))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4808))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20256))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5064))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 800)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 800)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 832)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 208)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1856))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+464))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19264))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4816))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20288))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5072))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 832)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 832)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 864)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 216)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1888))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+472))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19296))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4824))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20320))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5080))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 864)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 864)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 896)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 224)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1920))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+480))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19328))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4832))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20352))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5088))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 896)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 896)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 928)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 232)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1952))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+488))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19360))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4840))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20384))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5096))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 928)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 928)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 960)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 240)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1984))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+496))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19392))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4848))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20416))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5104))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 960)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 960)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 992)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 248)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2016))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+504))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19424))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+4856))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20448))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+5112))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 992)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 992)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// infer9 is the AVX2 version of infer9Generic: max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14.
+func infer9(in *[82944]float32, out *[20736]float32) {
+	if !useSIMD {
+		infer9Generic(in, out)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	for oy := range 9 {
+		for ox := range 9 {
+			first := (oy*36 + ox*2) * 256
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*9+ox)*1024)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1024))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18432))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19456))))
+				m.Store((*[8]float32)(op))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1056))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18464))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19488))))
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1088))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18496))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19520))))
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1120))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18528))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19552))))
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1152))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18560))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19584))))
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1184))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18592))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19616))))
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1216))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18624))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19648))))
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1248))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18656))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19680))))
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1280))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18688))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19712))))
+				m.Store((*[8]float32)(unsafe.Add(op, 256)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1312))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18720))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19744))))
+				m.Store((*[8]float32)(unsafe.Add(op, 288)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1344))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18752))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19776))))
+				m.Store((*[8]float32)(unsafe.Add(op, 320)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1376))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18784))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19808))))
+				m.Store((*[8]float32)(unsafe.Add(op, 352)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1408))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18816))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19840))))
+				m.Store((*[8]float32)(unsafe.Add(op, 384)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1440))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18848))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19872))))
+				m.Store((*[8]float32)(unsafe.Add(op, 416)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1472))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18880))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19904))))
+				m.Store((*[8]float32)(unsafe.Add(op, 448)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1504))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18912))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19936))))
+				m.Store((*[8]float32)(unsafe.Add(op, 480)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 512)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1536))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18944))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19968))))
+				m.Store((*[8]float32)(unsafe.Add(op, 512)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 544)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1568))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 18976))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20000))))
+				m.Store((*[8]float32)(unsafe.Add(op, 544)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 576)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1600))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19008))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20032))))
+				m.Store((*[8]float32)(unsafe.Add(op, 576)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 608)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1632))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19040))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20064))))
+				m.Store((*[8]float32)(unsafe.Add(op, 608)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 640)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1664))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19072))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20096))))
+				m.Store((*[8]float32)(unsafe.Add(op, 640)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 672)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1696))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19104))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20128))))
+				m.Store((*[8]float32)(unsafe.Add(op, 672)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 704)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1728))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19136))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20160))))
+				m.Store((*[8]float32)(unsafe.Add(op, 704)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 736)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1760))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19168))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20192))))
+				m.Store((*[8]float32)(unsafe.Add(op, 736)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 768)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1792))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19200))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20224))))
+				m.Store((*[8]float32)(unsafe.Add(op, 768)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 800)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1824))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19232))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20256))))
+				m.Store((*[8]float32)(unsafe.Add(op, 800)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 832)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1856))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19264))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20288))))
+				m.Store((*[8]float32)(unsafe.Add(op, 832)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 864)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1888))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19296))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20320))))
+				m.Store((*[8]float32)(unsafe.Add(op, 864)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 896)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1920))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19328))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20352))))
+				m.Store((*[8]float32)(unsafe.Add(op, 896)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 928)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1952))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19360))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20384))))
+				m.Store((*[8]float32)(unsafe.Add(op, 928)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 960)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 1984))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19392))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20416))))
+				m.Store((*[8]float32)(unsafe.Add(op, 960)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 992)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2016))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19424))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20448))))
+				m.Store((*[8]float32)(unsafe.Add(op, 992)))
 			}
 		}
 	}

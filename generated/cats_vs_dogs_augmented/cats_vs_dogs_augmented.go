@@ -529,25 +529,41 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward5(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.bc)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs_augmented.cnn:11
-	forward6(&w.a5, &w.a6, &w.arg6)
+	if training {
+		forward6(&w.a5, &w.a6, &w.arg6)
+	} else {
+		infer6(&w.a5, &w.a6)
+	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
 	forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
-	forward8(&w.a7, &w.a8, &w.arg8)
+	if training {
+		forward8(&w.a7, &w.a8, &w.arg8)
+	} else {
+		infer8(&w.a7, &w.a8)
+	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
 	forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
-	forward10(&w.a9, &w.a10, &w.arg10)
+	if training {
+		forward10(&w.a9, &w.a10, &w.arg10)
+	} else {
+		infer10(&w.a9, &w.a10)
+	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
 	forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
-	forward12(&w.a11, &w.a12, &w.arg12)
+	if training {
+		forward12(&w.a11, &w.a12, &w.arg12)
+	} else {
+		infer12(&w.a11, &w.a12)
+	}
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18
 	forward13(&w.a12, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a13, &w.bc)
@@ -946,7 +962,7 @@ func backward5WeightsGeneric(in *[97200]float32, dz *[1013888]float32, dk *[864]
 
 // max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs_augmented.cnn:11
 // forward6 keeps the first maximum of each window and its index.
-func forward6(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
+func forward6Generic(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
 	for oy := range 89 {
 		for ox := range 89 {
 			o := (oy*89 + ox) * 32
@@ -970,6 +986,32 @@ func forward6(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer6 takes the maximum of each window, for inference.
+func infer6Generic(in *[1013888]float32, out *[253472]float32) {
+	for oy := range 89 {
+		for ox := range 89 {
+			var acc [32]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*178 + ix) * 32
+					iv := (*[32]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[32]float32)(out[(oy*89+ox)*32:]) = acc
 		}
 	}
 }
@@ -1397,7 +1439,7 @@ func backward7InputGeneric(k *[18432]float32, dz *[484416]float32, din *[253472]
 
 // max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
 // forward8 keeps the first maximum of each window and its index.
-func forward8(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
+func forward8Generic(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
 	for oy := range 43 {
 		for ox := range 43 {
 			o := (oy*43 + ox) * 64
@@ -1421,6 +1463,32 @@ func forward8(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer8 takes the maximum of each window, for inference.
+func infer8Generic(in *[484416]float32, out *[118336]float32) {
+	for oy := range 43 {
+		for ox := range 43 {
+			var acc [64]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*87 + ix) * 64
+					iv := (*[64]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[64]float32)(out[(oy*43+ox)*64:]) = acc
 		}
 	}
 }
@@ -1848,7 +1916,7 @@ func backward9InputGeneric(k *[73728]float32, dz *[215168]float32, din *[118336]
 
 // max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
 // forward10 keeps the first maximum of each window and its index.
-func forward10(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
+func forward10Generic(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
 	for oy := range 20 {
 		for ox := range 20 {
 			o := (oy*20 + ox) * 128
@@ -1872,6 +1940,32 @@ func forward10(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer10 takes the maximum of each window, for inference.
+func infer10Generic(in *[215168]float32, out *[51200]float32) {
+	for oy := range 20 {
+		for ox := range 20 {
+			var acc [128]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*41 + ix) * 128
+					iv := (*[128]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[128]float32)(out[(oy*20+ox)*128:]) = acc
 		}
 	}
 }
@@ -2299,7 +2393,7 @@ func backward11InputGeneric(k *[294912]float32, dz *[82944]float32, din *[51200]
 
 // max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
 // forward12 keeps the first maximum of each window and its index.
-func forward12(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
+func forward12Generic(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
 	for oy := range 9 {
 		for ox := range 9 {
 			o := (oy*9 + ox) * 256
@@ -2323,6 +2417,32 @@ func forward12(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer12 takes the maximum of each window, for inference.
+func infer12Generic(in *[82944]float32, out *[20736]float32) {
+	for oy := range 9 {
+		for ox := range 9 {
+			var acc [256]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*18 + ix) * 256
+					iv := (*[256]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[256]float32)(out[(oy*9+ox)*256:]) = acc
 		}
 	}
 }

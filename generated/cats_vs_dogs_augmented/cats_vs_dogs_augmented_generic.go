@@ -13,6 +13,16 @@ func backward5Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32
 	backward5WeightsGeneric(in, dz, dk, db)
 }
 
+// forward6 runs forward6Generic: max_pooling2d.
+func forward6(in *[1013888]float32, out *[253472]float32, arg *[253472]int32) {
+	forward6Generic(in, out, arg)
+}
+
+// infer6 runs infer6Generic: max_pooling2d.
+func infer6(in *[1013888]float32, out *[253472]float32) {
+	infer6Generic(in, out)
+}
+
 // forward7 runs forward7Generic: conv2d_1.
 func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
 	forward7Generic(in, k, b, out)
@@ -26,6 +36,16 @@ func backward7Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float
 // backward7Input runs backward7InputGeneric: conv2d_1.
 func backward7Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32) {
 	backward7InputGeneric(k, dz, din)
+}
+
+// forward8 runs forward8Generic: max_pooling2d_1.
+func forward8(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
+	forward8Generic(in, out, arg)
+}
+
+// infer8 runs infer8Generic: max_pooling2d_1.
+func infer8(in *[484416]float32, out *[118336]float32) {
+	infer8Generic(in, out)
 }
 
 // forward9 runs forward9Generic: conv2d_2.
@@ -43,6 +63,16 @@ func backward9Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32
 	backward9InputGeneric(k, dz, din)
 }
 
+// forward10 runs forward10Generic: max_pooling2d_2.
+func forward10(in *[215168]float32, out *[51200]float32, arg *[51200]int32) {
+	forward10Generic(in, out, arg)
+}
+
+// infer10 runs infer10Generic: max_pooling2d_2.
+func infer10(in *[215168]float32, out *[51200]float32) {
+	infer10Generic(in, out)
+}
+
 // forward11 runs forward11Generic: conv2d_3.
 func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32) {
 	forward11Generic(in, k, b, out)
@@ -56,6 +86,16 @@ func backward11Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float
 // backward11Input runs backward11InputGeneric: conv2d_3.
 func backward11Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32) {
 	backward11InputGeneric(k, dz, din)
+}
+
+// forward12 runs forward12Generic: max_pooling2d_3.
+func forward12(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
+	forward12Generic(in, out, arg)
+}
+
+// infer12 runs infer12Generic: max_pooling2d_3.
+func infer12(in *[82944]float32, out *[20736]float32) {
+	infer12Generic(in, out)
 }
 
 // forward13 runs forward13Generic: conv2d_4.

@@ -102,6 +102,20 @@ func BenchmarkMax_pooling2dForward(b *testing.B) {
 	}
 }
 
+// BenchmarkMax_pooling2dInfer measures the Infer kernel of max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32).
+func BenchmarkMax_pooling2dInfer(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		infer6(&w.a5, &w.a6)
+	}
+}
+
 // BenchmarkConv2d_1Forward measures the Forward kernel of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64).
 func BenchmarkConv2d_1Forward(b *testing.B) {
 	m := New()
@@ -127,6 +141,20 @@ func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
 		forward8(&w.a7, &w.a8, &w.arg8)
+	}
+}
+
+// BenchmarkMax_pooling2d_1Infer measures the Infer kernel of max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64).
+func BenchmarkMax_pooling2d_1Infer(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		infer8(&w.a7, &w.a8)
 	}
 }
 
@@ -158,6 +186,20 @@ func BenchmarkMax_pooling2d_2Forward(b *testing.B) {
 	}
 }
 
+// BenchmarkMax_pooling2d_2Infer measures the Infer kernel of max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128).
+func BenchmarkMax_pooling2d_2Infer(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		infer10(&w.a9, &w.a10)
+	}
+}
+
 // BenchmarkConv2d_3Forward measures the Forward kernel of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256).
 func BenchmarkConv2d_3Forward(b *testing.B) {
 	m := New()
@@ -183,6 +225,20 @@ func BenchmarkMax_pooling2d_3Forward(b *testing.B) {
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
 		forward12(&w.a11, &w.a12, &w.arg12)
+	}
+}
+
+// BenchmarkMax_pooling2d_3Infer measures the Infer kernel of max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256).
+func BenchmarkMax_pooling2d_3Infer(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		infer12(&w.a11, &w.a12)
 	}
 }
 

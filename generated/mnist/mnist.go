@@ -340,13 +340,21 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist.cnn:5
-	forward2(&w.a1, &w.a2, &w.arg2)
+	if training {
+		forward2(&w.a1, &w.a2, &w.arg2)
+	} else {
+		infer2(&w.a1, &w.a2)
+	}
 
 	// conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
 	forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc)
 
 	// max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist.cnn:7
-	forward4(&w.a3, &w.a4, &w.arg4)
+	if training {
+		forward4(&w.a3, &w.a4, &w.arg4)
+	} else {
+		infer4(&w.a3, &w.a4)
+	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128), specs/mnist.cnn:8
 	forward5(&w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
@@ -693,7 +701,7 @@ func backward1WeightsGeneric(in *[784]float32, dz *[21632]float32, dk *[288]floa
 
 // max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist.cnn:5
 // forward2 keeps the first maximum of each window and its index.
-func forward2(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
+func forward2Generic(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
 	for oy := range 13 {
 		for ox := range 13 {
 			o := (oy*13 + ox) * 32
@@ -717,6 +725,32 @@ func forward2(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer2 takes the maximum of each window, for inference.
+func infer2Generic(in *[21632]float32, out *[5408]float32) {
+	for oy := range 13 {
+		for ox := range 13 {
+			var acc [32]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*26 + ix) * 32
+					iv := (*[32]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[32]float32)(out[(oy*13+ox)*32:]) = acc
 		}
 	}
 }
@@ -1144,7 +1178,7 @@ func backward3InputGeneric(k *[18432]float32, dz *[7744]float32, din *[5408]floa
 
 // max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist.cnn:7
 // forward4 keeps the first maximum of each window and its index.
-func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
+func forward4Generic(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
 	for oy := range 5 {
 		for ox := range 5 {
 			o := (oy*5 + ox) * 64
@@ -1168,6 +1202,32 @@ func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// infer4 takes the maximum of each window, for inference.
+func infer4Generic(in *[7744]float32, out *[1600]float32) {
+	for oy := range 5 {
+		for ox := range 5 {
+			var acc [64]float32
+			for j := range acc {
+				acc[j] = negInf
+			}
+			for ky := range 2 {
+				iy := oy*2 + ky
+				for kx := range 2 {
+					ix := ox*2 + kx
+					p := (iy*11 + ix) * 64
+					iv := (*[64]float32)(in[p:])
+					for j, v := range iv {
+						if v > acc[j] {
+							acc[j] = v
+						}
+					}
+				}
+			}
+			*(*[64]float32)(out[(oy*5+ox)*64:]) = acc
 		}
 	}
 }

@@ -13,6 +13,16 @@ func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db
 	backward1WeightsGeneric(in, dz, dk, db)
 }
 
+// forward2 runs forward2Generic: max_pooling2d.
+func forward2(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
+	forward2Generic(in, out, arg)
+}
+
+// infer2 runs infer2Generic: max_pooling2d.
+func infer2(in *[21632]float32, out *[5408]float32) {
+	infer2Generic(in, out)
+}
+
 // forward3 runs forward3Generic: conv2d_1.
 func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32, bc *[43264]float32) {
 	forward3Generic(in, k, b, out)
@@ -26,6 +36,16 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 // backward3Input runs backward3InputGeneric: conv2d_1.
 func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
 	backward3InputGeneric(k, dz, din)
+}
+
+// forward4 runs forward4Generic: max_pooling2d_1.
+func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
+	forward4Generic(in, out, arg)
+}
+
+// infer4 runs infer4Generic: max_pooling2d_1.
+func infer4(in *[7744]float32, out *[1600]float32) {
+	infer4Generic(in, out)
 }
 
 // forward5 runs forward5Generic: conv2d_2.

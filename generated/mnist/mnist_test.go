@@ -88,6 +88,20 @@ func BenchmarkMax_pooling2dForward(b *testing.B) {
 	}
 }
 
+// BenchmarkMax_pooling2dInfer measures the Infer kernel of max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32).
+func BenchmarkMax_pooling2dInfer(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		infer2(&w.a1, &w.a2)
+	}
+}
+
 // BenchmarkConv2d_1Forward measures the Forward kernel of conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64).
 func BenchmarkConv2d_1Forward(b *testing.B) {
 	m := New()
@@ -113,6 +127,20 @@ func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
 		forward4(&w.a3, &w.a4, &w.arg4)
+	}
+}
+
+// BenchmarkMax_pooling2d_1Infer measures the Infer kernel of max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64).
+func BenchmarkMax_pooling2d_1Infer(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		infer4(&w.a3, &w.a4)
 	}
 }
 

@@ -8,9 +8,29 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 	forward1Generic(in, k, b, out)
 }
 
+// forward2 runs forward2Generic: max_pooling2d.
+func forward2(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
+	forward2Generic(in, out, arg)
+}
+
+// infer2 runs infer2Generic: max_pooling2d.
+func infer2(in *[21632]float32, out *[5408]float32) {
+	infer2Generic(in, out)
+}
+
 // forward3 runs forward3Generic: conv2d_1.
 func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32, bc *[43264]float32) {
 	forward3Generic(in, k, b, out)
+}
+
+// forward4 runs forward4Generic: max_pooling2d_1.
+func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
+	forward4Generic(in, out, arg)
+}
+
+// infer4 runs infer4Generic: max_pooling2d_1.
+func infer4(in *[7744]float32, out *[1600]float32) {
+	infer4Generic(in, out)
 }
 
 // forward5 runs forward5Generic: conv2d_2.

@@ -11,6 +11,9 @@ import (
 // useSIMD is true when the CPU runs the AVX2 and FMA kernels of this file.
 var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 
+// lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.
+var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
+
 // forward1 is the AVX2 version of forward1Generic: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu", trainable=False) (28, 28, 1) -> (26, 26, 32), specs/mnist_features.cnn:8.
 func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32, bc *[43264]float32) {
 	if !useSIMD {
@@ -354,6 +357,159 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
 				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 128)))
 				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 160)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward2 is the AVX2 version of forward2Generic: max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist_features.cnn:9.
+func forward2(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
+	if !useSIMD {
+		forward2Generic(in, out, arg)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	argp := unsafe.Pointer(&arg[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	for oy := range 13 {
+		for ox := range 13 {
+			first := (oy*52 + ox*2) * 32
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*13+ox)*128)
+			ap := unsafe.Add(argp, (oy*13+ox)*128)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+32))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3328))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+832))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3456))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+864))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(op))
+				idx.Store((*[8]int32)(ap))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+40))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3360))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+840))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3488))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+872))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+48))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3392))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+848))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3520))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+880))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+56))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3424))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+856))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3552))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+888))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 96)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// infer2 is the AVX2 version of infer2Generic: max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist_features.cnn:9.
+func infer2(in *[21632]float32, out *[5408]float32) {
+	if !useSIMD {
+		infer2Generic(in, out)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	for oy := range 13 {
+		for ox := range 13 {
+			first := (oy*52 + ox*2) * 32
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*13+ox)*128)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3328))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3456))))
+				m.Store((*[8]float32)(op))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3360))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3488))))
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3392))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3520))))
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3424))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3552))))
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
 			}
 		}
 	}
@@ -1554,6 +1710,271 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 288)))
 				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
 				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward4 is the AVX2 version of forward4Generic: max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist_features.cnn:11.
+func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
+	if !useSIMD {
+		forward4Generic(in, out, arg)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	argp := unsafe.Pointer(&arg[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	for oy := range 5 {
+		for ox := range 5 {
+			first := (oy*22 + ox*2) * 64
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*5+ox)*256)
+			ap := unsafe.Add(argp, (oy*5+ox)*256)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+64))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2816))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+704))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3072))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+768))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(op))
+				idx.Store((*[8]int32)(ap))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+72))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2848))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+712))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3104))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+776))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+80))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2880))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+720))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3136))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+784))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+88))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2912))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+728))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3168))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+792))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+96))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2944))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+736))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3200))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+800))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+104))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2976))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+744))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3232))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+808))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+112))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3008))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+752))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3264))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+816))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56)))
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+120))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3040))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+760))).Merge(idx, gt)
+				}
+				if v := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3296))); true {
+					gt := v.Greater(m)
+					m = v.Merge(m, gt)
+					idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first+824))).Merge(idx, gt)
+				}
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+				idx.Store((*[8]int32)(unsafe.Add(ap, 224)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// infer4 is the AVX2 version of infer4Generic: max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist_features.cnn:11.
+func infer4(in *[7744]float32, out *[1600]float32) {
+	if !useSIMD {
+		infer4Generic(in, out)
+		return
+	}
+	var _ unsafe.Pointer
+	inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])
+	for oy := range 5 {
+		for ox := range 5 {
+			first := (oy*22 + ox*2) * 64
+			ip := unsafe.Add(inp, first*4)
+			op := unsafe.Add(outp, (oy*5+ox)*256)
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(ip))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 256))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2816))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3072))))
+				m.Store((*[8]float32)(op))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 32)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 288))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2848))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3104))))
+				m.Store((*[8]float32)(unsafe.Add(op, 32)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 64)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 320))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2880))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3136))))
+				m.Store((*[8]float32)(unsafe.Add(op, 64)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 96)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 352))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2912))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3168))))
+				m.Store((*[8]float32)(unsafe.Add(op, 96)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 128)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 384))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2944))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3200))))
+				m.Store((*[8]float32)(unsafe.Add(op, 128)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 160)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 416))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 2976))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3232))))
+				m.Store((*[8]float32)(unsafe.Add(op, 160)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 192)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 448))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3008))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3264))))
+				m.Store((*[8]float32)(unsafe.Add(op, 192)))
+			}
+			{
+				m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 224)))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 480))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3040))))
+				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3296))))
+				m.Store((*[8]float32)(unsafe.Add(op, 224)))
 			}
 		}
 	}

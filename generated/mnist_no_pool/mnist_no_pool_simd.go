@@ -11,6 +11,9 @@ import (
 // useSIMD is true when the CPU runs the AVX2 and FMA kernels of this file.
 var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 
+// lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.
+var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
+
 // forward1 is the AVX2 version of forward1Generic: conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6.
 func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32, bc *[294912]float32) {
 	if !useSIMD {

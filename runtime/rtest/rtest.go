@@ -79,9 +79,9 @@ func closeTo(got, want []float32, tol float64) (float64, int, bool) {
 
 // CheckAgainstReference compares the generated forward pass and the
 // parameter gradients of net with the reference interpreter's on random
-// weights and inputs. Networks with Dropout or Random* layers are run in
-// training mode, so that those layers are active; others in inference
-// mode, which is the same computation.
+// weights and inputs: the forward pass in inference mode (for networks
+// without Dropout or Random* layers, whose inference is the identity) and
+// in training mode, and the backward pass after the training forward.
 //
 // Forward outputs must agree element by element to 1e-4 of the output's
 // largest magnitude. Gradients are compared by their relative error in the
@@ -108,6 +108,16 @@ func CheckAgainstReference(t *testing.T, net runtime.Net) {
 	gw, rw := net.NewWorker(), ref.NewWorker()
 	x := RandomInput(spec, 100)
 	const seed = 42
+	if !training {
+		// Inference, which may take other code paths (max pooling keeps
+		// no indices); training mode follows for the backward pass.
+		got := append([]float32(nil), gw.Forward(x, false, seed)...)
+		want := append([]float32(nil), rw.Forward(x, false, seed)...)
+		if d, at, ok := closeTo(got, want, 1e-4); !ok {
+			t.Fatalf("%s: forward (inference): output %d = %g, reference %g (relative difference %.3g)", spec.Name, at, got[at], want[at], d)
+		}
+		training = true
+	}
 	got := append([]float32(nil), gw.Forward(x, training, seed)...)
 	want := append([]float32(nil), rw.Forward(x, training, seed)...)
 	if d, at, ok := closeTo(got, want, 1e-4); !ok {
