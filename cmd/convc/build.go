@@ -11,8 +11,8 @@ import (
 func init() {
 	register(&command{
 		Name:  "build",
-		Usage: "convc build [-o DIR] FILE",
-		Short: "generate the model's Go package and trainer",
+		Usage: "convc build [-target go|pytorch] [-o DIR] FILE",
+		Short: "generate the model's Go package and trainer, or its PyTorch target",
 		Run:   runBuild,
 	})
 }
@@ -20,7 +20,7 @@ func init() {
 func runBuild(args []string) int {
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: convc build [-o DIR] FILE
+		fmt.Fprint(fs.Output(), `usage: convc build [-target go|pytorch] [-o DIR] FILE
 
 Build checks the spec and writes its Go package into DIR (default
 generated/<model>): <model>.go with kernels specialized to the model's
@@ -28,11 +28,17 @@ shapes, <model>_test.go, and the trainer's main package in cmd/<model>.
 DIR must be inside a Go module that requires github.com/convc/convc.
 Build the trainer with "go build ./DIR/cmd/<model>".
 
+With -target pytorch, build writes model.py (the model as a PyTorch
+nn.Module) and train.py (its compile and fit, runnable with python3 or
+torchrun) into DIR (default pytorch/<model>).
+
 Flags:
 `)
 		fs.PrintDefaults()
 	}
-	out := fs.String("o", "", "output folder (default generated/<model>)")
+	out := fs.String("o", "", "output folder (default generated/<model>, or pytorch/<model> for -target pytorch)")
+	target := fs.String("target", "go", "what to generate: go (the Go package and trainer) or pytorch (model.py and train.py)")
+	embed := fs.String("embed", "", "compile the weights of this safetensors file into the Go package (go:embed), so the trainer's predict needs no weights file")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -44,7 +50,21 @@ Flags:
 		fs.Usage()
 		return 2
 	}
-	if _, _, err := convc.Build(fs.Arg(0), convc.BuildOptions{OutDir: *out}); err != nil {
+	var err error
+	switch *target {
+	case "go":
+		_, _, err = convc.Build(fs.Arg(0), convc.BuildOptions{OutDir: *out, Embed: *embed})
+	case "pytorch":
+		if *embed != "" {
+			fmt.Fprintln(os.Stderr, "convc build: -embed works with -target go only")
+			return 2
+		}
+		_, _, err = convc.BuildPyTorch(fs.Arg(0), *out)
+	default:
+		fmt.Fprintf(os.Stderr, "convc build: unknown -target %q; want go or pytorch\n", *target)
+		return 2
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
