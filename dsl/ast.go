@@ -45,11 +45,20 @@ type Ident struct {
 }
 
 // Call is NAME(ARG, ...): a layer, a statement, or a nested value such as
-// RMSprop(learning_rate=1e-4).
+// RMSprop(learning_rate=1e-4). Calls are the bulk of a spec, so Call
+// parses itself (see callparse.go) with this grammar, which
+// reference_test.go keeps as participle tags and checks it against:
+//
+//	Call  = <ident> "(" (Arg ("," Arg)* ","?)? ")" .
+//	Arg   = (<ident> "=")? Expr .
+//	Expr  = Atom BinOp* .
+//	BinOp = ("*" | "/") Atom .
+//	Atom  = ("-" | "+")? (<string> | <int> | <float> | Call | <ident> | ("(" Seq ")") | ("[" Seq "]")) .
+//	Seq   = (Expr ("," Expr)*)? ","? .
 type Call struct {
 	Pos    lexer.Position
-	Name   string `parser:"@Ident '('"`
-	Args   []*Arg `parser:"( @@ ( ',' @@ )* ','? )? ')'"`
+	Name   string
+	Args   []*Arg
 	EndPos lexer.Position
 }
 
@@ -57,39 +66,39 @@ type Call struct {
 // the key when there is one.
 type Arg struct {
 	Pos    lexer.Position
-	Key    string `parser:"( @Ident '=' )?"`
-	Value  *Expr  `parser:"@@"`
+	Key    string
+	Value  *Expr
 	EndPos lexer.Position
 }
 
 // Expr is a value, or a constant product or quotient such as 1./255.
 type Expr struct {
 	Pos    lexer.Position
-	Left   *Atom    `parser:"@@"`
-	Ops    []*BinOp `parser:"@@*"`
+	Left   *Atom
+	Ops    []*BinOp
 	EndPos lexer.Position
 }
 
 // BinOp is one "* x" or "/ x" of an Expr.
 type BinOp struct {
 	Pos   lexer.Position
-	Op    string `parser:"@('*' | '/')"`
-	Right *Atom  `parser:"@@"`
+	Op    string
+	Right *Atom
 }
 
 // Atom is a literal, a name (None, True, False), a call, a tuple or a
-// list, with an optional sign. Numbers and strings keep their source text; the checker converts
-// them.
+// list, with an optional sign. Numbers and strings keep their source
+// text; the checker converts them.
 type Atom struct {
 	Pos    lexer.Position
-	Sign   string  `parser:"@('-' | '+')?"`
-	String *string `parser:"( @String"`
-	Int    *string `parser:"| @Int"`
-	Float  *string `parser:"| @Float"`
-	Call   *Call   `parser:"| @@"`
-	Name   *string `parser:"| @Ident"`
-	Tuple  *Seq    `parser:"| '(' @@ ')'"`
-	List   *Seq    `parser:"| '[' @@ ']' )"`
+	Sign   string
+	String *string
+	Int    *string
+	Float  *string
+	Call   *Call
+	Name   *string
+	Tuple  *Seq
+	List   *Seq
 	EndPos lexer.Position
 }
 
@@ -97,8 +106,8 @@ type Atom struct {
 // comma, which makes (3,) a tuple where (3) is just 3.
 type Seq struct {
 	Pos      lexer.Position
-	Elems    []*Expr `parser:"( @@ ( ',' @@ )* )?"`
-	Trailing bool    `parser:"@','?"`
+	Elems    []*Expr
+	Trailing bool
 }
 
 // lookahead 2 is what the grammar needs: "name =" versus a value, and
