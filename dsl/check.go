@@ -109,13 +109,24 @@ func collapse(src []byte) string {
 type args struct {
 	call    *Call
 	callPos Pos
-	vals    map[string]*value
+	specs   []argSpec
+	vals    []*value // by the index of specs; nil when absent
+}
+
+// lookup returns the argument's value, or nil when it is absent.
+func (a *args) lookup(name string) *value {
+	for i := range a.specs {
+		if a.specs[i].name == name {
+			return a.vals[i]
+		}
+	}
+	return nil
 }
 
 // get returns the argument's value, or nil when it is absent or already
 // reported as bad.
 func (a *args) get(name string) *value {
-	v := a.vals[name]
+	v := a.lookup(name)
 	if v == nil || v.kind == vBad {
 		return nil
 	}
@@ -124,25 +135,29 @@ func (a *args) get(name string) *value {
 
 // pos returns the position of an argument, or of the call when absent.
 func (a *args) pos(name string) Pos {
-	if v := a.vals[name]; v != nil {
+	if v := a.lookup(name); v != nil {
 		return v.pos
 	}
 	return a.callPos
+}
+
+func argNames(specs []argSpec) []string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+	}
+	return names
 }
 
 // bind matches a call's arguments to specs, in Keras's positional order
 // for the first npos, and reports unknown, duplicate, misplaced and
 // missing arguments.
 func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, example string) *args {
-	a := &args{call: call, callPos: c.pos(call.Pos), vals: map[string]*value{}}
-	names := make([]string, len(specs))
-	for i, s := range specs {
-		names[i] = s.name
-	}
+	a := &args{call: call, callPos: c.pos(call.Pos), specs: specs, vals: make([]*value, len(specs))}
 	seenKeyword := false
-	suggested := map[string]bool{} // required arguments a misspelling stands for
+	var suggested map[string]bool // required arguments a misspelling stands for
 	for i, arg := range call.Args {
-		var name string
+		k := -1
 		if arg.Key == "" {
 			if seenKeyword {
 				c.errs.add(c.pos(arg.Pos), "positional argument follows keyword argument in %s", what)
@@ -152,20 +167,26 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 				if npos == 0 {
 					c.errs.add(c.pos(arg.Pos), "%s takes no positional arguments; name them, as in %s", what, example)
 				} else {
-					c.errs.add(c.pos(arg.Pos), "too many positional arguments for %s: it takes %s in this order; name the others", what, strings.Join(names[:npos], ", "))
+					c.errs.add(c.pos(arg.Pos), "too many positional arguments for %s: it takes %s in this order; name the others", what, strings.Join(argNames(specs[:npos]), ", "))
 				}
 				continue
 			}
-			name = specs[i].name
+			k = i
 		} else {
 			seenKeyword = true
-			name = arg.Key
-			known := false
-			for _, n := range names {
-				known = known || n == name
+			name := arg.Key
+			for j := range specs {
+				if specs[j].name == name {
+					k = j
+					break
+				}
 			}
-			if !known {
+			if k < 0 {
+				names := argNames(specs)
 				hint := didYouMean(name, names, false)
+				if suggested == nil {
+					suggested = map[string]bool{}
+				}
 				suggested[suggest(name, names)] = true
 				if hint == "" {
 					if len(names) == 0 {
@@ -178,14 +199,14 @@ func (c *checker) bind(call *Call, what string, specs []argSpec, npos int, examp
 				continue
 			}
 		}
-		if prev := a.vals[name]; prev != nil {
-			c.errs.add(c.pos(arg.Pos), "%s for %s is given twice; the first is at %s", name, what, c.posString(prev.pos))
+		if prev := a.vals[k]; prev != nil {
+			c.errs.add(c.pos(arg.Pos), "%s for %s is given twice; the first is at %s", specs[k].name, what, c.posString(prev.pos))
 			continue
 		}
-		a.vals[name] = c.evalExpr(arg.Value)
+		a.vals[k] = c.evalExpr(arg.Value)
 	}
-	for _, s := range specs {
-		if s.required && a.vals[s.name] == nil && !suggested[s.name] {
+	for k, s := range specs {
+		if s.required && a.vals[k] == nil && !suggested[s.name] {
 			c.errs.add(c.pos(call.Pos), "%s is missing its %s argument, as in %s", what, s.name, example)
 		}
 	}
@@ -271,7 +292,7 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 			continue
 		}
 		l := Layer{Kind: def.kind, Pos: c.pos(call.Pos), Source: c.source(call.Pos, call.EndPos), Trainable: true}
-		a := c.bind(call, name, append(def.args[:len(def.args):len(def.args)], commonArgs...), def.npos, def.example)
+		a := c.bind(call, name, def.allArgs, def.npos, def.example)
 
 		// Input: first, once.
 		if def.kind == KindInput {
@@ -289,16 +310,16 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 		}
 
 		// Names: Keras's default names count only default-named layers.
-		switch v := a.vals["name"]; {
+		switch v := a.lookup("name"); {
 		case v == nil || v.kind == vNone:
 			l.Name = defaultName(def, counters)
 		case v.kind == vBad:
 		case v.kind != vString:
 			c.typeErr(v, name+" name", "a string")
 		case !isIdent(v.s):
-			c.errs.add(v.pos, "layer name %s is not a valid identifier; use letters, digits and underscores, not starting with a digit", c.quote(v.text))
+			c.errs.add(v.pos, "layer name %s is not a valid identifier; use letters, digits and underscores, not starting with a digit", c.text(v))
 		case token.IsKeyword(v.s):
-			c.errs.add(v.pos, "layer name %s is a Go keyword; choose another name", c.quote(v.text))
+			c.errs.add(v.pos, "layer name %s is a Go keyword; choose another name", c.text(v))
 		default:
 			l.Name = v.s
 		}

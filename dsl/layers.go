@@ -27,7 +27,9 @@ type layerDef struct {
 	// args lists the arguments in Keras's positional order; the first
 	// npos may be given positionally. name= and trainable= are added to
 	// every layer.
-	args    []argSpec
+	args []argSpec
+	// allArgs is args followed by commonArgs.
+	allArgs []argSpec
 	npos    int
 	example string
 	// image is true when the layer needs an (height, width, channels)
@@ -57,6 +59,12 @@ var paddings = []string{"valid", "same"}
 var commonArgs = []argSpec{
 	{name: "name", def: "None"},
 	{name: "trainable", def: "True"},
+}
+
+func init() {
+	for _, d := range layerDefs {
+		d.allArgs = append(d.args[:len(d.args):len(d.args)], commonArgs...)
+	}
 }
 
 var layerDefs = map[string]*layerDef{
@@ -232,7 +240,7 @@ func resolveInput(c *checker, l *Layer, a *args) bool {
 		c.errs.add(v.pos, "Input shape %s has rank 2; give images a channel dimension: (%d, %d, 1)", shapeString(s), s[0], s[1])
 		return false
 	default:
-		c.errs.add(v.pos, "Input shape %s has rank %d; convc takes images (height, width, channels) or vectors (units,)", c.quote(v.text), len(s))
+		c.errs.add(v.pos, "Input shape %s has rank %d; convc takes images (height, width, channels) or vectors (units,)", c.text(v), len(s))
 		return false
 	}
 	size := 1
@@ -401,7 +409,7 @@ func resolveDropout(c *checker, l *Layer, a *args) bool {
 	}
 	r, ok := c.toFloat(v, "Dropout rate")
 	if ok && (r < 0 || r >= 1) {
-		c.errs.add(v.pos, "Dropout rate must be in [0, 1), got %s", c.quote(v.text))
+		c.errs.add(v.pos, "Dropout rate must be in [0, 1), got %s", c.text(v))
 		return false
 	}
 	l.Rate = r
@@ -457,7 +465,7 @@ func resolveRandomZoom(c *checker, l *Layer, a *args) bool {
 	if v := a.get("height_factor"); v != nil {
 		l.Factor, ok = c.toFactor(v, "RandomZoom height_factor")
 		if ok && l.Factor[0] < -1 {
-			c.errs.add(v.pos, "RandomZoom height_factor must not go below -1 (zooming in by 100%%), got %s", c.quote(v.text))
+			c.errs.add(v.pos, "RandomZoom height_factor must not go below -1 (zooming in by 100%%), got %s", c.text(v))
 			ok = false
 		}
 	}
@@ -465,7 +473,7 @@ func resolveRandomZoom(c *checker, l *Layer, a *args) bool {
 	if v := a.get("width_factor"); v != nil && v.kind != vNone {
 		f, good := c.toFactor(v, "RandomZoom width_factor")
 		if good && f[0] < -1 {
-			c.errs.add(v.pos, "RandomZoom width_factor must not go below -1 (zooming in by 100%%), got %s", c.quote(v.text))
+			c.errs.add(v.pos, "RandomZoom width_factor must not go below -1 (zooming in by 100%%), got %s", c.text(v))
 			good = false
 		}
 		l.WidthFactor, ok = f, ok && good

@@ -115,12 +115,12 @@ func (c *checker) optimizer(v *value) Optimizer {
 			switch s.name {
 			case "learning_rate":
 				if f <= 0 {
-					c.errs.add(arg.pos, "%s learning_rate must be positive, got %s", name, c.quote(arg.text))
+					c.errs.add(arg.pos, "%s learning_rate must be positive, got %s", name, c.text(arg))
 				}
 				o.LearningRate = f
 			case "rho", "beta_1", "beta_2":
 				if f < 0 || f >= 1 {
-					c.errs.add(arg.pos, "%s %s must be in [0, 1), got %s", name, s.name, c.quote(arg.text))
+					c.errs.add(arg.pos, "%s %s must be in [0, 1), got %s", name, s.name, c.text(arg))
 				}
 				switch s.name {
 				case "rho":
@@ -132,7 +132,7 @@ func (c *checker) optimizer(v *value) Optimizer {
 				}
 			case "momentum", "epsilon":
 				if f < 0 {
-					c.errs.add(arg.pos, "%s %s must not be negative, got %s", name, s.name, c.quote(arg.text))
+					c.errs.add(arg.pos, "%s %s must not be negative, got %s", name, s.name, c.text(arg))
 				}
 				if s.name == "momentum" {
 					o.Momentum = f
@@ -234,7 +234,7 @@ func (c *checker) fit(call *Call, m *Model) Fit {
 		if s, ok := c.toFloat(v, "fit validation_split"); ok {
 			switch {
 			case s < 0 || s >= 1:
-				c.errs.add(v.pos, "fit validation_split must be in [0, 1), got %s", c.quote(v.text))
+				c.errs.add(v.pos, "fit validation_split must be in [0, 1), got %s", c.text(v))
 			case s > 0 && f.Data.Kind == "image_directory":
 				c.errs.add(v.pos, "image_directory data has its own validation/ folder; remove validation_split")
 			}

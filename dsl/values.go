@@ -26,15 +26,17 @@ const (
 
 // value is an evaluated argument.
 type value struct {
-	kind  valueKind
-	pos   Pos
-	text  string // source text, collapsed, for messages
-	i     int
-	f     float64
-	s     string
-	b     bool
-	elems []*value
-	call  *Call
+	kind valueKind
+	pos  Pos
+	// from and to are the byte offsets of the value's source text,
+	// which messages quote (see checker.text).
+	from, to int
+	i        int
+	f        float64
+	s        string
+	b        bool
+	elems    []*value
+	call     *Call
 }
 
 func (v *value) isNumber() bool { return v.kind == vInt || v.kind == vFloat }
@@ -59,7 +61,7 @@ func (c *checker) evalExpr(e *Expr) *value {
 			continue
 		}
 		if !v.isNumber() || !r.isNumber() {
-			c.errs.add(c.pos(op.Pos), "%s works on numbers only, got %s %s %s", op.Op, c.quote(v.text), op.Op, c.quote(r.text))
+			c.errs.add(c.pos(op.Pos), "%s works on numbers only, got %s %s %s", op.Op, c.text(v), op.Op, c.text(r))
 			v = &value{kind: vBad}
 			continue
 		}
@@ -82,7 +84,7 @@ func (c *checker) evalExpr(e *Expr) *value {
 		}
 	}
 	v.pos = c.pos(e.Pos)
-	v.text = c.source(e.Pos, e.EndPos)
+	v.from, v.to = e.Pos.Offset, e.EndPos.Offset
 	return v
 }
 
@@ -98,12 +100,12 @@ func (c *checker) evalAtom(a *Atom) *value {
 		}
 	}
 	v.pos = c.pos(a.Pos)
-	v.text = c.source(a.Pos, a.EndPos)
+	v.from, v.to = a.Pos.Offset, a.EndPos.Offset
 	return v
 }
 
 func (c *checker) evalAtomValue(a *Atom) *value {
-	v := &value{pos: c.pos(a.Pos), text: c.source(a.Pos, a.EndPos)}
+	v := &value{pos: c.pos(a.Pos), from: a.Pos.Offset, to: a.EndPos.Offset}
 	switch {
 	case a.Int != nil:
 		n, err := strconv.ParseInt(*a.Int, 10, 64)
@@ -154,7 +156,7 @@ func (c *checker) evalAtomValue(a *Atom) *value {
 		}
 		if kind == vTuple && len(seq.Elems) == 1 && !seq.Trailing {
 			inner := c.evalExpr(seq.Elems[0])
-			inner.pos, inner.text = v.pos, v.text
+			inner.pos, inner.from, inner.to = v.pos, v.from, v.to
 			return inner
 		}
 		v.kind = kind
@@ -230,7 +232,7 @@ func (c *checker) typeErr(v *value, what, want string) {
 	if v.kind == vBad {
 		return
 	}
-	c.errs.add(v.pos, "%s must be %s, got %s (%s)", what, want, c.quote(v.text), v.describe())
+	c.errs.add(v.pos, "%s must be %s, got %s (%s)", what, want, c.text(v), v.describe())
 }
 
 // toInt converts v to an int of at least min.
@@ -286,7 +288,7 @@ func (c *checker) toFactor(v *value, what string) ([2]float64, bool) {
 	if v.isNumber() {
 		f := v.num()
 		if f < 0 {
-			c.errs.add(v.pos, "%s must not be negative, got %s; write a (lower, upper) pair for an asymmetric range", what, c.quote(v.text))
+			c.errs.add(v.pos, "%s must not be negative, got %s; write a (lower, upper) pair for an asymmetric range", what, c.text(v))
 			return [2]float64{}, false
 		}
 		return [2]float64{-f, f}, true
@@ -294,7 +296,7 @@ func (c *checker) toFactor(v *value, what string) ([2]float64, bool) {
 	if (v.kind == vTuple || v.kind == vList) && len(v.elems) == 2 && v.elems[0].isNumber() && v.elems[1].isNumber() {
 		lo, hi := v.elems[0].num(), v.elems[1].num()
 		if lo > hi {
-			c.errs.add(v.pos, "%s is (lower, upper) but %s > %s", what, c.quote(v.elems[0].text), c.quote(v.elems[1].text))
+			c.errs.add(v.pos, "%s is (lower, upper) but %s > %s", what, c.text(v.elems[0]), c.text(v.elems[1]))
 			return [2]float64{}, false
 		}
 		return [2]float64{lo, hi}, true
@@ -329,7 +331,7 @@ func (c *checker) toEnum(v *value, what string, choices []string) (string, bool)
 	} else if hint == "" {
 		hint = "; use one of " + quoteList(choices)
 	}
-	c.errs.add(v.pos, "unknown %s %s%s", what, c.quote(v.text), hint)
+	c.errs.add(v.pos, "unknown %s %s%s", what, c.text(v), hint)
 	return "", false
 }
 
@@ -356,3 +358,12 @@ func (c *checker) clip(s string) string {
 
 // quote returns source text for messages, clipped.
 func (c *checker) quote(s string) string { return c.clip(s) }
+
+// text returns a value's source text for messages, collapsed and
+// clipped. It is computed only for messages: most values never need it.
+func (c *checker) text(v *value) string {
+	if v.from < 0 || v.to > len(c.src) || v.from > v.to {
+		return ""
+	}
+	return c.quote(collapse(c.src[v.from:v.to]))
+}
