@@ -143,12 +143,10 @@ func Parse(filename string, src []byte) (*File, ErrorList) {
 		errs.add(Pos{File: filename, Line: 1, Col: 1}, "the file is empty; a spec needs a model block: model NAME { Input(shape=(28, 28, 1)) ... }")
 		return nil, errs
 	}
-	tokens, ok := lex(filename, src, &errs)
-	if !ok {
+	peek, err := lexer.Upgrade(newLexer(filename, src, &errs))
+	if err == errLexing {
 		return nil, errs
-	}
-	peek, err := lexer.Upgrade(&sliceLexer{tokens: tokens})
-	if err != nil {
+	} else if err != nil {
 		errs.add(Pos{File: filename, Line: 1, Col: 1}, "%v", err)
 		return nil, errs
 	}

@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"errors"
 	"io"
 	"unicode/utf8"
 
@@ -30,47 +31,57 @@ func (specDefinition) Symbols() map[string]lexer.TokenType {
 	}
 }
 
-// Lex is there to satisfy lexer.Definition; Parse lexes with lex.
+// Lex is there to satisfy lexer.Definition; Parse lexes with newLexer.
 func (specDefinition) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
-	var errs ErrorList
-	tokens, ok := lex(filename, src, &errs)
-	if !ok {
-		return nil, errs
-	}
-	return &sliceLexer{tokens: tokens}, nil
+	return newLexer(filename, src, &ErrorList{}), nil
 }
 
-type sliceLexer struct {
-	tokens []lexer.Token
-	i      int
-}
-
-func (s *sliceLexer) Next() (lexer.Token, error) {
-	t := s.tokens[s.i]
-	if s.i < len(s.tokens)-1 {
-		s.i++
-	}
-	return t, nil
-}
-
-// lex tokenizes src. It stops at the first lexical error.
-func lex(filename string, source []byte, errs *ErrorList) ([]lexer.Token, bool) {
-	src := string(source)
-	tokens := make([]lexer.Token, 0, len(src)/4)
-	line, col := 1, 1
-	var open []byte // the brackets open at this point
+// specLexer produces tokens one at a time, as participle asks for them:
+// participle keeps its own copy of every token, and a second slice of
+// them cost a 1 MB spec more than its parse. Lexical errors go to errs;
+// after one that stops lexing (all but "put each layer on its own
+// line"), Next returns errLexing.
+type specLexer struct {
+	filename string
+	src      string
+	errs     *ErrorList
+	i        int
+	line     int
+	col      int
+	open     []byte // the brackets open at this point
 	// closedAt is the line of the last ")" or "}" that ended a layer or a
 	// statement (depth 0 or 1 after it), or 0.
-	closedAt := 0
-	fail := func(off int, format string, args ...any) ([]lexer.Token, bool) {
-		errs.add(Pos{File: filename, Line: line, Col: col}, format, args...)
-		return nil, false
+	closedAt int
+	done     bool
+}
+
+// errLexing ends participle's reading of tokens after a lexical error,
+// which is in the lexer's error list.
+var errLexing = errors.New("lexical error")
+
+func newLexer(filename string, src []byte, errs *ErrorList) *specLexer {
+	return &specLexer{filename: filename, src: string(src), errs: errs, line: 1, col: 1}
+}
+
+func (l *specLexer) fail(format string, args ...any) (lexer.Token, error) {
+	l.errs.add(Pos{File: l.filename, Line: l.line, Col: l.col}, format, args...)
+	l.done = true
+	return lexer.Token{}, errLexing
+}
+
+// Next returns the next token.
+func (l *specLexer) Next() (lexer.Token, error) {
+	if l.done {
+		return lexer.Token{}, errLexing
 	}
-	for i := 0; i < len(src); {
+	src := l.src
+	i, line, col := l.i, l.line, l.col
+	defer func() { l.i, l.line, l.col = i, line, col }()
+	for i < len(src) {
 		ch := src[i]
 		switch ch {
 		case '\n':
@@ -87,7 +98,7 @@ func lex(filename string, source []byte, errs *ErrorList) ([]lexer.Token, bool) 
 			}
 			continue
 		}
-		pos := lexer.Position{Filename: filename, Offset: i, Line: line, Column: col}
+		pos := lexer.Position{Filename: l.filename, Offset: i, Line: line, Column: col}
 		start := i
 		var typ lexer.TokenType
 		switch {
@@ -120,8 +131,8 @@ func lex(filename string, source []byte, errs *ErrorList) ([]lexer.Token, bool) 
 			i, col = i+1, col+1
 			for {
 				if i >= len(src) || src[i] == '\n' {
-					line, col = pos.Line, pos.Column
-					return fail(start, "syntax error: unterminated string; close it with %c on the same line", ch)
+					l.line, l.col = pos.Line, pos.Column
+					return l.fail("syntax error: unterminated string; close it with %c on the same line", ch)
 				}
 				c := src[i]
 				if c == '\\' && i+1 < len(src) && src[i+1] != '\n' {
@@ -143,18 +154,20 @@ func lex(filename string, source []byte, errs *ErrorList) ([]lexer.Token, bool) 
 		default:
 			switch ch {
 			case '(', '[', '{':
-				open = append(open, ch)
-				if len(open) > maxDepth {
-					return fail(start, "syntax error: brackets nested more than %d deep", maxDepth)
+				l.open = append(l.open, ch)
+				if len(l.open) > maxDepth {
+					l.line, l.col = line, col
+					return l.fail("syntax error: brackets nested more than %d deep", maxDepth)
 				}
 			case ')', ']', '}':
-				if len(open) > 0 {
-					open = open[:len(open)-1]
+				if len(l.open) > 0 {
+					l.open = l.open[:len(l.open)-1]
 				}
 			case '-', '+', '*', '/', '=', ',':
 			default:
 				r, _ := utf8.DecodeRuneInString(src[i:])
-				return fail(start, "syntax error: unexpected character %q", string(r))
+				l.line, l.col = line, col
+				return l.fail("syntax error: unexpected character %q", string(r))
 			}
 			typ = tokPunct
 			i, col = i+1, col+1
@@ -162,21 +175,20 @@ func lex(filename string, source []byte, errs *ErrorList) ([]lexer.Token, bool) 
 		value := src[start:i]
 		// Newlines separate layers and statements: nothing but a closing
 		// brace may follow the ")" that ends one on the same line.
-		if closedAt == line && value != "}" {
+		if l.closedAt == line && value != "}" {
 			what := "layer"
-			if len(open) == 0 {
+			if len(l.open) == 0 {
 				what = "statement"
 			}
-			errs.add(Pos{File: filename, Line: pos.Line, Col: pos.Column}, "syntax error: put each %s on its own line", what)
+			l.errs.add(Pos{File: l.filename, Line: pos.Line, Col: pos.Column}, "syntax error: put each %s on its own line", what)
 		}
-		closedAt = 0
-		if (value == ")" || value == "}") && (len(open) == 0 || len(open) == 1 && open[0] == '{') {
-			closedAt = line
+		l.closedAt = 0
+		if (value == ")" || value == "}") && (len(l.open) == 0 || len(l.open) == 1 && l.open[0] == '{') {
+			l.closedAt = line
 		}
-		tokens = append(tokens, lexer.Token{Type: typ, Value: value, Pos: pos})
+		return lexer.Token{Type: typ, Value: value, Pos: pos}, nil
 	}
-	tokens = append(tokens, lexer.Token{Type: lexer.EOF, Pos: lexer.Position{Filename: filename, Offset: len(src), Line: line, Column: col}})
-	return tokens, true
+	return lexer.Token{Type: lexer.EOF, Pos: lexer.Position{Filename: l.filename, Offset: len(src), Line: line, Column: col}}, nil
 }
 
 // advance moves past the rune at i, counting one column.
