@@ -143,14 +143,11 @@ func Parse(filename string, src []byte) (*File, ErrorList) {
 		errs.add(Pos{File: filename, Line: 1, Col: 1}, "the file is empty; a spec needs a model block: model NAME { Input(shape=(28, 28, 1)) ... }")
 		return nil, errs
 	}
-	peek, err := lexer.Upgrade(newLexer(filename, src, &errs))
-	if err == errLexing {
-		return nil, errs
-	} else if err != nil {
-		errs.add(Pos{File: filename, Line: 1, Col: 1}, "%v", err)
+	tokens := lexAll(filename, src, &errs)
+	if tokens == nil {
 		return nil, errs
 	}
-	f, err := parser.ParseFromLexer(peek)
+	f, err := parseTokens(tokens)
 	if err != nil {
 		errs = append(errs, syntaxError(filename, err))
 		return nil, errs
@@ -159,6 +156,104 @@ func Parse(filename string, src []byte) (*File, ErrorList) {
 		return nil, errs
 	}
 	return f, nil
+}
+
+// parseTokens parses the tokens of a spec. Participle parses the
+// statements and model blocks, and calls parse themselves (callparse.go).
+// For speed, the valid calls where participle will look for one are
+// parsed first and handed to participle as one token each: participle
+// copies every token it is given, and that alone took longer than the
+// rest of the parse. From the first call that does not parse on,
+// participle gets every token, so that it meets the syntax error as if
+// nothing had been done in advance.
+func parseTokens(tokens []lexer.Token) (*File, error) {
+	coarse, calls := collapseCalls(tokens)
+	peek, err := lexer.Upgrade(&sliceLexer{tokens: coarse})
+	if err != nil {
+		return nil, err
+	}
+	f, err := parser.ParseFromLexer(peek)
+	if err != nil {
+		return nil, err
+	}
+	// Put the calls parsed in advance in their places, in order.
+	fill := func(c **Call) {
+		if (*c).Name == "" {
+			pos := (*c).Pos
+			*c, calls = calls[0], calls[1:]
+			if (*c).Pos != pos {
+				panic("dsl: calls parsed in advance out of order")
+			}
+		}
+	}
+	for _, s := range f.Stmts {
+		if s.Call != nil {
+			fill(&s.Call)
+		}
+		if s.Model != nil {
+			for i := range s.Model.Layers {
+				fill(&s.Model.Layers[i])
+			}
+		}
+	}
+	if len(calls) != 0 {
+		panic("dsl: calls parsed in advance left over")
+	}
+	return f, nil
+}
+
+// collapseCalls replaces each valid call where the grammar will look for
+// one (a statement, or a layer in a model block) with one tokCall token,
+// up to the first that is not valid or the first token that is neither.
+// It returns the new tokens and the calls.
+func collapseCalls(tokens []lexer.Token) ([]lexer.Token, []*Call) {
+	var out []lexer.Token
+	var calls []*Call
+	ts := &tokenSource{toks: tokens}
+	i := 0
+	// call collapses the call at i, if it is one and valid.
+	call := func() bool {
+		p := pstate{ts: ts, i: i}
+		c, err := p.call()
+		if err != nil || c == nil {
+			return false
+		}
+		out = append(out, lexer.Token{Type: tokCall, Value: c.Name, Pos: tokens[i].Pos})
+		calls = append(calls, c)
+		i = p.i
+		return true
+	}
+	isPunct := func(t *lexer.Token, s string) bool { return t.Type == tokPunct && t.Value == s }
+loop:
+	for {
+		t := &tokens[i]
+		switch {
+		case t.Type == tokIdent && t.Value == "model":
+			// model NAME { CALL... }
+			if i+2 >= len(tokens) || tokens[i+1].Type != tokIdent || !isPunct(&tokens[i+2], "{") {
+				break loop
+			}
+			out = append(out, tokens[i:i+3]...)
+			i += 3
+			for tokens[i].Type == tokIdent {
+				if !call() {
+					break loop
+				}
+			}
+			if !isPunct(&tokens[i], "}") {
+				break loop
+			}
+			out = append(out, tokens[i])
+			i++
+		case t.Type == tokIdent:
+			if !call() {
+				break loop
+			}
+		default:
+			break loop
+		}
+	}
+	return append(out, tokens[i:]...), calls
 }
 
 // syntaxError turns a participle error into ours, phrased for users.

@@ -31,27 +31,41 @@ const (
 )
 
 // pstate is participle's parse context, reduced to what the grammar
-// uses: the lexer's checkpoint and the deepest error so far. A branch is
-// a copy.
+// uses: the index of the next token and the deepest error so far. A
+// branch is a copy.
 type pstate struct {
-	lex *lexer.PeekingLexer
-	cp  lexer.Checkpoint
+	ts *tokenSource
+	i  int
 	// de is the deepest error, at token index dd.
 	de error
 	dd int
 }
 
-func (p *pstate) cursor() int { return p.cp.Cursor() }
-
-func (p *pstate) peek() *lexer.Token {
-	p.lex.LoadCheckpoint(p.cp)
-	return p.lex.Peek()
+// tokenSource holds the tokens from index base on. When lex is set it
+// reads more from it as the parser asks for them; otherwise toks ends
+// with EOF.
+type tokenSource struct {
+	toks []lexer.Token
+	base int
+	lex  *lexer.PeekingLexer
 }
 
+func (s *tokenSource) at(i int) *lexer.Token {
+	for i-s.base >= len(s.toks) {
+		s.toks = append(s.toks, *s.lex.Next())
+	}
+	return &s.toks[i-s.base]
+}
+
+func (p *pstate) cursor() int { return p.i }
+
+func (p *pstate) peek() *lexer.Token { return p.ts.at(p.i) }
+
 func (p *pstate) next() *lexer.Token {
-	p.lex.LoadCheckpoint(p.cp)
-	t := p.lex.Next()
-	p.cp = p.lex.MakeCheckpoint()
+	t := p.ts.at(p.i)
+	if t.Type != lexer.EOF {
+		p.i++
+	}
 	return t
 }
 
@@ -87,7 +101,7 @@ func (p *pstate) stop(err error, b *pstate) bool {
 }
 
 func (p *pstate) accept(b *pstate) {
-	p.cp = b.cp
+	p.i = b.i
 	if b.dd >= p.dd {
 		p.de, p.dd = b.de, b.dd
 	}
@@ -100,12 +114,23 @@ func (p *pstate) failed(err error, b *pstate) bool {
 	return p.stop(err, b)
 }
 
-// Parse implements participle.Parseable.
+// Parse implements participle.Parseable. Calls that Parse found valid
+// before participle ran come as one tokCall token (see collapseCalls);
+// Call then only takes its place, and Parse puts the parsed call there.
 func (c *Call) Parse(lex *lexer.PeekingLexer) error {
-	p := pstate{lex: lex, cp: lex.MakeCheckpoint()}
-	start := p.cursor()
+	if t := lex.Peek(); t.Type == tokCall {
+		c.Pos = lex.Next().Pos
+		return nil
+	}
+	start := lex.Cursor()
+	// Read tokens from a copy of the lexer, then move lex past what the
+	// call used.
+	ahead := *lex
+	p := pstate{ts: &tokenSource{base: start, lex: &ahead}, i: start}
 	call, err := p.call()
-	lex.LoadCheckpoint(p.cp)
+	for lex.Cursor() < p.cursor() {
+		lex.Next()
+	}
 	if err != nil {
 		// A failure within lookahead is dropped by the caller, which
 		// then keeps the deepest error, as participle does when the

@@ -21,6 +21,8 @@ const (
 	tokString
 	tokIdent
 	tokPunct
+	// tokCall stands for a whole call that Parse has parsed already.
+	tokCall
 )
 
 type specDefinition struct{}
@@ -65,6 +67,37 @@ var errLexing = errors.New("lexical error")
 
 func newLexer(filename string, src []byte, errs *ErrorList) *specLexer {
 	return &specLexer{filename: filename, src: string(src), errs: errs, line: 1, col: 1}
+}
+
+// lexAll returns every token of src, ending with EOF, or nil after a
+// lexical error.
+func lexAll(filename string, src []byte, errs *ErrorList) []lexer.Token {
+	l := newLexer(filename, src, errs)
+	tokens := make([]lexer.Token, 0, len(src)/4+1)
+	for {
+		t, err := l.Next()
+		if err != nil {
+			return nil
+		}
+		tokens = append(tokens, t)
+		if t.EOF() {
+			return tokens
+		}
+	}
+}
+
+// sliceLexer hands participle tokens lexed already.
+type sliceLexer struct {
+	tokens []lexer.Token
+	i      int
+}
+
+func (s *sliceLexer) Next() (lexer.Token, error) {
+	t := s.tokens[s.i]
+	if s.i < len(s.tokens)-1 {
+		s.i++
+	}
+	return t, nil
 }
 
 func (l *specLexer) fail(format string, args ...any) (lexer.Token, error) {

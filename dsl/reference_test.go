@@ -131,15 +131,21 @@ func dumpTree(b *strings.Builder, v reflect.Value) {
 // difference in the tree or the error.
 func compareWithReference(t *testing.T, src []byte) {
 	t.Helper()
+	tokens := lexAll("f.cnn", src, &ErrorList{})
+	if tokens == nil {
+		return
+	}
 	run := func(fast bool) string {
-		peek, err := lexer.Upgrade(newLexer("f.cnn", src, &ErrorList{}))
-		if err != nil {
-			return "lexical error"
-		}
 		var tree any
+		var err error
 		if fast {
-			tree, err = parser.ParseFromLexer(peek)
+			tree, err = parseTokens(tokens)
 		} else {
+			var peek *lexer.PeekingLexer
+			peek, err = lexer.Upgrade(&sliceLexer{tokens: tokens})
+			if err != nil {
+				t.Fatal(err)
+			}
 			tree, err = refParser.ParseFromLexer(peek)
 		}
 		if err != nil {
