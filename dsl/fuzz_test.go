@@ -51,24 +51,31 @@ func FuzzCheck(f *testing.F) {
 	})
 }
 
-// TestLargeSpec checks that the checker has no quadratic path: a spec of
-// 256 KB, valid or full of errors, is checked well within a second
-// (about 1 µs per byte, most of it in participle). BenchmarkCheck1MB
-// measures the 1 MB case.
+// TestLargeSpec checks that the checker has no quadratic path: a 1 MB
+// spec, valid or with an error in every layer, is checked in well under
+// half a second. The bound is generous, and the best of three runs
+// counts, so that a busy machine does not fail it; BenchmarkCheck1MB and BenchmarkCheck1MBErrors measure the
+// speed (tens of milliseconds).
 func TestLargeSpec(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large spec")
 	}
 	for _, bad := range []bool{false, true} {
-		src := largeSpec(1<<18, bad)
-		start := time.Now()
-		m, errs := Check("big.cnn", src)
-		d := time.Since(start)
-		if bad != (len(errs) > 0) || (!bad && m == nil) {
-			t.Fatalf("bad=%v: %d errors: %v", bad, len(errs), errs.Err())
+		src := largeSpec(1<<20-100, bad)
+		var m *Model
+		var errs ErrorList
+		d := time.Hour
+		for range 3 {
+			start := time.Now()
+			m, errs = Check("big.cnn", src)
+			if bad != (len(errs) > 0) || (!bad && m == nil) {
+				t.Fatalf("bad=%v: %d errors: %v", bad, len(errs), errs.Err())
+			}
+			_ = errs.Error()
+			d = min(d, time.Since(start))
 		}
 		t.Logf("bad=%v: %d bytes, %d layers, %d errors in %v", bad, len(src), len(m.layersOrNil()), len(errs), d)
-		if d > 2*time.Second {
+		if d > 500*time.Millisecond {
 			t.Errorf("bad=%v: checking %d bytes took %v", bad, len(src), d)
 		}
 	}
@@ -103,6 +110,18 @@ func BenchmarkCheck1MB(b *testing.B) {
 	for b.Loop() {
 		if _, errs := Check("big.cnn", src); len(errs) > 0 {
 			b.Fatal(errs)
+		}
+	}
+}
+
+func BenchmarkCheck1MBErrors(b *testing.B) {
+	src := largeSpec(1<<20, true)
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, errs := Check("big.cnn", src); len(errs) == 0 {
+			b.Fatal("no errors")
+		} else {
+			_ = errs.Error()
 		}
 	}
 }
