@@ -342,15 +342,66 @@ func (g *gen) convForwardSIMD(i int) string {
 	return s.String()
 }
 
-// convWeightsSIMD returns the body of a convolution's weight gradient:
-// for each tap, blocks of 4 input channels by 2 vectors of output channels
-// (or 1 channel by up to 4 vectors when the input channels are not a
-// multiple of 4) accumulate over all output pixels and are added into dk.
+// l1Budget is the bytes of operands that a weight-gradient kernel keeps in
+// L1 (32 KiB) while it accumulates one group of kernel rows: the
+// pre-broadcast input rows and the output-gradient rows of one channel
+// block.
+const l1Budget = 24 << 10
+
+// wRows is a group of rows of the kernel gradient, each a (tap, input
+// channel) pair: their byte offsets in the pre-broadcast input relative to
+// inBase and in dk relative to dkBase.
+type wRows struct {
+	inBase, dkBase string
+	in, dk         []int
+}
+
+// pixelUnroll returns how many pixels of a row of n the weight-gradient
+// loops take per iteration: all of them when there are at most 16, and
+// otherwise the largest divisor of n up to 16 (1 when n is prime).
+func pixelUnroll(n int) int {
+	for u := min(n, 16); u > 1; u-- {
+		if n%u == 0 {
+			return u
+		}
+	}
+	return 1
+}
+
+// convWeightsSIMD returns the body of a convolution's weight gradient.
+// The kernel gradient is a matrix product over output pixels: each row
+// (tap, input channel) is the pre-broadcast input at that tap times dz.
+// A register block holds up to 4 rows by 2 vectors of output channels
+// (8 accumulators) and sums over output pixels. The loops run input
+// channel blocks, then output channel blocks, then taps, so that the
+// input region of 4 channels and dz's slice of one channel block stay in
+// L1 across the taps; when they do not fit, the output rows are split into
+// chunks. With fewer than 4 input channels the rows of all taps are
+// grouped by 4 with constant offsets.
 func (g *gen) convWeightsSIMD(i int) string {
 	l := &g.m.Layers[i]
 	c := geom(l)
 	s := &src{}
-	s.broadcast()
+	if c.ci%4 == 0 {
+		// The input is pre-broadcast in planes of 4 channels, so that the
+		// region a block reads is contiguous: with all channels of a pixel
+		// together, pixels lie a multiple of 1 KiB apart and fill only a
+		// few sets of the L1 cache.
+		s.p("bcp := unsafe.Pointer(&bc[0])")
+		s.p("for p := range %d {", c.hp*c.wp)
+		s.p("ip := (*[%d]float32)(in[p*%d:])", c.ci, c.ci)
+		s.p("op := unsafe.Add(bcp, p*128)")
+		s.p("for cb := range %d {", c.ci/4)
+		for k := range 4 {
+			s.p("archsimd.BroadcastFloat32x8(ip[cb*4+%d]).Store((*[8]float32)(%s))", k, addr("op", k*32))
+		}
+		s.p("op = unsafe.Add(op, %d)", c.hp*c.wp*128)
+		s.p("}")
+		s.p("}")
+		c.px = 128
+	} else {
+		s.broadcast()
+	}
 	s.p("ib := unsafe.Pointer(&bc[0])")
 	s.p("zb := unsafe.Pointer(&dz[0])")
 	s.p("kb := unsafe.Pointer(&dk[0])")
@@ -376,62 +427,153 @@ func (g *gen) convWeightsSIMD(i int) string {
 			s.p("}")
 		}
 	}
-	nc, nvMax := 4, 2
-	if c.ci%4 != 0 {
-		nc, nvMax = 1, 4
+	nRows := c.kh * c.kw * c.ci
+	// static: the rows of all taps are enumerated with constant offsets.
+	static := c.ci%4 != 0 && nRows <= 64
+	nvMax := 2
+	if c.ci%4 != 0 && !static {
+		nvMax = 4
 	}
-	// block emits nc input channels at byte offset ciOff (in dk's rows) by
-	// nv vectors at channel byte offset cOff, for the tap whose offsets are
-	// inOff and wOff.
-	block := func(nv int, ciOff, cOff, inOff, wOff string) {
-		for j := range nc {
+	// Chunks of output rows: the largest that keep the operands of one
+	// block group within l1Budget.
+	pxBytes := c.px
+	if c.ci%4 != 0 && !static {
+		pxBytes = 32
+	}
+	chunk := c.oh
+	for chunk > 1 && ((chunk-1)*c.sh+c.kh)*c.wp*pxBytes+chunk*c.ow*nvMax*32 > l1Budget {
+		chunk--
+	}
+	// Chunks of equal size, but for the last.
+	chunk = (c.oh + (c.oh+chunk-1)/chunk - 1) / ((c.oh + chunk - 1) / chunk)
+	rowStart, rowEnd := "0", fmt.Sprint(c.oh)
+	if chunk < c.oh {
+		s.p("for oy0 := 0; oy0 < %d; oy0 += %d {", c.oh, chunk)
+		s.p("oy1 := min(oy0+%d, %d)", chunk, c.oh)
+		rowStart, rowEnd = "oy0", "oy1"
+	}
+	// block emits the accumulation of rows r by nv vectors at channel byte
+	// offset cOff, and its addition into dk.
+	block := func(r wRows, nv int, cOff string) {
+		nr := len(r.in)
+		for j := range nr {
 			for v := range nv {
 				s.p("var acc%d_%d archsimd.Float32x8", j, v)
 			}
 		}
-		s.p("for oy := range %d {", c.oh)
-		s.p("rt := unsafe.Add(ib, oy*%d+%s+%s*8)", c.sh*c.wp*c.px, inOff, ciOff)
-		s.p("zp := unsafe.Add(zb, oy*%d+%s)", c.ow*c.co*4, cOff)
-		s.loop(c.ow, [][2]string{{"rt", fmt.Sprint(c.sw * c.px)}, {"zp", fmt.Sprint(c.co * 4)}}, func() {
-			for v := range nv {
-				s.p("d%d := %s", v, load("zp", v*32))
-			}
-			for j := range nc {
-				s.p("x%d := %s", j, load("rt", j*32))
-				for v := range nv {
-					if nc == 1 {
-						// dz dies after its single use here.
-						s.p("acc%d_%d = d%d.MulAdd(x%d, acc%d_%d)", j, v, v, j, j, v)
-					} else {
-						s.p("acc%d_%d = x%d.MulAdd(d%d, acc%d_%d)", j, v, j, v, j, v)
+		// The row pointers are bumped rather than computed from the row,
+		// so that they live in registers and the loads fold constant
+		// offsets.
+		s.p("ry := unsafe.Add(ib, %s*%d+%s)", rowStart, c.sh*c.wp*c.px, r.inBase)
+		s.p("zy := unsafe.Add(zb, %s*%d+%s)", rowStart, c.ow*c.co*4, cOff)
+		s.p("for rows := %s - %s; ; {", rowEnd, rowStart)
+		s.p("rt, zp := ry, zy")
+		// The pixels of a row are unrolled u at a time: the accumulators
+		// then rotate through registers once per u pixels, not per pixel.
+		u := pixelUnroll(c.ow)
+		s.loop(c.ow/u, [][2]string{{"rt", fmt.Sprint(u * c.sw * c.px)}, {"zp", fmt.Sprint(u * c.co * 4)}}, func() {
+			for k := range u {
+				xo, zo := k*c.sw*c.px, k*c.co*4
+				// The operand used fewer times is the receiver, so that
+				// it dies and MulAdd needs fewest register copies.
+				if nv <= nr {
+					for v := range nv {
+						s.p("d%d_%d := %s", k, v, load("zp", zo+v*32))
+					}
+					for j := range nr {
+						s.p("x%d_%d := %s", k, j, load("rt", xo+r.in[j]))
+						for v := range nv {
+							s.p("acc%d_%d = x%d_%d.MulAdd(d%d_%d, acc%d_%d)", j, v, k, j, k, v, j, v)
+						}
+					}
+				} else {
+					for j := range nr {
+						s.p("x%d_%d := %s", k, j, load("rt", xo+r.in[j]))
+					}
+					for v := range nv {
+						s.p("d%d_%d := %s", k, v, load("zp", zo+v*32))
+						for j := range nr {
+							s.p("acc%d_%d = d%d_%d.MulAdd(x%d_%d, acc%d_%d)", j, v, k, v, k, j, j, v)
+						}
 					}
 				}
 			}
 		})
+		s.p("rows--")
+		s.p("if rows == 0 { break }")
+		s.p("ry = unsafe.Add(ry, %d)", c.sh*c.wp*c.px)
+		s.p("zy = unsafe.Add(zy, %d)", c.ow*c.co*4)
 		s.p("}")
-		s.p("kt := unsafe.Add(kb, %s+%s*%d+%s)", wOff, ciOff, c.co, cOff)
-		for j := range nc {
+		s.p("kt := unsafe.Add(kb, %s+%s)", r.dkBase, cOff)
+		for j := range nr {
 			for v := range nv {
-				a := addr("kt", j*c.co*4+v*32)
-				s.p("%s.Add(acc%d_%d).Store((*[8]float32)(%s))", load("kt", j*c.co*4+v*32), j, v, a)
+				a := addr("kt", r.dk[j]+v*32)
+				s.p("%s.Add(acc%d_%d).Store((*[8]float32)(%s))", load("kt", r.dk[j]+v*32), j, v, a)
 			}
 		}
 	}
-	c.taps(s, func(inOff, wOff string) {
-		s.p("for cib := range %d {", c.ci/nc)
-		ciOff := fmt.Sprintf("cib*%d", nc*4)
+	// channels emits body for every block of output channels: nvMax
+	// vectors at a time, then the remaining vectors.
+	channels := func(body func(nv int, cOff string)) {
 		if nvAll >= nvMax {
 			s.p("for cb := range %d {", nvAll/nvMax)
-			block(nvMax, ciOff, fmt.Sprintf("cb*%d", nvMax*32), inOff, wOff)
+			body(nvMax, fmt.Sprintf("cb*%d", nvMax*32))
 			s.p("}")
 		}
 		if r := nvAll % nvMax; r > 0 {
 			s.p("{")
-			block(r, ciOff, fmt.Sprint(nvAll/nvMax*nvMax*32), inOff, wOff)
+			body(r, fmt.Sprint(nvAll/nvMax*nvMax*32))
 			s.p("}")
 		}
+	}
+	switch {
+	case c.ci%4 == 0:
+		s.p("for cib := range %d {", c.ci/4)
+		channels(func(nv int, cOff string) {
+			c.taps(s, func(inOff, wOff string) {
+				block(wRows{
+					inBase: fmt.Sprintf("%s+cib*%d", inOff, c.hp*c.wp*128),
+					dkBase: fmt.Sprintf("%s+cib*%d", wOff, 4*c.co*4),
+					in:     []int{0, 32, 64, 96},
+					dk:     []int{0, c.co * 4, 2 * c.co * 4, 3 * c.co * 4},
+				}, nv, cOff)
+			})
+		})
 		s.p("}")
-	})
+	case static:
+		// Groups of at most 4 rows, as even as possible.
+		ng := (nRows + 3) / 4
+		channels(func(nv int, cOff string) {
+			for gi := range ng {
+				r := wRows{inBase: "0", dkBase: "0"}
+				for row := gi * nRows / ng; row < (gi+1)*nRows/ng; row++ {
+					t, ch := row/c.ci, row%c.ci
+					ky, kx := t/c.kw, t%c.kw
+					r.in = append(r.in, (ky*c.wp+kx)*c.px+ch*32)
+					r.dk = append(r.dk, row*c.co*4)
+				}
+				s.p("{")
+				block(r, nv, cOff)
+				s.p("}")
+			}
+		})
+	default:
+		// One input channel at a time by up to 4 vectors.
+		c.taps(s, func(inOff, wOff string) {
+			s.p("for ci := range %d {", c.ci)
+			channels(func(nv int, cOff string) {
+				block(wRows{
+					inBase: fmt.Sprintf("%s+ci*32", inOff),
+					dkBase: fmt.Sprintf("%s+ci*%d", wOff, c.co*4),
+					in:     []int{0}, dk: []int{0},
+				}, nv, cOff)
+			})
+			s.p("}")
+		})
+	}
+	if chunk < c.oh {
+		s.p("}")
+	}
 	return s.String()
 }
 

@@ -545,336 +545,460 @@ func backward5Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32
 		s2.Store((*[8]float32)(unsafe.Add(gb, 64)))
 		s3.Store((*[8]float32)(unsafe.Add(gb, 96)))
 	}
-	// tap (0, 0)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
+	for oy0 := 0; oy0 < 178; oy0 += 1 {
+		oy1 := min(oy0+1, 178)
+		for cb := range 2 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+0+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*17280+0)
+				zy := unsafe.Add(zb, oy0*22784+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 89; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 192)
+						zp = unsafe.Add(zp, 256)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 17280)
+					zy = unsafe.Add(zy, 22784)
 				}
-				kt := unsafe.Add(kb, 0+cib*4*32+cb*128)
+				kt := unsafe.Add(kb, 0+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 128))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 128)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 160))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 160)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
 			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+96+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				var acc3_0 archsimd.Float32x8
+				var acc3_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*17280+0)
+				zy := unsafe.Add(zb, oy0*22784+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 89; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 192)
+						zp = unsafe.Add(zp, 256)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 17280)
+					zy = unsafe.Add(zy, 22784)
 				}
-				kt := unsafe.Add(kb, 384+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 384))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 384)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 416))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 416)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 640))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 640)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 672))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 672)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+192+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				var acc3_0 archsimd.Float32x8
+				var acc3_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*17280+0)
+				zy := unsafe.Add(zb, oy0*22784+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 89; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17280)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17312)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17376)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17408)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 192)
+						zp = unsafe.Add(zp, 256)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 17280)
+					zy = unsafe.Add(zy, 22784)
 				}
-				kt := unsafe.Add(kb, 768+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 896))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 896)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 928))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 928)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1152))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1152)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1184))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1184)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1280))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1280)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1312))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1312)))
 			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+17280+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				var acc3_0 archsimd.Float32x8
+				var acc3_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*17280+0)
+				zy := unsafe.Add(zb, oy0*22784+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 89; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17344)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17376)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17408)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17440)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17440)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17472)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17504)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17536)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 192)
+						zp = unsafe.Add(zp, 256)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 17280)
+					zy = unsafe.Add(zy, 22784)
 				}
-				kt := unsafe.Add(kb, 1152+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1408))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 1408)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1440))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 1440)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1664))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1664)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1696))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1696)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1792))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1792)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1824))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1824)))
 			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+17376+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				var acc3_0 archsimd.Float32x8
+				var acc3_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*17280+0)
+				zy := unsafe.Add(zb, oy0*22784+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 89; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17472)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17504)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17536)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34560)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17568)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17600)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 17632)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34656)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 192)
+						zp = unsafe.Add(zp, 256)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 17280)
+					zy = unsafe.Add(zy, 22784)
 				}
-				kt := unsafe.Add(kb, 1536+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1920))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 1920)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1952))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 1952)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2176))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2176)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2208))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2208)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2304))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 2304)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2336))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 2336)))
 			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+17472+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				var acc3_0 archsimd.Float32x8
+				var acc3_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*17280+0)
+				zy := unsafe.Add(zb, oy0*22784+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 89; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34592)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34624)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34656)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34688)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34688)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34720)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34752)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34784)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 192)
+						zp = unsafe.Add(zp, 256)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 17280)
+					zy = unsafe.Add(zy, 22784)
 				}
-				kt := unsafe.Add(kb, 1920+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2432))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 2432)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2464))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 2464)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2560))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 2560)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2592))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 2592)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2688))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2688)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2720))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2720)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2816))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 2816)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2848))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 2848)))
 			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+34560+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				var acc3_0 archsimd.Float32x8
+				var acc3_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*17280+0)
+				zy := unsafe.Add(zb, oy0*22784+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 89; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34720)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34752)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34784)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34816)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34816)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34848)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34880)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 34912)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 192)
+						zp = unsafe.Add(zp, 256)
 					}
-				}
-				kt := unsafe.Add(kb, 2304+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+34656+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 17280)
+					zy = unsafe.Add(zy, 22784)
 				}
-				kt := unsafe.Add(kb, 2688+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 3 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 178 {
-					rt := unsafe.Add(ib, oy*17280+34752+cib*4*8)
-					zp := unsafe.Add(zb, oy*22784+cb*128)
-					for n := 178; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 96)
-						zp = unsafe.Add(zp, 128)
-					}
-				}
-				kt := unsafe.Add(kb, 3072+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2944))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 2944)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2976))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 2976)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3200))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 3200)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3232))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 3232)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3328))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3328)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3360))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3360)))
 			}
 		}
 	}
@@ -2243,8 +2367,16 @@ func backward7Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	for p := range 7921 {
+		ip := (*[32]float32)(in[p*32:])
+		op := unsafe.Add(bcp, p*128)
+		for cb := range 8 {
+			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
+			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
+			op = unsafe.Add(op, 1013888)
+		}
 	}
 	ib := unsafe.Pointer(&bc[0])
 	zb := unsafe.Pointer(&dz[0])
@@ -2284,453 +2416,739 @@ func backward7Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float
 		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
 		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
 	}
-	// tap (0, 0)
-	{
+	for oy0 := 0; oy0 < 87; oy0 += 1 {
+		oy1 := min(oy0+1, 87)
 		for cib := range 8 {
 			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+0+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+0+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 0+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 0+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+1024+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+128+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 8192+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 8192+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+2048+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+256+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 16384+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 16384+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+91136+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+11392+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 24576+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 24576+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+92160+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+11520+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 32768+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 32768+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+93184+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+11648+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 40960+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 40960+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+182272+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+22784+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 49152+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 49152+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+183296+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+22912+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 57344+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 57344+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 87 {
-					rt := unsafe.Add(ib, oy*91136+184320+cib*16*8)
-					zp := unsafe.Add(zb, oy*22272+cb*64)
-					for n := 87; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*11392+23040+cib*1013888)
+					zy := unsafe.Add(zb, oy0*22272+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 29; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 384)
+							zp = unsafe.Add(zp, 768)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 11392)
+						zy = unsafe.Add(zy, 22272)
 					}
+					kt := unsafe.Add(kb, 65536+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 65536+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 			}
 		}
 	}
@@ -4110,8 +4528,16 @@ func backward9Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	for p := range 1849 {
+		ip := (*[64]float32)(in[p*64:])
+		op := unsafe.Add(bcp, p*128)
+		for cb := range 16 {
+			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
+			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
+			op = unsafe.Add(op, 236672)
+		}
 	}
 	ib := unsafe.Pointer(&bc[0])
 	zb := unsafe.Pointer(&dz[0])
@@ -4185,453 +4611,487 @@ func backward9Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float
 		s6.Store((*[8]float32)(unsafe.Add(gb, 448)))
 		s7.Store((*[8]float32)(unsafe.Add(gb, 480)))
 	}
-	// tap (0, 0)
-	{
+	for oy0 := 0; oy0 < 41; oy0 += 1 {
+		oy1 := min(oy0+1, 41)
 		for cib := range 16 {
 			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+0+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+0+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 0+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 0+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+2048+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+128+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 32768+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 32768+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+4096+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+256+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 65536+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 65536+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+88064+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+5504+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 98304+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 98304+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+90112+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+5632+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 131072+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 131072+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+92160+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+5760+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 163840+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 163840+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+176128+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+11008+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 196608+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 196608+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+178176+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+11136+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 229376+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 229376+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 41 {
-					rt := unsafe.Add(ib, oy*88064+180224+cib*16*8)
-					zp := unsafe.Add(zb, oy*20992+cb*64)
-					for n := 41; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*5504+11264+cib*236672)
+					zy := unsafe.Add(zb, oy0*20992+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 41; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 128)
+							zp = unsafe.Add(zp, 512)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+						ry = unsafe.Add(ry, 5504)
+						zy = unsafe.Add(zy, 20992)
 					}
+					kt := unsafe.Add(kb, 262144+cib*2048+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 				}
-				kt := unsafe.Add(kb, 262144+cib*16*128+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
 		}
 	}
@@ -6419,8 +6879,16 @@ func backward11Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	for p := range 400 {
+		ip := (*[128]float32)(in[p*128:])
+		op := unsafe.Add(bcp, p*128)
+		for cb := range 32 {
+			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
+			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
+			op = unsafe.Add(op, 51200)
+		}
 	}
 	ib := unsafe.Pointer(&bc[0])
 	zb := unsafe.Pointer(&dz[0])
@@ -6562,453 +7030,1495 @@ func backward11Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float
 		s6.Store((*[8]float32)(unsafe.Add(gb, 960)))
 		s7.Store((*[8]float32)(unsafe.Add(gb, 992)))
 	}
-	// tap (0, 0)
-	{
+	for oy0 := 0; oy0 < 18; oy0 += 5 {
+		oy1 := min(oy0+5, 18)
 		for cib := range 32 {
 			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+0+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+0+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 0+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 0+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+4096+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+128+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 131072+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 131072+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+8192+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+256+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 262144+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 262144+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+81920+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+2560+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 393216+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 393216+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+86016+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+2688+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 524288+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 524288+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+90112+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+2816+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 655360+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 655360+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+163840+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+5120+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 786432+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 786432+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+167936+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+5248+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 917504+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 917504+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 32 {
-			for cb := range 16 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 18 {
-					rt := unsafe.Add(ib, oy*81920+172032+cib*16*8)
-					zp := unsafe.Add(zb, oy*18432+cb*64)
-					for n := 18; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*2560+5376+cib*51200)
+					zy := unsafe.Add(zb, oy0*18432+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
+							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
+							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
+							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
+							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+							n--
+							if n == 0 {
+								break
+							}
+							rt = unsafe.Add(rt, 1152)
+							zp = unsafe.Add(zp, 9216)
+						}
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 4096)
-						zp = unsafe.Add(zp, 1024)
+						ry = unsafe.Add(ry, 2560)
+						zy = unsafe.Add(zy, 18432)
 					}
+					kt := unsafe.Add(kb, 1048576+cib*4096+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 				}
-				kt := unsafe.Add(kb, 1048576+cib*16*256+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
 		}
 	}
@@ -9229,8 +10739,16 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	for p := range 81 {
+		ip := (*[256]float32)(in[p*256:])
+		op := unsafe.Add(bcp, p*128)
+		for cb := range 64 {
+			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
+			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
+			op = unsafe.Add(op, 10368)
+		}
 	}
 	ib := unsafe.Pointer(&bc[0])
 	zb := unsafe.Pointer(&dz[0])
@@ -9372,10 +10890,10 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 		s6.Store((*[8]float32)(unsafe.Add(gb, 960)))
 		s7.Store((*[8]float32)(unsafe.Add(gb, 992)))
 	}
-	// tap (0, 0)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+	for cib := range 64 {
+		for cb := range 16 {
+			// tap (0, 0)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9384,33 +10902,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+0+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+0+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 0+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 0+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9420,12 +11021,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (0, 1)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9434,33 +11031,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+8192+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+128+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 262144+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 262144+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9470,12 +11150,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (0, 2)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9484,33 +11160,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+16384+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+256+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 524288+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 524288+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9520,12 +11279,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (1, 0)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9534,33 +11289,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+73728+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+1152+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 786432+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 786432+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9570,12 +11408,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (1, 1)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9584,33 +11418,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+81920+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+1280+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 1048576+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 1048576+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9620,12 +11537,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (1, 2)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9634,33 +11547,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+90112+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+1408+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 1310720+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 1310720+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9670,12 +11666,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (2, 0)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9684,33 +11676,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+147456+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+2304+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 1572864+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 1572864+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9720,12 +11795,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (2, 1)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9734,33 +11805,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+155648+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+2432+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 1835008+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 1835008+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
@@ -9770,12 +11924,8 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
 			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 64 {
-			for cb := range 16 {
+			// tap (2, 2)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -9784,33 +11934,116 @@ func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 7 {
-					rt := unsafe.Add(ib, oy*73728+163840+cib*16*8)
-					zp := unsafe.Add(zb, oy*7168+cb*64)
-					for n := 7; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 8192)
-						zp = unsafe.Add(zp, 1024)
+				ry := unsafe.Add(ib, 0*1152+2560+cib*10368)
+				zy := unsafe.Add(zb, 0*7168+cb*64)
+				for rows := 7 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
+					x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+					acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+					acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+					x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+					acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+					acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+					x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+					acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+					acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+					x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+					acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+					acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
+					x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+					acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+					acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+					x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+					acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+					acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+					x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+					acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+					acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+					x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+					acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+					acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
+					x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+					acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+					acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+					x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+					acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+					acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+					x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+					acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+					acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+					x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+					acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+					acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
+					x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+					acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+					acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+					x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+					acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+					acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+					x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+					acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+					acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+					x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+					acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+					acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 1152)
+					zy = unsafe.Add(zy, 7168)
 				}
-				kt := unsafe.Add(kb, 2097152+cib*16*256+cb*64)
+				kt := unsafe.Add(kb, 2097152+cib*4096+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))

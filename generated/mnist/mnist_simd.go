@@ -401,336 +401,539 @@ func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db
 		s2.Store((*[8]float32)(unsafe.Add(gb, 64)))
 		s3.Store((*[8]float32)(unsafe.Add(gb, 96)))
 	}
-	// tap (0, 0)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
+	for oy0 := 0; oy0 < 26; oy0 += 7 {
+		oy1 := min(oy0+7, 26)
+		for cb := range 2 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+0+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*896+0)
+				zy := unsafe.Add(zb, oy0*3328+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 2; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 640)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 672)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 896)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 928)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1152)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1184)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1408)))
+						d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1440)))
+						x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
+						acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
+						x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
+						acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
+						x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
+						acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
+						d12_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d12_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x12_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x12_0.MulAdd(d12_0, acc0_0)
+						acc0_1 = x12_0.MulAdd(d12_1, acc0_1)
+						x12_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x12_1.MulAdd(d12_0, acc1_0)
+						acc1_1 = x12_1.MulAdd(d12_1, acc1_1)
+						x12_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x12_2.MulAdd(d12_0, acc2_0)
+						acc2_1 = x12_2.MulAdd(d12_1, acc2_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 416)
+						zp = unsafe.Add(zp, 1664)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 896)
+					zy = unsafe.Add(zy, 3328)
 				}
-				kt := unsafe.Add(kb, 0+cib*4*32+cb*128)
+				kt := unsafe.Add(kb, 0+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 128))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 128)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 160))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 160)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
 			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+32+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*896+0)
+				zy := unsafe.Add(zb, oy0*3328+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 2; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 640)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 672)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 896)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 928)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1152)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1184)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1408)))
+						d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1440)))
+						x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
+						acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
+						x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
+						acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
+						x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
+						acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
+						d12_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d12_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x12_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x12_0.MulAdd(d12_0, acc0_0)
+						acc0_1 = x12_0.MulAdd(d12_1, acc0_1)
+						x12_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x12_1.MulAdd(d12_0, acc1_0)
+						acc1_1 = x12_1.MulAdd(d12_1, acc1_1)
+						x12_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x12_2.MulAdd(d12_0, acc2_0)
+						acc2_1 = x12_2.MulAdd(d12_1, acc2_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 416)
+						zp = unsafe.Add(zp, 1664)
 					}
+					rows--
+					if rows == 0 {
+						break
+					}
+					ry = unsafe.Add(ry, 896)
+					zy = unsafe.Add(zy, 3328)
 				}
-				kt := unsafe.Add(kb, 128+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 384))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 384)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 416))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 416)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 640))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 640)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 672))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 672)))
 			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+64+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
+				var acc1_0 archsimd.Float32x8
+				var acc1_1 archsimd.Float32x8
+				var acc2_0 archsimd.Float32x8
+				var acc2_1 archsimd.Float32x8
+				ry := unsafe.Add(ib, oy0*896+0)
+				zy := unsafe.Add(zb, oy0*3328+cb*64)
+				for rows := oy1 - oy0; ; {
+					rt, zp := ry, zy
+					for n := 2; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1792)))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1824)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1856)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1824)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1856)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1888)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1856)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1888)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1920)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1888)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1920)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1952)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1920)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1952)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1984)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 640)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 672)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1952)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1984)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2016)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1984)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2016)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 896)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 928)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2016)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1152)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1184)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2176)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1408)))
+						d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1440)))
+						x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+						acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
+						acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
+						x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2176)))
+						acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
+						acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
+						x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2208)))
+						acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
+						acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
+						d12_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d12_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x12_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2176)))
+						acc0_0 = x12_0.MulAdd(d12_0, acc0_0)
+						acc0_1 = x12_0.MulAdd(d12_1, acc0_1)
+						x12_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2208)))
+						acc1_0 = x12_1.MulAdd(d12_0, acc1_0)
+						acc1_1 = x12_1.MulAdd(d12_1, acc1_1)
+						x12_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2240)))
+						acc2_0 = x12_2.MulAdd(d12_0, acc2_0)
+						acc2_1 = x12_2.MulAdd(d12_1, acc2_1)
 						n--
 						if n == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
+						rt = unsafe.Add(rt, 416)
+						zp = unsafe.Add(zp, 1664)
 					}
-				}
-				kt := unsafe.Add(kb, 256+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+896+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 896)
+					zy = unsafe.Add(zy, 3328)
 				}
-				kt := unsafe.Add(kb, 384+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+928+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
-					}
-				}
-				kt := unsafe.Add(kb, 512+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+960+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
-					}
-				}
-				kt := unsafe.Add(kb, 640+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+1792+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
-					}
-				}
-				kt := unsafe.Add(kb, 768+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+1824+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
-					}
-				}
-				kt := unsafe.Add(kb, 896+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
-			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 1 {
-			for cb := range 1 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc0_2 archsimd.Float32x8
-				var acc0_3 archsimd.Float32x8
-				for oy := range 26 {
-					rt := unsafe.Add(ib, oy*896+1856+cib*4*8)
-					zp := unsafe.Add(zb, oy*3328+cb*128)
-					for n := 26; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = d0.MulAdd(x0, acc0_0)
-						acc0_1 = d1.MulAdd(x0, acc0_1)
-						acc0_2 = d2.MulAdd(x0, acc0_2)
-						acc0_3 = d3.MulAdd(x0, acc0_3)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 32)
-						zp = unsafe.Add(zp, 128)
-					}
-				}
-				kt := unsafe.Add(kb, 1024+cib*4*32+cb*128)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 64))).Add(acc0_2).Store((*[8]float32)(unsafe.Add(kt, 64)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 96))).Add(acc0_3).Store((*[8]float32)(unsafe.Add(kt, 96)))
+				kt := unsafe.Add(kb, 0+cb*64)
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc0_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 896))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 896)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 928))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 928)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
 			}
 		}
 	}
@@ -2099,8 +2302,16 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	for p := range 169 {
+		ip := (*[32]float32)(in[p*32:])
+		op := unsafe.Add(bcp, p*128)
+		for cb := range 8 {
+			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
+			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
+			op = unsafe.Add(op, 21632)
+		}
 	}
 	ib := unsafe.Pointer(&bc[0])
 	zb := unsafe.Pointer(&dz[0])
@@ -2140,453 +2351,1675 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
 		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
 	}
-	// tap (0, 0)
-	{
+	for oy0 := 0; oy0 < 11; oy0 += 6 {
+		oy1 := min(oy0+6, 11)
 		for cib := range 8 {
 			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+0+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+0+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 0+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 0+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+1024+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+128+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 8192+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 8192+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+2048+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (0, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+256+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 16384+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 16384+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+13312+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+1664+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 24576+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 24576+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+14336+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+1792+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 32768+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 32768+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+15360+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (1, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+1920+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 40960+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 40960+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+26624+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 0)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+3328+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 49152+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 49152+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+27648+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 1)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+3456+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 57344+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 57344+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 8 {
-			for cb := range 4 {
-				var acc0_0 archsimd.Float32x8
-				var acc0_1 archsimd.Float32x8
-				var acc1_0 archsimd.Float32x8
-				var acc1_1 archsimd.Float32x8
-				var acc2_0 archsimd.Float32x8
-				var acc2_1 archsimd.Float32x8
-				var acc3_0 archsimd.Float32x8
-				var acc3_1 archsimd.Float32x8
-				for oy := range 11 {
-					rt := unsafe.Add(ib, oy*13312+28672+cib*16*8)
-					zp := unsafe.Add(zb, oy*2816+cb*64)
-					for n := 11; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
+				// tap (2, 2)
+				{
+					var acc0_0 archsimd.Float32x8
+					var acc0_1 archsimd.Float32x8
+					var acc1_0 archsimd.Float32x8
+					var acc1_1 archsimd.Float32x8
+					var acc2_0 archsimd.Float32x8
+					var acc2_1 archsimd.Float32x8
+					var acc3_0 archsimd.Float32x8
+					var acc3_1 archsimd.Float32x8
+					ry := unsafe.Add(ib, oy0*1664+3584+cib*21632)
+					zy := unsafe.Add(zb, oy0*2816+cb*64)
+					for rows := oy1 - oy0; ; {
+						rt, zp := ry, zy
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+						acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+						acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+						acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+						acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+						acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+						acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+						acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+						acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
+						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+						acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+						acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+						acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+						acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+						acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+						acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+						acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+						acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+						acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+						acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+						acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+						acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+						acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+						acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+						acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+						acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
+						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
+						acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
+						acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
+						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
+						acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
+						acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
+						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
+						acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
+						acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
+						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
+						acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
+						acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+						x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
+						acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
+						acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
+						x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
+						acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
+						acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
+						x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+						acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
+						acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
+						x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+						acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
+						acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
+						x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+						acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
+						acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
+						x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+						acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
+						acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
+						x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+						acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
+						acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
+						x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+						acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
+						acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
+						x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+						acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
+						acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
+						x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
+						acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
+						acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
+						x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
+						acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
+						acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
+						x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+						acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
+						acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
+						x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+						acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
+						acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
+						x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+						acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
+						acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
+						x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
+						acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
+						acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
+						x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
+						acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
+						acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
+						d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
+						d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
+						x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+						acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
+						acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
+						x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+						acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
+						acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
+						x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+						acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
+						acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
+						x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+						acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
+						acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
+						d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
+						d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
+						x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
+						acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
+						acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
+						x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
+						acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
+						acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
+						x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
+						acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
+						acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
+						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
+						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
+						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
+						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
+						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
+						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
+						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
+						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
+						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
+						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
+						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
+						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
+						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
+						rows--
+						if rows == 0 {
 							break
 						}
-						rt = unsafe.Add(rt, 1024)
-						zp = unsafe.Add(zp, 256)
+						ry = unsafe.Add(ry, 1664)
+						zy = unsafe.Add(zy, 2816)
 					}
+					kt := unsafe.Add(kb, 65536+cib*1024+cb*64)
+					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 				}
-				kt := unsafe.Add(kb, 65536+cib*16*64+cb*64)
-				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
 			}
 		}
 	}
@@ -3545,8 +4978,16 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	for p := range 25 {
+		ip := (*[64]float32)(in[p*64:])
+		op := unsafe.Add(bcp, p*128)
+		for cb := range 16 {
+			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
+			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
+			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
+			op = unsafe.Add(op, 3200)
+		}
 	}
 	ib := unsafe.Pointer(&bc[0])
 	zb := unsafe.Pointer(&dz[0])
@@ -3620,10 +5061,10 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 		s6.Store((*[8]float32)(unsafe.Add(gb, 448)))
 		s7.Store((*[8]float32)(unsafe.Add(gb, 480)))
 	}
-	// tap (0, 0)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+	for cib := range 16 {
+		for cb := range 8 {
+			// tap (0, 0)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3632,33 +5073,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+0+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+0+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 0+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 0+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -3668,12 +5136,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (0, 1)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (0, 1)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3682,33 +5146,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+2048+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+128+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 32768+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 32768+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -3718,12 +5209,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (0, 2)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (0, 2)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3732,33 +5219,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+4096+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+256+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 65536+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 65536+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -3768,12 +5282,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (1, 0)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (1, 0)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3782,33 +5292,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+10240+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+640+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 98304+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 98304+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -3818,12 +5355,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (1, 1)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (1, 1)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3832,33 +5365,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+12288+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+768+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 131072+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 131072+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -3868,12 +5428,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (1, 2)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (1, 2)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3882,33 +5438,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+14336+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+896+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 163840+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 163840+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -3918,12 +5501,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (2, 0)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (2, 0)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3932,33 +5511,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+20480+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+1280+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 196608+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 196608+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -3968,12 +5574,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (2, 1)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (2, 1)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -3982,33 +5584,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+22528+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+1408+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 229376+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 229376+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
@@ -4018,12 +5647,8 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
 			}
-		}
-	}
-	// tap (2, 2)
-	{
-		for cib := range 16 {
-			for cb := range 8 {
+			// tap (2, 2)
+			{
 				var acc0_0 archsimd.Float32x8
 				var acc0_1 archsimd.Float32x8
 				var acc1_0 archsimd.Float32x8
@@ -4032,33 +5657,60 @@ func backward5Weights(in *[1600]float32, dz *[1152]float32, dk *[73728]float32, 
 				var acc2_1 archsimd.Float32x8
 				var acc3_0 archsimd.Float32x8
 				var acc3_1 archsimd.Float32x8
-				for oy := range 3 {
-					rt := unsafe.Add(ib, oy*10240+24576+cib*16*8)
-					zp := unsafe.Add(zb, oy*1536+cb*64)
-					for n := 3; ; {
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						x0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0.MulAdd(d0, acc0_0)
-						acc0_1 = x0.MulAdd(d1, acc0_1)
-						x1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc1_0 = x1.MulAdd(d0, acc1_0)
-						acc1_1 = x1.MulAdd(d1, acc1_1)
-						x2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc2_0 = x2.MulAdd(d0, acc2_0)
-						acc2_1 = x2.MulAdd(d1, acc2_1)
-						x3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc3_0 = x3.MulAdd(d0, acc3_0)
-						acc3_1 = x3.MulAdd(d1, acc3_1)
-						n--
-						if n == 0 {
-							break
-						}
-						rt = unsafe.Add(rt, 2048)
-						zp = unsafe.Add(zp, 512)
+				ry := unsafe.Add(ib, 0*640+1536+cib*3200)
+				zy := unsafe.Add(zb, 0*1536+cb*64)
+				for rows := 3 - 0; ; {
+					rt, zp := ry, zy
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
+					x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+					acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
+					acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
+					x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+					acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
+					acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
+					x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+					acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
+					acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
+					x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+					acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
+					acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
+					x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+					acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
+					acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
+					x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
+					acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
+					acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
+					x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
+					acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
+					acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
+					x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
+					acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
+					acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
+					x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
+					acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
+					acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
+					x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+					acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
+					acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
+					x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+					acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
+					acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
+					x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+					acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
+					acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
+					rows--
+					if rows == 0 {
+						break
 					}
+					ry = unsafe.Add(ry, 640)
+					zy = unsafe.Add(zy, 1536)
 				}
-				kt := unsafe.Add(kb, 262144+cib*16*128+cb*64)
+				kt := unsafe.Add(kb, 262144+cib*2048+cb*64)
 				archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
 				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
