@@ -1,7 +1,10 @@
+//go:build unix
+
 package convc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/convc/convc/generated/mnist"
 	"github.com/convc/convc/runtime"
@@ -44,7 +49,13 @@ func TestPyTorchDistributedMNIST(t *testing.T) {
 	args := []string{"-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
 		"--redirects", "2", "--tee", "2", "--log_dir", filepath.Join(dir, "logs"),
 		filepath.Join(dir, "train.py"), "--data", data, "--epochs", "1", "--limit", "6000", "--out", weights, "--json"}
-	cmd := exec.Command(python, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, python, args...)
+	// torchrun's workers are in its process group; a timeout kills them all.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
 	var out bytes.Buffer
