@@ -573,3 +573,23 @@ func sortedStrings(s []string) []string {
 	}
 	return sortedKeys(m)
 }
+
+// TestPyTorchNames checks that layer names that would break model.py
+// (Python keywords, nn.Module's attributes) are refused with the layer's
+// position.
+func TestPyTorchNames(t *testing.T) {
+	src := "model names {\n    Input(shape=(4,))\n    Dense(3, name=\"train\")\n    Dense(2, activation=\"softmax\", name=\"lambda\")\n}\n"
+	m, errs := dsl.Check("names.cnn", []byte(src))
+	if errs.Err() != nil {
+		t.Fatal(errs.Err())
+	}
+	_, err := PyTorch(m, PyTorchOptions{})
+	if err == nil {
+		t.Fatal("PyTorch accepted layers named train and lambda")
+	}
+	for _, want := range []string{`names.cnn:3:5: layer name "train"`, `names.cnn:4:5: layer name "lambda"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
