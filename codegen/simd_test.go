@@ -13,7 +13,8 @@ import (
 // awkwardSpecs have shapes that exercise the SIMD kernels' tails and
 // fallbacks: channel counts that are not multiples of 8 or 16, odd and
 // even inputs with "same" padding and stride 2, 1x3 and 5x5 kernels, a
-// window too large to unroll, layers without bias, and activations the
+// kernel wider than its output (no pixel of the input gradient sees every
+// tap), a window too large to unroll, layers without bias, and activations the
 // SIMD forward does not fuse.
 var awkwardSpecs = map[string]string{
 	"odd": `model odd {
@@ -33,6 +34,7 @@ fit(data=image_directory("odd", image_size=(9, 11)), epochs=1, batch_size=8)
     Conv2D(16, (3, 9), activation="relu")
     Conv2D(40, 3, strides=2, padding="same", use_bias=False, activation="relu")
     Conv2D(8, 5, padding="same", activation="tanh")
+    Conv2D(16, (3, 2), activation="relu")
     Conv2D(32, 3, padding="same", strides=2)
     Flatten()
     Dense(3, activation="softmax")

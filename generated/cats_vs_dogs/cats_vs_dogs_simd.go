@@ -3166,112 +3166,712 @@ func backward4Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32
 	kb := unsafe.Pointer(&k[0])
 	zb := unsafe.Pointer(&dz[0])
 	qb := unsafe.Pointer(&din[0])
-	for qy := range 89 {
-		for qx := range 89 {
-			dq := unsafe.Add(qb, (qy*89+qx)*128)
-			for cb := range 4 {
-				var a0 archsimd.Float32x8
-				var a1 archsimd.Float32x8
-				var a2 archsimd.Float32x8
-				var a3 archsimd.Float32x8
-				var a4 archsimd.Float32x8
-				var a5 archsimd.Float32x8
-				var a6 archsimd.Float32x8
-				var a7 archsimd.Float32x8
-				for ky := range 3 {
-					ty := qy - ky
-					if ty < 0 || ty > 86 {
-						continue
-					}
-					for kx := range 3 {
-						tx := qx - kx
-						if tx < 0 || tx > 86 {
-							continue
+	for cb := range 8 {
+		wc := unsafe.Add(kb, cb*1024)
+		for qy := range 89 {
+			ky0, ky1 := max(0, qy-86), min(2, qy)
+			dq := unsafe.Add(qb, qy*11392+cb*16)
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*22272)
+				wr := unsafe.Add(wc, ky0*24576)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 0)
+					{
+						zt := zr
+						wt := wr
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
 						}
-						zp := unsafe.Add(zb, (ty/1*87+tx/1)*256)
-						wp := unsafe.Add(kb, ((ky*3+kx)*32+cb*8)*256)
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(wp)).MulAdd(d0, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 256))).MulAdd(d0, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 512))).MulAdd(d0, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 768))).MulAdd(d0, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1024))).MulAdd(d0, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1280))).MulAdd(d0, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1536))).MulAdd(d0, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1792))).MulAdd(d0, a7)
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 32))).MulAdd(d1, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 288))).MulAdd(d1, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 544))).MulAdd(d1, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 800))).MulAdd(d1, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1056))).MulAdd(d1, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1312))).MulAdd(d1, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1568))).MulAdd(d1, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1824))).MulAdd(d1, a7)
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 64))).MulAdd(d2, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 320))).MulAdd(d2, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 576))).MulAdd(d2, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 832))).MulAdd(d2, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1088))).MulAdd(d2, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1344))).MulAdd(d2, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1600))).MulAdd(d2, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1856))).MulAdd(d2, a7)
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 96))).MulAdd(d3, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 352))).MulAdd(d3, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 608))).MulAdd(d3, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 864))).MulAdd(d3, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1120))).MulAdd(d3, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1376))).MulAdd(d3, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1632))).MulAdd(d3, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1888))).MulAdd(d3, a7)
-						d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 128))).MulAdd(d4, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 384))).MulAdd(d4, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 640))).MulAdd(d4, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 896))).MulAdd(d4, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1152))).MulAdd(d4, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1408))).MulAdd(d4, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1664))).MulAdd(d4, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1920))).MulAdd(d4, a7)
-						d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 160))).MulAdd(d5, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 416))).MulAdd(d5, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 672))).MulAdd(d5, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 928))).MulAdd(d5, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1184))).MulAdd(d5, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1440))).MulAdd(d5, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1696))).MulAdd(d5, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1952))).MulAdd(d5, a7)
-						d6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 192))).MulAdd(d6, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 448))).MulAdd(d6, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 704))).MulAdd(d6, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 960))).MulAdd(d6, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1216))).MulAdd(d6, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1472))).MulAdd(d6, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1728))).MulAdd(d6, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1984))).MulAdd(d6, a7)
-						d7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 224))).MulAdd(d7, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 480))).MulAdd(d7, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 736))).MulAdd(d7, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 992))).MulAdd(d7, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1248))).MulAdd(d7, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1504))).MulAdd(d7, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1760))).MulAdd(d7, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2016))).MulAdd(d7, a7)
 					}
+					// tap (ky, 1)
+					{
+						zt := zr
+						wt := unsafe.Add(wr, 8192)
+						for n := 2; ; {
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -22272)
+					wr = unsafe.Add(wr, 24576)
 				}
-				h01 := a0.AddPairsGrouped(a1)
-				h23 := a2.AddPairsGrouped(a3)
-				h03 := h01.AddPairsGrouped(h23)
-				h45 := a4.AddPairsGrouped(a5)
-				h67 := a6.AddPairsGrouped(a7)
-				h47 := h45.AddPairsGrouped(h67)
-				sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
-				sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 128)))
+			}
+			{
+				zq := unsafe.Add(zb, 512)
+				dx := unsafe.Add(dq, 256)
+				for n := 42; ; {
+					{
+						var a0_0 archsimd.Float32x8
+						var a0_1 archsimd.Float32x8
+						var a0_2 archsimd.Float32x8
+						var a0_3 archsimd.Float32x8
+						var a1_0 archsimd.Float32x8
+						var a1_1 archsimd.Float32x8
+						var a1_2 archsimd.Float32x8
+						var a1_3 archsimd.Float32x8
+						zr := unsafe.Add(zq, (qy-ky0)*22272)
+						wr := unsafe.Add(wc, ky0*24576)
+						for ky := ky0; ; ky++ {
+							// tap (ky, 0)
+							{
+								zt := zr
+								wt := wr
+								for n := 2; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 1)
+							{
+								zt := unsafe.Add(zr, -256)
+								wt := unsafe.Add(wr, 8192)
+								for n := 2; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 2)
+							{
+								zt := unsafe.Add(zr, -512)
+								wt := unsafe.Add(wr, 16384)
+								for n := 2; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							if ky == ky1 {
+								break
+							}
+							zr = unsafe.Add(zr, -22272)
+							wr = unsafe.Add(wr, 24576)
+						}
+						h001 := a0_0.AddPairsGrouped(a0_1)
+						h023 := a0_2.AddPairsGrouped(a0_3)
+						h0 := h001.AddPairsGrouped(h023)
+						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
+						h101 := a1_0.AddPairsGrouped(a1_1)
+						h123 := a1_2.AddPairsGrouped(a1_3)
+						h1 := h101.AddPairsGrouped(h123)
+						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 128)))
+					}
+					n--
+					if n == 0 {
+						break
+					}
+					zq = unsafe.Add(zq, 512)
+					dx = unsafe.Add(dx, 256)
+				}
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*22272)
+				wr := unsafe.Add(wc, ky0*24576)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 0)
+					{
+						zt := unsafe.Add(zr, 22016)
+						wt := wr
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 1)
+					{
+						zt := unsafe.Add(zr, 21760)
+						wt := unsafe.Add(wr, 8192)
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 2)
+					{
+						zt := unsafe.Add(zr, 21504)
+						wt := unsafe.Add(wr, 16384)
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -22272)
+					wr = unsafe.Add(wr, 24576)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 11008)))
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*22272)
+				wr := unsafe.Add(wc, ky0*24576)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 1)
+					{
+						zt := unsafe.Add(zr, 22016)
+						wt := unsafe.Add(wr, 8192)
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 2)
+					{
+						zt := unsafe.Add(zr, 21760)
+						wt := unsafe.Add(wr, 16384)
+						for n := 2; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -22272)
+					wr = unsafe.Add(wr, 24576)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 11136)))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 11264)))
 			}
 		}
 	}
@@ -5109,184 +5709,712 @@ func backward6Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32
 	kb := unsafe.Pointer(&k[0])
 	zb := unsafe.Pointer(&dz[0])
 	qb := unsafe.Pointer(&din[0])
-	for qy := range 43 {
-		for qx := range 43 {
-			dq := unsafe.Add(qb, (qy*43+qx)*256)
-			for cb := range 8 {
-				var a0 archsimd.Float32x8
-				var a1 archsimd.Float32x8
-				var a2 archsimd.Float32x8
-				var a3 archsimd.Float32x8
-				var a4 archsimd.Float32x8
-				var a5 archsimd.Float32x8
-				var a6 archsimd.Float32x8
-				var a7 archsimd.Float32x8
-				for ky := range 3 {
-					ty := qy - ky
-					if ty < 0 || ty > 40 {
-						continue
-					}
-					for kx := range 3 {
-						tx := qx - kx
-						if tx < 0 || tx > 40 {
-							continue
+	for cb := range 16 {
+		wc := unsafe.Add(kb, cb*2048)
+		for qy := range 43 {
+			ky0, ky1 := max(0, qy-40), min(2, qy)
+			dq := unsafe.Add(qb, qy*11008+cb*16)
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*20992)
+				wr := unsafe.Add(wc, ky0*98304)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 0)
+					{
+						zt := zr
+						wt := wr
+						for n := 4; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
 						}
-						zp := unsafe.Add(zb, (ty/1*41+tx/1)*512)
-						wp := unsafe.Add(kb, ((ky*3+kx)*64+cb*8)*512)
-						d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(wp)).MulAdd(d0, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 512))).MulAdd(d0, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1024))).MulAdd(d0, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1536))).MulAdd(d0, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2048))).MulAdd(d0, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2560))).MulAdd(d0, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3072))).MulAdd(d0, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3584))).MulAdd(d0, a7)
-						d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 32))).MulAdd(d1, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 544))).MulAdd(d1, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1056))).MulAdd(d1, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1568))).MulAdd(d1, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2080))).MulAdd(d1, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2592))).MulAdd(d1, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3104))).MulAdd(d1, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3616))).MulAdd(d1, a7)
-						d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 64))).MulAdd(d2, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 576))).MulAdd(d2, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1088))).MulAdd(d2, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1600))).MulAdd(d2, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2112))).MulAdd(d2, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2624))).MulAdd(d2, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3136))).MulAdd(d2, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3648))).MulAdd(d2, a7)
-						d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 96))).MulAdd(d3, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 608))).MulAdd(d3, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1120))).MulAdd(d3, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1632))).MulAdd(d3, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2144))).MulAdd(d3, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2656))).MulAdd(d3, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3168))).MulAdd(d3, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3680))).MulAdd(d3, a7)
-						d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 128))).MulAdd(d4, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 640))).MulAdd(d4, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1152))).MulAdd(d4, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1664))).MulAdd(d4, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2176))).MulAdd(d4, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2688))).MulAdd(d4, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3200))).MulAdd(d4, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3712))).MulAdd(d4, a7)
-						d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 160))).MulAdd(d5, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 672))).MulAdd(d5, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1184))).MulAdd(d5, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1696))).MulAdd(d5, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2208))).MulAdd(d5, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2720))).MulAdd(d5, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3232))).MulAdd(d5, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3744))).MulAdd(d5, a7)
-						d6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 192))).MulAdd(d6, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 704))).MulAdd(d6, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1216))).MulAdd(d6, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1728))).MulAdd(d6, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2240))).MulAdd(d6, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2752))).MulAdd(d6, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3264))).MulAdd(d6, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3776))).MulAdd(d6, a7)
-						d7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 224))).MulAdd(d7, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 736))).MulAdd(d7, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1248))).MulAdd(d7, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1760))).MulAdd(d7, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2272))).MulAdd(d7, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2784))).MulAdd(d7, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3296))).MulAdd(d7, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3808))).MulAdd(d7, a7)
-						d8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 256))).MulAdd(d8, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 768))).MulAdd(d8, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1280))).MulAdd(d8, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1792))).MulAdd(d8, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2304))).MulAdd(d8, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2816))).MulAdd(d8, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3328))).MulAdd(d8, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3840))).MulAdd(d8, a7)
-						d9 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 288))).MulAdd(d9, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 800))).MulAdd(d9, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1312))).MulAdd(d9, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1824))).MulAdd(d9, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2336))).MulAdd(d9, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2848))).MulAdd(d9, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3360))).MulAdd(d9, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3872))).MulAdd(d9, a7)
-						d10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 320)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 320))).MulAdd(d10, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 832))).MulAdd(d10, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1344))).MulAdd(d10, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1856))).MulAdd(d10, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2368))).MulAdd(d10, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2880))).MulAdd(d10, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3392))).MulAdd(d10, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3904))).MulAdd(d10, a7)
-						d11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 352)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 352))).MulAdd(d11, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 864))).MulAdd(d11, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1376))).MulAdd(d11, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1888))).MulAdd(d11, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2400))).MulAdd(d11, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2912))).MulAdd(d11, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3424))).MulAdd(d11, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3936))).MulAdd(d11, a7)
-						d12 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 384))).MulAdd(d12, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 896))).MulAdd(d12, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1408))).MulAdd(d12, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1920))).MulAdd(d12, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2432))).MulAdd(d12, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2944))).MulAdd(d12, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3456))).MulAdd(d12, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3968))).MulAdd(d12, a7)
-						d13 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 416))).MulAdd(d13, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 928))).MulAdd(d13, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1440))).MulAdd(d13, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1952))).MulAdd(d13, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2464))).MulAdd(d13, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2976))).MulAdd(d13, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3488))).MulAdd(d13, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 4000))).MulAdd(d13, a7)
-						d14 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 448)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 448))).MulAdd(d14, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 960))).MulAdd(d14, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1472))).MulAdd(d14, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1984))).MulAdd(d14, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2496))).MulAdd(d14, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3008))).MulAdd(d14, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3520))).MulAdd(d14, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 4032))).MulAdd(d14, a7)
-						d15 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 480)))
-						a0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 480))).MulAdd(d15, a0)
-						a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 992))).MulAdd(d15, a1)
-						a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1504))).MulAdd(d15, a2)
-						a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2016))).MulAdd(d15, a3)
-						a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2528))).MulAdd(d15, a4)
-						a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3040))).MulAdd(d15, a5)
-						a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3552))).MulAdd(d15, a6)
-						a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 4064))).MulAdd(d15, a7)
 					}
+					// tap (ky, 1)
+					{
+						zt := zr
+						wt := unsafe.Add(wr, 32768)
+						for n := 4; ; {
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -20992)
+					wr = unsafe.Add(wr, 98304)
 				}
-				h01 := a0.AddPairsGrouped(a1)
-				h23 := a2.AddPairsGrouped(a3)
-				h03 := h01.AddPairsGrouped(h23)
-				h45 := a4.AddPairsGrouped(a5)
-				h67 := a6.AddPairsGrouped(a7)
-				h47 := h45.AddPairsGrouped(h67)
-				sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
-				sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 256)))
+			}
+			{
+				zq := unsafe.Add(zb, 1024)
+				dx := unsafe.Add(dq, 512)
+				for n := 19; ; {
+					{
+						var a0_0 archsimd.Float32x8
+						var a0_1 archsimd.Float32x8
+						var a0_2 archsimd.Float32x8
+						var a0_3 archsimd.Float32x8
+						var a1_0 archsimd.Float32x8
+						var a1_1 archsimd.Float32x8
+						var a1_2 archsimd.Float32x8
+						var a1_3 archsimd.Float32x8
+						zr := unsafe.Add(zq, (qy-ky0)*20992)
+						wr := unsafe.Add(wc, ky0*98304)
+						for ky := ky0; ; ky++ {
+							// tap (ky, 0)
+							{
+								zt := zr
+								wt := wr
+								for n := 4; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 1)
+							{
+								zt := unsafe.Add(zr, -512)
+								wt := unsafe.Add(wr, 32768)
+								for n := 4; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 2)
+							{
+								zt := unsafe.Add(zr, -1024)
+								wt := unsafe.Add(wr, 65536)
+								for n := 4; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							if ky == ky1 {
+								break
+							}
+							zr = unsafe.Add(zr, -20992)
+							wr = unsafe.Add(wr, 98304)
+						}
+						h001 := a0_0.AddPairsGrouped(a0_1)
+						h023 := a0_2.AddPairsGrouped(a0_3)
+						h0 := h001.AddPairsGrouped(h023)
+						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
+						h101 := a1_0.AddPairsGrouped(a1_1)
+						h123 := a1_2.AddPairsGrouped(a1_3)
+						h1 := h101.AddPairsGrouped(h123)
+						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 256)))
+					}
+					n--
+					if n == 0 {
+						break
+					}
+					zq = unsafe.Add(zq, 1024)
+					dx = unsafe.Add(dx, 512)
+				}
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*20992)
+				wr := unsafe.Add(wc, ky0*98304)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 0)
+					{
+						zt := unsafe.Add(zr, 20480)
+						wt := wr
+						for n := 4; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 1)
+					{
+						zt := unsafe.Add(zr, 19968)
+						wt := unsafe.Add(wr, 32768)
+						for n := 4; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 2)
+					{
+						zt := unsafe.Add(zr, 19456)
+						wt := unsafe.Add(wr, 65536)
+						for n := 4; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -20992)
+					wr = unsafe.Add(wr, 98304)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 10240)))
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*20992)
+				wr := unsafe.Add(wc, ky0*98304)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 1)
+					{
+						zt := unsafe.Add(zr, 20480)
+						wt := unsafe.Add(wr, 32768)
+						for n := 4; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 2)
+					{
+						zt := unsafe.Add(zr, 19968)
+						wt := unsafe.Add(wr, 65536)
+						for n := 4; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -20992)
+					wr = unsafe.Add(wr, 98304)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 10496)))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 10752)))
 			}
 		}
 	}
@@ -8536,57 +9664,546 @@ func backward8Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32)
 	kb := unsafe.Pointer(&k[0])
 	zb := unsafe.Pointer(&dz[0])
 	qb := unsafe.Pointer(&din[0])
-	for qy := range 20 {
-		for qx := range 20 {
-			dq := unsafe.Add(qb, (qy*20+qx)*512)
-			for cb := range 16 {
-				var a0 archsimd.Float32x8
-				var a1 archsimd.Float32x8
-				var a2 archsimd.Float32x8
-				var a3 archsimd.Float32x8
-				var a4 archsimd.Float32x8
-				var a5 archsimd.Float32x8
-				var a6 archsimd.Float32x8
-				var a7 archsimd.Float32x8
-				for ky := range 3 {
-					ty := qy - ky
-					if ty < 0 || ty > 17 {
-						continue
-					}
-					for kx := range 3 {
-						tx := qx - kx
-						if tx < 0 || tx > 17 {
-							continue
-						}
-						zp := unsafe.Add(zb, (ty/1*18+tx/1)*1024)
-						wp := unsafe.Add(kb, ((ky*3+kx)*128+cb*8)*1024)
-						for n := 32; ; {
-							d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							a0 = archsimd.LoadFloat32x8((*[8]float32)(wp)).MulAdd(d0, a0)
-							a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1024))).MulAdd(d0, a1)
-							a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2048))).MulAdd(d0, a2)
-							a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3072))).MulAdd(d0, a3)
-							a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 4096))).MulAdd(d0, a4)
-							a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 5120))).MulAdd(d0, a5)
-							a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 6144))).MulAdd(d0, a6)
-							a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 7168))).MulAdd(d0, a7)
+	for cb := range 32 {
+		wc := unsafe.Add(kb, cb*4096)
+		for qy := range 20 {
+			ky0, ky1 := max(0, qy-17), min(2, qy)
+			dq := unsafe.Add(qb, qy*10240+cb*16)
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*18432)
+				wr := unsafe.Add(wc, ky0*393216)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 0)
+					{
+						zt := zr
+						wt := wr
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
 							n--
 							if n == 0 {
 								break
 							}
-							zp = unsafe.Add(zp, 32)
-							wp = unsafe.Add(wp, 32)
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
 						}
 					}
+					// tap (ky, 1)
+					{
+						zt := zr
+						wt := unsafe.Add(wr, 131072)
+						for n := 8; ; {
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -18432)
+					wr = unsafe.Add(wr, 393216)
 				}
-				h01 := a0.AddPairsGrouped(a1)
-				h23 := a2.AddPairsGrouped(a3)
-				h03 := h01.AddPairsGrouped(h23)
-				h45 := a4.AddPairsGrouped(a5)
-				h67 := a6.AddPairsGrouped(a7)
-				h47 := h45.AddPairsGrouped(h67)
-				sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
-				sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 512)))
+			}
+			{
+				zq := unsafe.Add(zb, 2048)
+				dx := unsafe.Add(dq, 1024)
+				for n := 8; ; {
+					{
+						var a0_0 archsimd.Float32x8
+						var a0_1 archsimd.Float32x8
+						var a0_2 archsimd.Float32x8
+						var a0_3 archsimd.Float32x8
+						var a1_0 archsimd.Float32x8
+						var a1_1 archsimd.Float32x8
+						var a1_2 archsimd.Float32x8
+						var a1_3 archsimd.Float32x8
+						zr := unsafe.Add(zq, (qy-ky0)*18432)
+						wr := unsafe.Add(wc, ky0*393216)
+						for ky := ky0; ; ky++ {
+							// tap (ky, 0)
+							{
+								zt := zr
+								wt := wr
+								for n := 8; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 1)
+							{
+								zt := unsafe.Add(zr, -1024)
+								wt := unsafe.Add(wr, 131072)
+								for n := 8; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 2)
+							{
+								zt := unsafe.Add(zr, -2048)
+								wt := unsafe.Add(wr, 262144)
+								for n := 8; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							if ky == ky1 {
+								break
+							}
+							zr = unsafe.Add(zr, -18432)
+							wr = unsafe.Add(wr, 393216)
+						}
+						h001 := a0_0.AddPairsGrouped(a0_1)
+						h023 := a0_2.AddPairsGrouped(a0_3)
+						h0 := h001.AddPairsGrouped(h023)
+						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
+						h101 := a1_0.AddPairsGrouped(a1_1)
+						h123 := a1_2.AddPairsGrouped(a1_3)
+						h1 := h101.AddPairsGrouped(h123)
+						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 512)))
+					}
+					n--
+					if n == 0 {
+						break
+					}
+					zq = unsafe.Add(zq, 2048)
+					dx = unsafe.Add(dx, 1024)
+				}
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*18432)
+				wr := unsafe.Add(wc, ky0*393216)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 1)
+					{
+						zt := unsafe.Add(zr, 17408)
+						wt := unsafe.Add(wr, 131072)
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 2)
+					{
+						zt := unsafe.Add(zr, 16384)
+						wt := unsafe.Add(wr, 262144)
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -18432)
+					wr = unsafe.Add(wr, 393216)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 9216)))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 9728)))
 			}
 		}
 	}
@@ -12069,57 +13686,712 @@ func backward10Input(k *[589824]float32, dz *[12544]float32, din *[20736]float32
 	kb := unsafe.Pointer(&k[0])
 	zb := unsafe.Pointer(&dz[0])
 	qb := unsafe.Pointer(&din[0])
-	for qy := range 9 {
-		for qx := range 9 {
-			dq := unsafe.Add(qb, (qy*9+qx)*1024)
-			for cb := range 32 {
-				var a0 archsimd.Float32x8
-				var a1 archsimd.Float32x8
-				var a2 archsimd.Float32x8
-				var a3 archsimd.Float32x8
-				var a4 archsimd.Float32x8
-				var a5 archsimd.Float32x8
-				var a6 archsimd.Float32x8
-				var a7 archsimd.Float32x8
-				for ky := range 3 {
-					ty := qy - ky
-					if ty < 0 || ty > 6 {
-						continue
-					}
-					for kx := range 3 {
-						tx := qx - kx
-						if tx < 0 || tx > 6 {
-							continue
-						}
-						zp := unsafe.Add(zb, (ty/1*7+tx/1)*1024)
-						wp := unsafe.Add(kb, ((ky*3+kx)*256+cb*8)*1024)
-						for n := 32; ; {
-							d0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							a0 = archsimd.LoadFloat32x8((*[8]float32)(wp)).MulAdd(d0, a0)
-							a1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 1024))).MulAdd(d0, a1)
-							a2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 2048))).MulAdd(d0, a2)
-							a3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 3072))).MulAdd(d0, a3)
-							a4 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 4096))).MulAdd(d0, a4)
-							a5 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 5120))).MulAdd(d0, a5)
-							a6 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 6144))).MulAdd(d0, a6)
-							a7 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wp, 7168))).MulAdd(d0, a7)
+	for cb := range 64 {
+		wc := unsafe.Add(kb, cb*4096)
+		for qy := range 9 {
+			ky0, ky1 := max(0, qy-6), min(2, qy)
+			dq := unsafe.Add(qb, qy*9216+cb*16)
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*7168)
+				wr := unsafe.Add(wc, ky0*786432)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 0)
+					{
+						zt := zr
+						wt := wr
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
 							n--
 							if n == 0 {
 								break
 							}
-							zp = unsafe.Add(zp, 32)
-							wp = unsafe.Add(wp, 32)
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
 						}
 					}
+					// tap (ky, 1)
+					{
+						zt := zr
+						wt := unsafe.Add(wr, 262144)
+						for n := 8; ; {
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -7168)
+					wr = unsafe.Add(wr, 786432)
 				}
-				h01 := a0.AddPairsGrouped(a1)
-				h23 := a2.AddPairsGrouped(a3)
-				h03 := h01.AddPairsGrouped(h23)
-				h45 := a4.AddPairsGrouped(a5)
-				h67 := a6.AddPairsGrouped(a7)
-				h47 := h45.AddPairsGrouped(h67)
-				sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
-				sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1024)))
+			}
+			{
+				zq := unsafe.Add(zb, 2048)
+				dx := unsafe.Add(dq, 2048)
+				for n := 2; ; {
+					{
+						var a0_0 archsimd.Float32x8
+						var a0_1 archsimd.Float32x8
+						var a0_2 archsimd.Float32x8
+						var a0_3 archsimd.Float32x8
+						var a1_0 archsimd.Float32x8
+						var a1_1 archsimd.Float32x8
+						var a1_2 archsimd.Float32x8
+						var a1_3 archsimd.Float32x8
+						zr := unsafe.Add(zq, (qy-ky0)*7168)
+						wr := unsafe.Add(wc, ky0*786432)
+						for ky := ky0; ; ky++ {
+							// tap (ky, 0)
+							{
+								zt := zr
+								wt := wr
+								for n := 8; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 1)
+							{
+								zt := unsafe.Add(zr, -1024)
+								wt := unsafe.Add(wr, 262144)
+								for n := 8; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							// tap (ky, 2)
+							{
+								zt := unsafe.Add(zr, -2048)
+								wt := unsafe.Add(wr, 524288)
+								for n := 8; ; {
+									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+									a0_0 = w0_0.MulAdd(d0_0, a0_0)
+									a1_0 = w0_0.MulAdd(d0_1, a1_0)
+									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+									a0_1 = w0_1.MulAdd(d0_0, a0_1)
+									a1_1 = w0_1.MulAdd(d0_1, a1_1)
+									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+									a0_2 = w0_2.MulAdd(d0_0, a0_2)
+									a1_2 = w0_2.MulAdd(d0_1, a1_2)
+									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+									a0_3 = w0_3.MulAdd(d0_0, a0_3)
+									a1_3 = w0_3.MulAdd(d0_1, a1_3)
+									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+									a0_0 = w1_0.MulAdd(d1_0, a0_0)
+									a1_0 = w1_0.MulAdd(d1_1, a1_0)
+									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+									a0_1 = w1_1.MulAdd(d1_0, a0_1)
+									a1_1 = w1_1.MulAdd(d1_1, a1_1)
+									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+									a0_2 = w1_2.MulAdd(d1_0, a0_2)
+									a1_2 = w1_2.MulAdd(d1_1, a1_2)
+									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+									a0_3 = w1_3.MulAdd(d1_0, a0_3)
+									a1_3 = w1_3.MulAdd(d1_1, a1_3)
+									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+									a0_0 = w2_0.MulAdd(d2_0, a0_0)
+									a1_0 = w2_0.MulAdd(d2_1, a1_0)
+									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+									a0_1 = w2_1.MulAdd(d2_0, a0_1)
+									a1_1 = w2_1.MulAdd(d2_1, a1_1)
+									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+									a0_2 = w2_2.MulAdd(d2_0, a0_2)
+									a1_2 = w2_2.MulAdd(d2_1, a1_2)
+									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+									a0_3 = w2_3.MulAdd(d2_0, a0_3)
+									a1_3 = w2_3.MulAdd(d2_1, a1_3)
+									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+									a0_0 = w3_0.MulAdd(d3_0, a0_0)
+									a1_0 = w3_0.MulAdd(d3_1, a1_0)
+									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+									a0_1 = w3_1.MulAdd(d3_0, a0_1)
+									a1_1 = w3_1.MulAdd(d3_1, a1_1)
+									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+									a0_2 = w3_2.MulAdd(d3_0, a0_2)
+									a1_2 = w3_2.MulAdd(d3_1, a1_2)
+									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+									a0_3 = w3_3.MulAdd(d3_0, a0_3)
+									a1_3 = w3_3.MulAdd(d3_1, a1_3)
+									n--
+									if n == 0 {
+										break
+									}
+									zt = unsafe.Add(zt, 128)
+									wt = unsafe.Add(wt, 128)
+								}
+							}
+							if ky == ky1 {
+								break
+							}
+							zr = unsafe.Add(zr, -7168)
+							wr = unsafe.Add(wr, 786432)
+						}
+						h001 := a0_0.AddPairsGrouped(a0_1)
+						h023 := a0_2.AddPairsGrouped(a0_3)
+						h0 := h001.AddPairsGrouped(h023)
+						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
+						h101 := a1_0.AddPairsGrouped(a1_1)
+						h123 := a1_2.AddPairsGrouped(a1_3)
+						h1 := h101.AddPairsGrouped(h123)
+						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 1024)))
+					}
+					n--
+					if n == 0 {
+						break
+					}
+					zq = unsafe.Add(zq, 2048)
+					dx = unsafe.Add(dx, 2048)
+				}
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*7168)
+				wr := unsafe.Add(wc, ky0*786432)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 0)
+					{
+						zt := unsafe.Add(zr, 6144)
+						wt := wr
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 1)
+					{
+						zt := unsafe.Add(zr, 5120)
+						wt := unsafe.Add(wr, 262144)
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 2)
+					{
+						zt := unsafe.Add(zr, 4096)
+						wt := unsafe.Add(wr, 524288)
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -7168)
+					wr = unsafe.Add(wr, 786432)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 6144)))
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*7168)
+				wr := unsafe.Add(wc, ky0*786432)
+				for ky := ky0; ; ky++ {
+					// tap (ky, 1)
+					{
+						zt := unsafe.Add(zr, 6144)
+						wt := unsafe.Add(wr, 262144)
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					// tap (ky, 2)
+					{
+						zt := unsafe.Add(zr, 5120)
+						wt := unsafe.Add(wr, 524288)
+						for n := 8; ; {
+							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
+							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+							a0_0 = w0_0.MulAdd(d0_0, a0_0)
+							a1_0 = w0_0.MulAdd(d0_1, a1_0)
+							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+							a0_1 = w0_1.MulAdd(d0_0, a0_1)
+							a1_1 = w0_1.MulAdd(d0_1, a1_1)
+							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+							a0_2 = w0_2.MulAdd(d0_0, a0_2)
+							a1_2 = w0_2.MulAdd(d0_1, a1_2)
+							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+							a0_3 = w0_3.MulAdd(d0_0, a0_3)
+							a1_3 = w0_3.MulAdd(d0_1, a1_3)
+							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
+							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+							a0_0 = w1_0.MulAdd(d1_0, a0_0)
+							a1_0 = w1_0.MulAdd(d1_1, a1_0)
+							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+							a0_1 = w1_1.MulAdd(d1_0, a0_1)
+							a1_1 = w1_1.MulAdd(d1_1, a1_1)
+							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+							a0_2 = w1_2.MulAdd(d1_0, a0_2)
+							a1_2 = w1_2.MulAdd(d1_1, a1_2)
+							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+							a0_3 = w1_3.MulAdd(d1_0, a0_3)
+							a1_3 = w1_3.MulAdd(d1_1, a1_3)
+							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
+							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+							a0_0 = w2_0.MulAdd(d2_0, a0_0)
+							a1_0 = w2_0.MulAdd(d2_1, a1_0)
+							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+							a0_1 = w2_1.MulAdd(d2_0, a0_1)
+							a1_1 = w2_1.MulAdd(d2_1, a1_1)
+							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+							a0_2 = w2_2.MulAdd(d2_0, a0_2)
+							a1_2 = w2_2.MulAdd(d2_1, a1_2)
+							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+							a0_3 = w2_3.MulAdd(d2_0, a0_3)
+							a1_3 = w2_3.MulAdd(d2_1, a1_3)
+							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
+							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+							a0_0 = w3_0.MulAdd(d3_0, a0_0)
+							a1_0 = w3_0.MulAdd(d3_1, a1_0)
+							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+							a0_1 = w3_1.MulAdd(d3_0, a0_1)
+							a1_1 = w3_1.MulAdd(d3_1, a1_1)
+							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+							a0_2 = w3_2.MulAdd(d3_0, a0_2)
+							a1_2 = w3_2.MulAdd(d3_1, a1_2)
+							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+							a0_3 = w3_3.MulAdd(d3_0, a0_3)
+							a1_3 = w3_3.MulAdd(d3_1, a1_3)
+							n--
+							if n == 0 {
+								break
+							}
+							zt = unsafe.Add(zt, 128)
+							wt = unsafe.Add(wt, 128)
+						}
+					}
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -7168)
+					wr = unsafe.Add(wr, 786432)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 7168)))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 8192)))
 			}
 		}
 	}
