@@ -154,7 +154,7 @@ func (g *gen) convKernels(f *jen.File, i int) {
 	)
 
 	if act != "linear" {
-		f.Func().Id(fmt.Sprintf("backward%dActivation", i)).Params(jen.Id("y"), jen.Id("d").Add(arr(oh*ow*co))).Block(
+		f.Func().Id(g.activationName(i, act, oh*ow*co)).Params(jen.Id("y"), jen.Id("d").Add(arr(oh*ow*co))).Block(
 			activationBackward(act, oh*ow, co)...,
 		)
 	}
@@ -284,7 +284,7 @@ func (g *gen) denseKernels(f *jen.File, i int) {
 		b.Add(storeActivated(act, "acc", "out"))
 	})
 	if act != "linear" {
-		f.Func().Id(fmt.Sprintf("backward%dActivation", i)).Params(jen.Id("y"), jen.Id("d").Add(arr(u))).Block(
+		f.Func().Id(g.activationName(i, act, u)).Params(jen.Id("y"), jen.Id("d").Add(arr(u))).Block(
 			activationBackward(act, 1, u)...,
 		)
 	}
@@ -437,4 +437,16 @@ type dispatched struct {
 func (g *gen) generic(name string, params []jen.Code) string {
 	g.dispatch = append(g.dispatch, dispatched{name: name, layer: g.cur, params: params})
 	return name + "Generic"
+}
+
+// activationName returns the name of the portable activation-gradient
+// kernel of layer i. ReLU's over whole vectors is dispatched, so that the
+// SIMD build masks eight lanes at a time instead of branching on every
+// element, which mispredicts half the time.
+func (g *gen) activationName(i int, act string, n int) string {
+	name := fmt.Sprintf("backward%dActivation", i)
+	if act != "relu" || n%8 != 0 {
+		return name
+	}
+	return g.generic(name, []jen.Code{jen.Id("y"), jen.Id("d").Add(arr(n))})
 }

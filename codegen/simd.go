@@ -115,6 +115,8 @@ func (g *gen) simdFile() *jen.File {
 		l := &g.m.Layers[d.layer]
 		var body string
 		switch {
+		case strings.HasSuffix(d.name, "Activation"):
+			body = reluBackwardSIMD()
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
@@ -860,6 +862,20 @@ func (g *gen) maxPoolSIMD(i int, withArg bool) string {
 		s.p("}")
 	}
 	s.p("}")
+	s.p("}")
+	return s.String()
+}
+
+// reluBackwardSIMD emits the body of a ReLU gradient over a whole number of
+// vectors: d is kept where the output y is positive and zeroed elsewhere.
+func reluBackwardSIMD() string {
+	var s src
+	s.p("var zero archsimd.Float32x8")
+	s.p("yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])")
+	s.p("for j := 0; j < len(y); j += 8 {")
+	s.p("m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)")
+	s.p("dv := (*[8]float32)(unsafe.Add(dp, j*4))")
+	s.p("archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)")
 	s.p("}")
 	return s.String()
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 func main() {
 	steps := flag.Int("steps", 100, "training steps of batch 64 to time (after 5 warm-up steps)")
 	workers := flag.Int("workers", 2, "workers (cores) to use")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the timed training steps to this file")
 	flag.Parse()
 
 	dir, err := runtime.MNISTDir()
@@ -53,11 +55,19 @@ func main() {
 	for s := range 5 {
 		step(s)
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
 	start := time.Now()
 	for s := range *steps {
 		step(5 + s)
 	}
 	el := time.Since(start).Seconds()
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	res["train_images_per_second"] = float64(*steps*64) / el
 	res["epoch_seconds"] = 60000 / res["train_images_per_second"]
 	t.Close()

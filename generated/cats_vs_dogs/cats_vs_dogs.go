@@ -716,7 +716,7 @@ func forward2Generic(in *[97200]float32, k *[864]float32, b *[32]float32, out *[
 		}
 	}
 }
-func backward2Activation(y, d *[1013888]float32) {
+func backward2ActivationGeneric(y, d *[1013888]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -1065,7 +1065,7 @@ func forward4Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out
 		}
 	}
 }
-func backward4Activation(y, d *[484416]float32) {
+func backward4ActivationGeneric(y, d *[484416]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -1542,7 +1542,7 @@ func forward6Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, ou
 		}
 	}
 }
-func backward6Activation(y, d *[215168]float32) {
+func backward6ActivationGeneric(y, d *[215168]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -2019,7 +2019,7 @@ func forward8Generic(in *[51200]float32, k *[294912]float32, b *[256]float32, ou
 		}
 	}
 }
-func backward8Activation(y, d *[82944]float32) {
+func backward8ActivationGeneric(y, d *[82944]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -2496,7 +2496,7 @@ func forward10Generic(in *[20736]float32, k *[589824]float32, b *[256]float32, o
 		}
 	}
 }
-func backward10Activation(y, d *[12544]float32) {
+func backward10ActivationGeneric(y, d *[12544]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0

@@ -8,6 +8,11 @@ func forward2(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888
 	forward2Generic(in, k, b, out)
 }
 
+// backward2Activation runs backward2ActivationGeneric: conv2d.
+func backward2Activation(y, d *[1013888]float32) {
+	backward2ActivationGeneric(y, d)
+}
+
 // backward2Weights runs backward2WeightsGeneric: conv2d.
 func backward2Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32, db *[32]float32, bc *[2027776]float32) {
 	backward2WeightsGeneric(in, dz, dk, db)
@@ -26,6 +31,11 @@ func infer3(in *[1013888]float32, out *[253472]float32) {
 // forward4 runs forward4Generic: conv2d_1.
 func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
 	forward4Generic(in, k, b, out)
+}
+
+// backward4Activation runs backward4ActivationGeneric: conv2d_1.
+func backward4Activation(y, d *[484416]float32) {
+	backward4ActivationGeneric(y, d)
 }
 
 // backward4Weights runs backward4WeightsGeneric: conv2d_1.
@@ -53,6 +63,11 @@ func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215
 	forward6Generic(in, k, b, out)
 }
 
+// backward6Activation runs backward6ActivationGeneric: conv2d_2.
+func backward6Activation(y, d *[215168]float32) {
+	backward6ActivationGeneric(y, d)
+}
+
 // backward6Weights runs backward6WeightsGeneric: conv2d_2.
 func backward6Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32) {
 	backward6WeightsGeneric(in, dz, dk, db)
@@ -78,6 +93,11 @@ func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[829
 	forward8Generic(in, k, b, out)
 }
 
+// backward8Activation runs backward8ActivationGeneric: conv2d_3.
+func backward8Activation(y, d *[82944]float32) {
+	backward8ActivationGeneric(y, d)
+}
+
 // backward8Weights runs backward8WeightsGeneric: conv2d_3.
 func backward8Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32) {
 	backward8WeightsGeneric(in, dz, dk, db)
@@ -101,6 +121,11 @@ func infer9(in *[82944]float32, out *[20736]float32) {
 // forward10 runs forward10Generic: conv2d_4.
 func forward10(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32) {
 	forward10Generic(in, k, b, out)
+}
+
+// backward10Activation runs backward10ActivationGeneric: conv2d_4.
+func backward10Activation(y, d *[12544]float32) {
+	backward10ActivationGeneric(y, d)
 }
 
 // backward10Weights runs backward10WeightsGeneric: conv2d_4.

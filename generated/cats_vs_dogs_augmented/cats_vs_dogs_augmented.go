@@ -813,7 +813,7 @@ func forward5Generic(in *[97200]float32, k *[864]float32, b *[32]float32, out *[
 		}
 	}
 }
-func backward5Activation(y, d *[1013888]float32) {
+func backward5ActivationGeneric(y, d *[1013888]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -1162,7 +1162,7 @@ func forward7Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out
 		}
 	}
 }
-func backward7Activation(y, d *[484416]float32) {
+func backward7ActivationGeneric(y, d *[484416]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -1639,7 +1639,7 @@ func forward9Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, ou
 		}
 	}
 }
-func backward9Activation(y, d *[215168]float32) {
+func backward9ActivationGeneric(y, d *[215168]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -2116,7 +2116,7 @@ func forward11Generic(in *[51200]float32, k *[294912]float32, b *[256]float32, o
 		}
 	}
 }
-func backward11Activation(y, d *[82944]float32) {
+func backward11ActivationGeneric(y, d *[82944]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -2593,7 +2593,7 @@ func forward13Generic(in *[20736]float32, k *[589824]float32, b *[256]float32, o
 		}
 	}
 }
-func backward13Activation(y, d *[12544]float32) {
+func backward13ActivationGeneric(y, d *[12544]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0

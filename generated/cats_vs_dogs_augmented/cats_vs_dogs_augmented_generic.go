@@ -8,6 +8,11 @@ func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888
 	forward5Generic(in, k, b, out)
 }
 
+// backward5Activation runs backward5ActivationGeneric: conv2d.
+func backward5Activation(y, d *[1013888]float32) {
+	backward5ActivationGeneric(y, d)
+}
+
 // backward5Weights runs backward5WeightsGeneric: conv2d.
 func backward5Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32, db *[32]float32, bc *[2027776]float32) {
 	backward5WeightsGeneric(in, dz, dk, db)
@@ -26,6 +31,11 @@ func infer6(in *[1013888]float32, out *[253472]float32) {
 // forward7 runs forward7Generic: conv2d_1.
 func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
 	forward7Generic(in, k, b, out)
+}
+
+// backward7Activation runs backward7ActivationGeneric: conv2d_1.
+func backward7Activation(y, d *[484416]float32) {
+	backward7ActivationGeneric(y, d)
 }
 
 // backward7Weights runs backward7WeightsGeneric: conv2d_1.
@@ -53,6 +63,11 @@ func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215
 	forward9Generic(in, k, b, out)
 }
 
+// backward9Activation runs backward9ActivationGeneric: conv2d_2.
+func backward9Activation(y, d *[215168]float32) {
+	backward9ActivationGeneric(y, d)
+}
+
 // backward9Weights runs backward9WeightsGeneric: conv2d_2.
 func backward9Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32) {
 	backward9WeightsGeneric(in, dz, dk, db)
@@ -78,6 +93,11 @@ func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82
 	forward11Generic(in, k, b, out)
 }
 
+// backward11Activation runs backward11ActivationGeneric: conv2d_3.
+func backward11Activation(y, d *[82944]float32) {
+	backward11ActivationGeneric(y, d)
+}
+
 // backward11Weights runs backward11WeightsGeneric: conv2d_3.
 func backward11Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32) {
 	backward11WeightsGeneric(in, dz, dk, db)
@@ -101,6 +121,11 @@ func infer12(in *[82944]float32, out *[20736]float32) {
 // forward13 runs forward13Generic: conv2d_4.
 func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32) {
 	forward13Generic(in, k, b, out)
+}
+
+// backward13Activation runs backward13ActivationGeneric: conv2d_4.
+func backward13Activation(y, d *[12544]float32) {
+	backward13ActivationGeneric(y, d)
 }
 
 // backward13Weights runs backward13WeightsGeneric: conv2d_4.

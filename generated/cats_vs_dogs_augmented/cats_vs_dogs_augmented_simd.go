@@ -508,6 +508,24 @@ func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888
 	archsimd.ClearAVXUpperBits()
 }
 
+// backward5Activation is the AVX2 version of backward5ActivationGeneric: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10.
+func backward5Activation(y, d *[1013888]float32) {
+	if !useSIMD {
+		backward5ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // backward5Weights is the AVX2 version of backward5WeightsGeneric: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10.
 func backward5Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32, db *[32]float32, bc *[2027776]float32) {
 	if !useSIMD {
@@ -2354,6 +2372,24 @@ func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[4844
 				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward7Activation is the AVX2 version of backward7ActivationGeneric: conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12.
+func backward7Activation(y, d *[484416]float32) {
+	if !useSIMD {
+		backward7ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()
@@ -5115,6 +5151,24 @@ func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215
 				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward9Activation is the AVX2 version of backward9ActivationGeneric: conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14.
+func backward9Activation(y, d *[215168]float32) {
+	if !useSIMD {
+		backward9ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()
@@ -7994,6 +8048,24 @@ func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82
 				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1056)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward11Activation is the AVX2 version of backward11ActivationGeneric: conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16.
+func backward11Activation(y, d *[82944]float32) {
+	if !useSIMD {
+		backward11ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()
@@ -12343,6 +12415,24 @@ func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12
 				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 2080)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward13Activation is the AVX2 version of backward13ActivationGeneric: conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18.
+func backward13Activation(y, d *[12544]float32) {
+	if !useSIMD {
+		backward13ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()

@@ -8,6 +8,11 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 	forward1Generic(in, k, b, out)
 }
 
+// backward1Activation runs backward1ActivationGeneric: conv2d.
+func backward1Activation(y, d *[21632]float32) {
+	backward1ActivationGeneric(y, d)
+}
+
 // backward1Weights runs backward1WeightsGeneric: conv2d.
 func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db *[32]float32, bc *[43264]float32) {
 	backward1WeightsGeneric(in, dz, dk, db)
@@ -26,6 +31,11 @@ func infer2(in *[21632]float32, out *[5408]float32) {
 // forward3 runs forward3Generic: conv2d_1.
 func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32, bc *[43264]float32) {
 	forward3Generic(in, k, b, out)
+}
+
+// backward3Activation runs backward3ActivationGeneric: conv2d_1.
+func backward3Activation(y, d *[7744]float32) {
+	backward3ActivationGeneric(y, d)
 }
 
 // backward3Weights runs backward3WeightsGeneric: conv2d_1.
@@ -51,6 +61,11 @@ func infer4(in *[7744]float32, out *[1600]float32) {
 // forward5 runs forward5Generic: conv2d_2.
 func forward5(in *[1600]float32, k *[73728]float32, b *[128]float32, out *[1152]float32, bc *[43264]float32) {
 	forward5Generic(in, k, b, out)
+}
+
+// backward5Activation runs backward5ActivationGeneric: conv2d_2.
+func backward5Activation(y, d *[1152]float32) {
+	backward5ActivationGeneric(y, d)
 }
 
 // backward5Weights runs backward5WeightsGeneric: conv2d_2.

@@ -364,6 +364,24 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 	archsimd.ClearAVXUpperBits()
 }
 
+// backward1Activation is the AVX2 version of backward1ActivationGeneric: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4.
+func backward1Activation(y, d *[21632]float32) {
+	if !useSIMD {
+		backward1ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // backward1Weights is the AVX2 version of backward1WeightsGeneric: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4.
 func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db *[32]float32, bc *[43264]float32) {
 	if !useSIMD {
@@ -2289,6 +2307,24 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward3Activation is the AVX2 version of backward3ActivationGeneric: conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6.
+func backward3Activation(y, d *[7744]float32) {
+	if !useSIMD {
+		backward3ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()
@@ -5565,6 +5601,24 @@ func forward5(in *[1600]float32, k *[73728]float32, b *[128]float32, out *[1152]
 				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1056)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward5Activation is the AVX2 version of backward5ActivationGeneric: conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128), specs/mnist.cnn:8.
+func backward5Activation(y, d *[1152]float32) {
+	if !useSIMD {
+		backward5ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()

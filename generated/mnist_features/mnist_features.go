@@ -522,7 +522,7 @@ func forward1Generic(in *[784]float32, k *[288]float32, b *[32]float32, out *[21
 		}
 	}
 }
-func backward1Activation(y, d *[21632]float32) {
+func backward1ActivationGeneric(y, d *[21632]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -732,7 +732,7 @@ func forward3Generic(in *[5408]float32, k *[18432]float32, b *[64]float32, out *
 		}
 	}
 }
-func backward3Activation(y, d *[7744]float32) {
+func backward3ActivationGeneric(y, d *[7744]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -942,7 +942,7 @@ func forward5Generic(in *[1600]float32, k *[73728]float32, b *[128]float32, out 
 		}
 	}
 }
-func backward5Activation(y, d *[1152]float32) {
+func backward5ActivationGeneric(y, d *[1152]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0

@@ -8,6 +8,11 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 	forward1Generic(in, k, b, out)
 }
 
+// backward1Activation runs backward1ActivationGeneric: conv2d.
+func backward1Activation(y, d *[21632]float32) {
+	backward1ActivationGeneric(y, d)
+}
+
 // forward2 runs forward2Generic: max_pooling2d.
 func forward2(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
 	forward2Generic(in, out, arg)
@@ -23,6 +28,11 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	forward3Generic(in, k, b, out)
 }
 
+// backward3Activation runs backward3ActivationGeneric: conv2d_1.
+func backward3Activation(y, d *[7744]float32) {
+	backward3ActivationGeneric(y, d)
+}
+
 // forward4 runs forward4Generic: max_pooling2d_1.
 func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
 	forward4Generic(in, out, arg)
@@ -36,6 +46,11 @@ func infer4(in *[7744]float32, out *[1600]float32) {
 // forward5 runs forward5Generic: conv2d_2.
 func forward5(in *[1600]float32, k *[73728]float32, b *[128]float32, out *[1152]float32, bc *[43264]float32) {
 	forward5Generic(in, k, b, out)
+}
+
+// backward5Activation runs backward5ActivationGeneric: conv2d_2.
+func backward5Activation(y, d *[1152]float32) {
+	backward5ActivationGeneric(y, d)
 }
 
 // forward7 runs forward7Generic: head.

@@ -364,6 +364,24 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 	archsimd.ClearAVXUpperBits()
 }
 
+// backward1Activation is the AVX2 version of backward1ActivationGeneric: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu", trainable=False) (28, 28, 1) -> (26, 26, 32), specs/mnist_features.cnn:8.
+func backward1Activation(y, d *[21632]float32) {
+	if !useSIMD {
+		backward1ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // forward2 is the AVX2 version of forward2Generic: max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist_features.cnn:9.
 func forward2(in *[21632]float32, out *[5408]float32, arg *[5408]int32) {
 	if !useSIMD {
@@ -1717,6 +1735,24 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	archsimd.ClearAVXUpperBits()
 }
 
+// backward3Activation is the AVX2 version of backward3ActivationGeneric: conv2d_1: Conv2D(64, 3, activation="relu", trainable=False) (13, 13, 32) -> (11, 11, 64), specs/mnist_features.cnn:10.
+func backward3Activation(y, d *[7744]float32) {
+	if !useSIMD {
+		backward3ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // forward4 is the AVX2 version of forward4Generic: max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist_features.cnn:11.
 func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
 	if !useSIMD {
@@ -2532,6 +2568,24 @@ func forward5(in *[1600]float32, k *[73728]float32, b *[128]float32, out *[1152]
 				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1056)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward5Activation is the AVX2 version of backward5ActivationGeneric: conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu", trainable=False) (5, 5, 64) -> (3, 3, 128), specs/mnist_features.cnn:12.
+func backward5Activation(y, d *[1152]float32) {
+	if !useSIMD {
+		backward5ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()

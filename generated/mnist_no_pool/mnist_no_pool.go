@@ -502,7 +502,7 @@ func forward1Generic(in *[784]float32, k *[288]float32, b *[32]float32, out *[21
 		}
 	}
 }
-func backward1Activation(y, d *[21632]float32) {
+func backward1ActivationGeneric(y, d *[21632]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -789,7 +789,7 @@ func forward2Generic(in *[21632]float32, k *[18432]float32, b *[64]float32, out 
 		}
 	}
 }
-func backward2Activation(y, d *[36864]float32) {
+func backward2ActivationGeneric(y, d *[36864]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0
@@ -1204,7 +1204,7 @@ func forward3Generic(in *[36864]float32, k *[73728]float32, b *[128]float32, out
 		}
 	}
 }
-func backward3Activation(y, d *[61952]float32) {
+func backward3ActivationGeneric(y, d *[61952]float32) {
 	for j, v := range y {
 		if v <= 0 {
 			d[j] = 0

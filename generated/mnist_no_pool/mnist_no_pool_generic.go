@@ -8,6 +8,11 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 	forward1Generic(in, k, b, out)
 }
 
+// backward1Activation runs backward1ActivationGeneric: conv2d_6.
+func backward1Activation(y, d *[21632]float32) {
+	backward1ActivationGeneric(y, d)
+}
+
 // backward1Weights runs backward1WeightsGeneric: conv2d_6.
 func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db *[32]float32, bc *[294912]float32) {
 	backward1WeightsGeneric(in, dz, dk, db)
@@ -16,6 +21,11 @@ func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db
 // forward2 runs forward2Generic: conv2d_7.
 func forward2(in *[21632]float32, k *[18432]float32, b *[64]float32, out *[36864]float32, bc *[294912]float32) {
 	forward2Generic(in, k, b, out)
+}
+
+// backward2Activation runs backward2ActivationGeneric: conv2d_7.
+func backward2Activation(y, d *[36864]float32) {
+	backward2ActivationGeneric(y, d)
 }
 
 // backward2Weights runs backward2WeightsGeneric: conv2d_7.
@@ -31,6 +41,11 @@ func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32) 
 // forward3 runs forward3Generic: conv2d_8.
 func forward3(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32, bc *[294912]float32) {
 	forward3Generic(in, k, b, out)
+}
+
+// backward3Activation runs backward3ActivationGeneric: conv2d_8.
+func backward3Activation(y, d *[61952]float32) {
+	backward3ActivationGeneric(y, d)
 }
 
 // backward3Weights runs backward3WeightsGeneric: conv2d_8.

@@ -364,6 +364,24 @@ func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]flo
 	archsimd.ClearAVXUpperBits()
 }
 
+// backward1Activation is the AVX2 version of backward1ActivationGeneric: conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6.
+func backward1Activation(y, d *[21632]float32) {
+	if !useSIMD {
+		backward1ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // backward1Weights is the AVX2 version of backward1WeightsGeneric: conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6.
 func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db *[32]float32, bc *[294912]float32) {
 	if !useSIMD {
@@ -1603,6 +1621,24 @@ func forward2(in *[21632]float32, k *[18432]float32, b *[64]float32, out *[36864
 				acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 800)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward2Activation is the AVX2 version of backward2ActivationGeneric: conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7.
+func backward2Activation(y, d *[36864]float32) {
+	if !useSIMD {
+		backward2ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()
@@ -5179,6 +5215,24 @@ func forward3(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[6195
 				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
 			}
 		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward3Activation is the AVX2 version of backward3ActivationGeneric: conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8.
+func backward3Activation(y, d *[61952]float32) {
+	if !useSIMD {
+		backward3ActivationGeneric(y, d)
+		return
+	}
+	var _ unsafe.Pointer
+	var zero archsimd.Float32x8
+	yp, dp := unsafe.Pointer(&y[0]), unsafe.Pointer(&d[0])
+	for j := 0; j < len(y); j += 8 {
+		m := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, j*4))).Greater(zero)
+		dv := (*[8]float32)(unsafe.Add(dp, j*4))
+		archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)
 	}
 
 	archsimd.ClearAVXUpperBits()
