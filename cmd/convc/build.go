@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/convc/convc"
 )
@@ -39,33 +38,31 @@ Flags:
 	out := fs.String("o", "", "output folder (default generated/<model>, or pytorch/<model> for -target pytorch)")
 	target := fs.String("target", "go", "what to generate: go (the Go package and trainer) or pytorch (model.py and train.py)")
 	embed := fs.String("embed", "", "compile the weights of this safetensors file into the Go package (go:embed), so the trainer's predict needs no weights file")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	files, code := parseInterspersed(fs, args)
+	if code >= 0 {
+		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "convc build: need exactly one spec file")
+	if len(files) != 1 {
+		fmt.Fprintln(stderr, "convc build: need exactly one spec file")
 		fs.Usage()
 		return 2
 	}
 	var err error
 	switch *target {
 	case "go":
-		_, _, err = convc.Build(fs.Arg(0), convc.BuildOptions{OutDir: *out, Embed: *embed})
+		_, _, err = convc.Build(files[0], convc.BuildOptions{OutDir: *out, Embed: *embed})
 	case "pytorch":
 		if *embed != "" {
-			fmt.Fprintln(os.Stderr, "convc build: -embed works with -target go only")
+			fmt.Fprintln(stderr, "convc build: -embed works with -target go only")
 			return 2
 		}
-		_, _, err = convc.BuildPyTorch(fs.Arg(0), *out)
+		_, _, err = convc.BuildPyTorch(files[0], *out)
 	default:
-		fmt.Fprintf(os.Stderr, "convc build: unknown -target %q; want go or pytorch\n", *target)
+		fmt.Fprintf(stderr, "convc build: unknown -target %q; want go or pytorch\n", *target)
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	return 0

@@ -72,6 +72,28 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 	return -1
 }
 
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (convc build FILE -target pytorch) and returns the
+// positional arguments, with the exit code as parseFlags returns it. A
+// "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, int) {
+	var pos []string
+	for {
+		if code := parseFlags(fs, args); code >= 0 {
+			return nil, code
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, -1
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), -1
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
 func commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: convc %s %s\n\n%s\n", c.Name, c.Usage, c.Short)
 	if c.Long != "" {

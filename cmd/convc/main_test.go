@@ -52,6 +52,11 @@ func TestSummary(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Total MACs per sample: 3100032 (3.10 M)\n") {
 		t.Errorf("summary -v: %d\n%s", code, out)
 	}
+	// Flags may also follow the file, as in "convc build FILE -embed W".
+	code, out, _ = runCmd(t, "summary", "../../specs/mnist.cnn", "-v")
+	if code != 0 || !strings.Contains(out, "Total MACs per sample: 3100032 (3.10 M)\n") {
+		t.Errorf("summary FILE -v: %d\n%s", code, out)
+	}
 	if code, _, _ := runCmd(t, "summary"); code != 2 {
 		t.Errorf("summary without a file: exit %d, want 2", code)
 	}

@@ -29,16 +29,9 @@ func runPlot(args []string) int {
 	out := fs.String("o", "", "output PNG file (default: the CSV's name with .png)")
 	title := fs.String("title", "", "prefix of the panel titles, such as the model's name")
 	// Flags may follow the file, as in "convc plot history.csv -o curves.png".
-	var files []string
-	for {
-		if code := parseFlags(fs, args); code >= 0 {
-			return code
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	files, code := parseInterspersed(fs, args)
+	if code >= 0 {
+		return code
 	}
 	if len(files) != 1 {
 		fmt.Fprintln(stderr, "convc plot: need exactly one history CSV file")

@@ -23,15 +23,16 @@ func runSummary(args []string) int {
 	c := lookup("summary")
 	fs := newFlagSet(c)
 	verbose := fs.Bool("v", false, "add a column of multiply-accumulates (MACs) per sample")
-	if code := parseFlags(fs, args); code >= 0 {
+	files, code := parseInterspersed(fs, args)
+	if code >= 0 {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		fmt.Fprintf(stderr, "convc summary: want one FILE\n")
 		fs.Usage()
 		return 2
 	}
-	m, errs := dsl.CheckFile(fs.Arg(0))
+	m, errs := dsl.CheckFile(files[0])
 	if len(errs) > 0 {
 		errs.Sort()
 		for _, e := range errs {

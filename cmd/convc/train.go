@@ -20,7 +20,7 @@ func init() {
 
 func runTrain(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
-		fmt.Fprint(os.Stderr, `usage: convc train FILE [trainer flags]
+		fmt.Fprint(stderr, `usage: convc train FILE [trainer flags]
 
 Train builds the trainer of the spec FILE (in convc's cache folder, so any
 spec on disk works) and runs "<model> train" with the flags that follow:
@@ -45,7 +45,7 @@ spec on disk works) and runs "<model> train" with the flags that follow:
 	}
 	bin, _, err := convc.BuildTrainer(args[0])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	cmd := exec.Command(bin, append([]string{"train"}, args[1:]...)...)
@@ -55,7 +55,7 @@ spec on disk works) and runs "<model> train" with the flags that follow:
 		if errors.As(err, &ee) {
 			return ee.ExitCode()
 		}
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	return 0
