@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"sync"
 
 	"github.com/convc/convc/runtime"
@@ -157,8 +158,8 @@ func ExportImageDirectory(spec *runtime.Spec, dataDir, outDir string, opt Option
 			return nil, err
 		}
 		m.Splits = append(m.Splits, sp)
-		fmt.Fprintf(log, "%s: %d images (%s) -> %s %v %s, %s\n", s.name, sp.Count, perClass(train.Classes, sp.PerClass),
-			filepath.Join(outDir, sp.X), append([]int{sp.Count}, shape...), m.Dtype, sp.Y)
+		fmt.Fprintf(log, "%s: %d images (%s) -> %s %s %s, %s %s\n", s.name, sp.Count, perClass(train.Classes, sp.PerClass),
+			filepath.Join(outDir, sp.X), pyShape(append([]int{sp.Count}, shape...)), m.Dtype, sp.Y, m.LabelDtype)
 	}
 	// The old manifest goes first and the new one comes last, so a folder
 	// is never described by a manifest that its files do not match.
@@ -188,6 +189,12 @@ func ExportImageDirectory(spec *runtime.Spec, dataDir, outDir string, opt Option
 		return nil, err
 	}
 	return m, nil
+}
+
+// pyShape formats a shape as NumPy prints it: (10, 32, 32, 3).
+func pyShape(shape []int) string {
+	s := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(shape)), ", "), "[]")
+	return "(" + s + ")"
 }
 
 func perClass(classes []string, n []int) string {
