@@ -114,6 +114,11 @@ func LoadImageDirectory(spec *Spec, dir string, opt ImageDirOptions) (train, val
 			return nil, nil, nil, fmt.Errorf("%s has the classes %s, but %s has %s; every split needs the same class folders",
 				s.Dir, strings.Join(s.Classes, ", "), train.Dir, strings.Join(train.Classes, ", "))
 		}
+		if s != nil {
+			// checkClasses chose the label mode on train/; every split
+			// serves the same labels.
+			s.onehot = train.onehot
+		}
 	}
 	return train, val, test, nil
 }
