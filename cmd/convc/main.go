@@ -112,7 +112,7 @@ func commandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "convc compiles convolutional networks written as .cnn specs.\n\nusage: convc COMMAND [ARGS]\n\ncommands:\n")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.Short)
+		fmt.Fprintf(w, "  %-12s %s\n", c.Name, c.Short)
 	}
 	fmt.Fprintf(w, "\nRun \"convc help COMMAND\" or \"convc COMMAND -h\" for a command's usage.\n")
 }

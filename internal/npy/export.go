@@ -151,7 +151,7 @@ func ExportImageDirectory(spec *runtime.Spec, dataDir, outDir string, opt Option
 		if s.src == nil {
 			continue
 		}
-		sp, ws, err := exportSplit(spec, s.src, s.name, outDir, pixelType, labelType, opt)
+		sp, ws, err := exportSplit(spec, s.src, s.name, outDir, m.LabelMode, pixelType, labelType, opt)
 		done = append(done, ws...)
 		if err != nil {
 			abort()
@@ -210,7 +210,7 @@ func perClass(classes []string, n []int) string {
 
 // exportSplit writes one split's x and y files under temporary names and
 // returns their writers, to be committed once every split succeeded.
-func exportSplit(spec *runtime.Spec, src *runtime.ImageSource, name, outDir string, pixelType, labelType Dtype, opt Options) (Split, []*Writer, error) {
+func exportSplit(spec *runtime.Spec, src *runtime.ImageSource, name, outDir, mode string, pixelType, labelType Dtype, opt Options) (Split, []*Writer, error) {
 	n := src.Len()
 	sp := Split{Name: name, Dir: src.Dir, X: name + "_x.npy", Y: name + "_y.npy", Count: n, PerClass: make([]int, len(src.Classes))}
 	xw, err := Create(filepath.Join(outDir, sp.X), pixelType, append([]int{n}, spec.Layers[0].Out...))
@@ -228,6 +228,7 @@ func exportSplit(spec *runtime.Spec, src *runtime.ImageSource, name, outDir stri
 		workers = goruntime.GOMAXPROCS(0)
 	}
 	in, out := spec.InputSize(), spec.OutputSize()
+	oneHot := mode == LabelCategorical
 	// A chunk of images is decoded in parallel, then written in order.
 	chunk := 4 * workers
 	xs := make([]float32, chunk*in)
@@ -254,10 +255,11 @@ func exportSplit(spec *runtime.Spec, src *runtime.ImageSource, name, outDir stri
 		}
 		for k := range hi - lo {
 			y := ys[k*out : (k+1)*out]
-			// Sample wrote the label it served: a class index, or a
-			// one-hot row whose index is that of its 1.
+			// Sample wrote the label it served: one-hot for the
+			// categorical mode (the index is that of its 1), the class
+			// index in y[0] otherwise.
 			class := int(y[0])
-			if len(y) > 1 {
+			if oneHot {
 				for j, v := range y {
 					if v == 1 {
 						class = j

@@ -194,6 +194,22 @@ func TestExportImageDirectory(t *testing.T) {
 		t.Error("no interpolated pixel in the data; the test does not exercise the resize")
 	}
 
+	// Class indices for the sparse and categorical label modes.
+	for _, loss := range []string{"sparse_categorical_crossentropy", "categorical_crossentropy"} {
+		src := strings.NewReplacer(`Dense(1, activation="sigmoid")`, `Dense(2, activation="softmax")`, "binary_crossentropy", loss).Replace(stripesSpec)
+		_, spec := checkSpec(t, src)
+		m, err := ExportImageDirectory(spec, dir, out, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		yt, _, yv := readNpy(t, filepath.Join(out, "test_y.npy"))
+		for i := range test.Len() {
+			if yt != Int64 || yv[i] != float64(test.Label(i)) {
+				t.Fatalf("%s (%s labels): test label %d is %v (%s), want class %d", loss, m.LabelMode, i, yv[i], yt.Name(), test.Label(i))
+			}
+		}
+	}
+
 	// uint8: rounded, and a data set without validation/ drops the old
 	// validation files.
 	if err := os.RemoveAll(filepath.Join(dir, "validation")); err != nil {
