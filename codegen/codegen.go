@@ -93,6 +93,9 @@ type gen struct {
 	out, dout  []string
 	paramIndex []int
 	needDIn    []bool
+	// deferW is true for the layers whose weight gradients Backward holds
+	// back until the end of a shard (see deferMaxPixels).
+	deferW []bool
 	// head is true for the last layer when its activation is applied by
 	// the runtime together with the loss.
 	head []bool
@@ -120,6 +123,25 @@ func (g *gen) record(i int, what string, call *jen.Statement) *jen.Statement {
 	return call
 }
 
+// deferMaxPixels is the most output pixels of a convolution whose weight
+// gradient Backward defers. Such a layer adds only a few products into each
+// element of its kernel gradient per sample, so its cost is reading and
+// writing the gradient, which the other layers evict between samples. Its
+// input and output gradient are stored instead, and at the end of a shard
+// (or when deferSlots samples are stored) the gradient kernel runs on them
+// one sample after the other, while the gradient stays in cache. The sums
+// are taken in the same order as without deferring, so the result is
+// bit-identical. Dense layers have one pixel.
+const deferMaxPixels = 16
+
+// deferMaxFloats is the most floats of input and output gradient that a
+// deferred layer stores per sample, so that the stored samples stay small.
+const deferMaxFloats = 4096
+
+// deferSlots is the number of samples a worker stores for its deferred
+// weight gradients: runtime's shard size.
+const deferSlots = 8
+
 func (g *gen) plan() {
 	n := len(g.m.Layers)
 	g.out = make([]string, n)
@@ -127,6 +149,7 @@ func (g *gen) plan() {
 	g.paramIndex = make([]int, n)
 	g.needDIn = make([]bool, n)
 	g.head = make([]bool, n)
+	g.deferW = make([]bool, n)
 	pi := 0
 	trainableBelow := false
 	for i := range g.m.Layers {
@@ -136,6 +159,13 @@ func (g *gen) plan() {
 		g.needDIn[i] = trainableBelow
 		if l.Trainable && len(l.Params) > 0 {
 			trainableBelow = true
+			small := g.inSize(i)+l.Out.Size() <= deferMaxFloats
+			switch l.Kind {
+			case dsl.KindDense:
+				g.deferW[i] = small
+			case dsl.KindConv2D:
+				g.deferW[i] = small && l.Out[0]*l.Out[1] <= deferMaxPixels
+			}
 		}
 		if l.Kind == dsl.KindFlatten {
 			// Flatten is a reinterpretation of the same row-major buffer.
@@ -313,6 +343,10 @@ func (g *gen) workerType(f *jen.File) {
 		s.Id("training").Bool()
 		s.Id("seed").Uint64()
 		s.Id("a0").Index(jen.Lit(m.Layers[0].Out.Size())).Float32()
+		if g.anyDeferred() {
+			s.Comment("pend is the number of samples whose deferred weight gradients are stored.")
+			s.Id("pend").Int()
+		}
 		if n := g.bcSize(); n > 0 {
 			s.Comment("bc is the scratch of the SIMD kernels: an input broadcast 8 times.")
 			s.Id("bc").Index(jen.Lit(n)).Float32()
@@ -325,6 +359,11 @@ func (g *gen) workerType(f *jen.File) {
 			s.Comment(fmt.Sprintf("%s %s", l.Name, shapeString(l.Out)))
 			s.Id(g.out[i]).Index(jen.Lit(l.Out.Size())).Float32()
 			s.Id(g.dout[i]).Index(jen.Lit(l.Out.Size())).Float32()
+			if g.deferW[i] {
+				s.Comment(fmt.Sprintf("The input and output gradient of %s for its deferred weight gradient.", l.Name))
+				s.Id(fmt.Sprintf("defIn%d", i)).Index(jen.Id("deferSlots")).Index(jen.Lit(g.inSize(i))).Float32()
+				s.Id(fmt.Sprintf("defDz%d", i)).Index(jen.Id("deferSlots")).Index(jen.Lit(l.Out.Size())).Float32()
+			}
 			switch l.Kind {
 			case dsl.KindConv2D:
 				if hasPad(l) {
@@ -346,6 +385,26 @@ func (g *gen) workerType(f *jen.File) {
 }
 
 func hasPad(l *dsl.Layer) bool { return l.Pad != [4]int{} }
+
+// anyDeferred reports whether some layer defers its weight gradient.
+func (g *gen) anyDeferred() bool {
+	for _, d := range g.deferW {
+		if d {
+			return true
+		}
+	}
+	return false
+}
+
+// inSize returns the floats of the input that layer i's weight gradient
+// reads: the padded input of a convolution.
+func (g *gen) inSize(i int) int {
+	l := &g.m.Layers[i]
+	if l.Kind == dsl.KindConv2D {
+		return (l.In[0] + l.Pad[0] + l.Pad[1]) * (l.In[1] + l.Pad[2] + l.Pad[3]) * l.In[2]
+	}
+	return l.In.Size()
+}
 
 // forward emits Worker.Forward: one call per layer, in order.
 func (g *gen) forward(f *jen.File) {
@@ -431,11 +490,29 @@ func (g *gen) forward(f *jen.File) {
 func (g *gen) backward(f *jen.File) {
 	m := g.m
 	last := len(m.Layers) - 1
-	f.Comment("Backward propagates the gradient of the loss with respect to the output\n" +
-		"of the last Forward call, adding parameter gradients into grads.")
-	f.Func().Params(jen.Id("w").Op("*").Id("worker")).Id("Backward").Params(
-		jen.Id("dOut").Index().Float32(), jen.Id("grads").Index().Index().Float32(),
-	).BlockFunc(func(b *jen.Group) {
+	deferred := g.anyDeferred()
+	name := "Backward"
+	if deferred {
+		f.Comment("Backward propagates the gradient of the loss with respect to the output\n" +
+			"of the last Forward call, adding parameter gradients into grads.")
+		f.Func().Params(jen.Id("w").Op("*").Id("worker")).Id("Backward").Params(
+			jen.Id("dOut").Index().Float32(), jen.Id("grads").Index().Index().Float32(),
+		).Block(jen.Id("w").Dot("BackwardDefer").Call(jen.Id("dOut"), jen.Id("grads"), jen.True()))
+		f.Comment("BackwardDefer is Backward, except that the weight gradients of the\n" +
+			"layers with few output pixels are stored and added into grads only by a\n" +
+			"call with flush set, or when deferSlots samples are stored; calls in\n" +
+			"between must pass the same grads. It implements runtime.DeferringWorker.")
+		name = "BackwardDefer"
+	} else {
+		f.Comment("Backward propagates the gradient of the loss with respect to the output\n" +
+			"of the last Forward call, adding parameter gradients into grads.")
+	}
+	params := []jen.Code{jen.Id("dOut").Index().Float32(), jen.Id("grads").Index().Index().Float32()}
+	if deferred {
+		params = append(params, jen.Id("flush").Bool())
+	}
+	var flush []jen.Code
+	f.Func().Params(jen.Id("w").Op("*").Id("worker")).Id(name).Params(params...).BlockFunc(func(b *jen.Group) {
 		b.Id("m").Op(":=").Id("w").Dot("m")
 		b.Id("_").Op("=").Id("m")
 		b.Copy(jen.Id("w").Dot(g.dout[last]).Index(jen.Op(":")), jen.Id("dOut").Index(jen.Op(":").Lit(m.Layers[last].Out.Size())))
@@ -464,16 +541,42 @@ func (g *gen) backward(f *jen.File) {
 					b.Id(name+"Activation").Call(out, dout)
 				}
 				if l.Trainable {
-					b.If(jen.Id("grads").Index(jen.Lit(g.paramIndex[i])).Op("!=").Nil()).BlockFunc(func(b *jen.Group) {
-						wargs := []jen.Code{src, dout, g.gradArg(i, 0)}
+					gradsSet := jen.Id("grads").Index(jen.Lit(g.paramIndex[i])).Op("!=").Nil()
+					wargs := func(src, dout jen.Code) []jen.Code {
+						a := []jen.Code{src, dout, g.gradArg(i, 0)}
 						if l.UseBias {
-							wargs = append(wargs, g.gradArg(i, 1))
+							a = append(a, g.gradArg(i, 1))
 						}
 						if sc := g.scratchArg(i, name+"Weights"); sc != nil {
-							wargs = append(wargs, sc)
+							a = append(a, sc)
 						}
-						b.Add(g.record(i, "BackwardWeights", jen.Id(name+"Weights").Call(wargs...)))
-					})
+						return a
+					}
+					if g.deferW[i] {
+						stored := func(f, slot string) *jen.Statement {
+							return jen.Op("&").Id("w").Dot(fmt.Sprintf("%s%d", f, i)).Index(jen.Id(slot))
+						}
+						srcField := g.out[i-1]
+						if l.Kind == dsl.KindConv2D && hasPad(l) {
+							srcField = fmt.Sprintf("p%d", i)
+						}
+						// copy, not an array assignment, which may go through a
+						// temporary.
+						b.If(gradsSet).Block(
+							jen.Copy(jen.Id("w").Dot(fmt.Sprintf("defIn%d", i)).Index(jen.Id("w").Dot("pend")).Index(jen.Op(":")), jen.Id("w").Dot(srcField).Index(jen.Op(":"))),
+							jen.Copy(jen.Id("w").Dot(fmt.Sprintf("defDz%d", i)).Index(jen.Id("w").Dot("pend")).Index(jen.Op(":")), jen.Id("w").Dot(g.dout[i]).Index(jen.Op(":"))),
+						)
+						g.record(i, "BackwardWeights", jen.Id(name+"Weights").Call(wargs(stored("defIn", "0"), stored("defDz", "0"))...))
+						flush = append(flush, jen.Line(), jen.Comment(g.layerComment(l)), jen.If(gradsSet.Clone()).Block(
+							jen.For(jen.Id("s").Op(":=").Range().Id("w").Dot("pend")).Block(
+								jen.Id(name+"Weights").Call(wargs(stored("defIn", "s"), stored("defDz", "s"))...),
+							),
+						))
+					} else {
+						b.If(gradsSet).BlockFunc(func(b *jen.Group) {
+							b.Add(g.record(i, "BackwardWeights", jen.Id(name+"Weights").Call(wargs(src, dout)...)))
+						})
+					}
 				}
 				if g.needDIn[i] {
 					dst := din
@@ -507,6 +610,29 @@ func (g *gen) backward(f *jen.File) {
 				)
 			}
 		}
+		if deferred {
+			b.Line()
+			b.Id("w").Dot("pend").Op("++")
+			b.If(jen.Id("flush").Op("||").Id("w").Dot("pend").Op("==").Id("deferSlots")).Block(
+				jen.Id("w").Dot("flush").Call(jen.Id("grads")),
+			)
+		}
+	})
+	if !deferred {
+		return
+	}
+	f.Comment(fmt.Sprintf("deferSlots is the number of samples whose deferred weight gradients a\n" +
+		"worker stores: the shard size of runtime.Trainer."))
+	f.Const().Id("deferSlots").Op("=").Lit(deferSlots)
+	f.Comment("flush adds the deferred weight gradients of the stored samples into grads,\n" +
+		"layer by layer and sample by sample, in the order Backward would have.")
+	f.Func().Params(jen.Id("w").Op("*").Id("worker")).Id("flush").Params(jen.Id("grads").Index().Index().Float32()).BlockFunc(func(b *jen.Group) {
+		b.Id("m").Op(":=").Id("w").Dot("m")
+		b.Id("_").Op("=").Id("m")
+		for _, c := range flush {
+			b.Add(c)
+		}
+		b.Id("w").Dot("pend").Op("=").Lit(0)
 	})
 }
 

@@ -161,6 +161,7 @@ func (t *Trainer) trainShards(w int, src Source) {
 	nw := len(t.workers)
 	wk, x, y, do := t.workers[w], t.xs[w], t.ys[w], t.dos[w]
 	head := t.spec.HeadActivation()
+	dw, deferring := wk.(DeferringWorker)
 	for s := w; s*shardSize < len(t.batch); s += nw {
 		g := t.grads[s]
 		for _, gp := range g {
@@ -172,7 +173,11 @@ func (t *Trainer) trainShards(w int, src Source) {
 			src.Sample(idx, x, y)
 			out := wk.Forward(x, true, Derive(t.seed, t.step, uint64(idx)))
 			t.loss[b], t.correct[b] = LossGrad(t.spec.Loss, head, out, y, do)
-			wk.Backward(do, g)
+			if deferring {
+				dw.BackwardDefer(do, g, b == end-1)
+			} else {
+				wk.Backward(do, g)
+			}
 		}
 	}
 }

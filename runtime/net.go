@@ -161,3 +161,17 @@ type Worker interface {
 	// parameters that are not trainable. Backward may overwrite dOut.
 	Backward(dOut []float32, grads [][]float32)
 }
+
+// DeferringWorker is a Worker that can hold back the weight gradients of
+// some layers over the consecutive samples of a shard and compute them
+// together at its end, while the gradients stay in cache. The sums are
+// taken in the same order as with Backward per sample, so the result is
+// bit-identical. Generated workers implement it.
+type DeferringWorker interface {
+	Worker
+	// BackwardDefer is Backward, except that it may store what some weight
+	// gradients need instead of adding them into grads. A call with flush
+	// set adds everything stored into its grads; calls in between must pass
+	// the same grads.
+	BackwardDefer(dOut []float32, grads [][]float32, flush bool)
+}

@@ -302,6 +302,8 @@ type worker struct {
 	training bool
 	seed     uint64
 	a0       [784]float32
+	// pend is the number of samples whose deferred weight gradients are stored.
+	pend int
 	// bc is the scratch of the SIMD kernels: an input broadcast 8 times.
 	bc [43264]float32
 	// conv2d (26, 26, 32)
@@ -321,9 +323,15 @@ type worker struct {
 	// conv2d_2 (3, 3, 128)
 	a5 [1152]float32
 	d5 [1152]float32
+	// The input and output gradient of conv2d_2 for its deferred weight gradient.
+	defIn5 [deferSlots][1600]float32
+	defDz5 [deferSlots][1152]float32
 	// dense (10)
 	a7 [10]float32
 	d7 [10]float32
+	// The input and output gradient of dense for its deferred weight gradient.
+	defIn7 [deferSlots][1152]float32
+	defDz7 [deferSlots][10]float32
 }
 
 /*
@@ -372,13 +380,24 @@ Backward propagates the gradient of the loss with respect to the output
 of the last Forward call, adding parameter gradients into grads.
 */
 func (w *worker) Backward(dOut []float32, grads [][]float32) {
+	w.BackwardDefer(dOut, grads, true)
+}
+
+/*
+BackwardDefer is Backward, except that the weight gradients of the
+layers with few output pixels are stored and added into grads only by a
+call with flush set, or when deferSlots samples are stored; calls in
+between must pass the same grads. It implements runtime.DeferringWorker.
+*/
+func (w *worker) BackwardDefer(dOut []float32, grads [][]float32, flush bool) {
 	m := w.m
 	_ = m
 	copy(w.d7[:], dOut[:10])
 
 	// dense: Dense(10, activation="softmax") (1152) -> (10), specs/mnist.cnn:10
 	if grads[6] != nil {
-		backward7Weights(&w.a5, &w.d7, (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+		copy(w.defIn7[w.pend][:], w.a5[:])
+		copy(w.defDz7[w.pend][:], w.d7[:])
 	}
 	backward7Input((*[11520]float32)(m.params[6]), &w.d7, &w.d5)
 
@@ -388,7 +407,8 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128), specs/mnist.cnn:8
 	backward5Activation(&w.a5, &w.d5)
 	if grads[4] != nil {
-		backward5Weights(&w.a4, &w.d5, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		copy(w.defIn5[w.pend][:], w.a4[:])
+		copy(w.defDz5[w.pend][:], w.d5[:])
 	}
 	backward5Input((*[73728]float32)(m.params[4]), &w.d5, &w.d4)
 
@@ -410,6 +430,41 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	if grads[0] != nil {
 		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
+
+	w.pend++
+	if flush || w.pend == deferSlots {
+		w.flush(grads)
+	}
+}
+
+/*
+deferSlots is the number of samples whose deferred weight gradients a
+worker stores: the shard size of runtime.Trainer.
+*/
+const deferSlots = 8
+
+/*
+flush adds the deferred weight gradients of the stored samples into grads,
+layer by layer and sample by sample, in the order Backward would have.
+*/
+func (w *worker) flush(grads [][]float32) {
+	m := w.m
+	_ = m
+
+	// dense: Dense(10, activation="softmax") (1152) -> (10), specs/mnist.cnn:10
+	if grads[6] != nil {
+		for s := range w.pend {
+			backward7Weights(&w.defIn7[s], &w.defDz7[s], (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+		}
+	}
+
+	// conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu") (5, 5, 64) -> (3, 3, 128), specs/mnist.cnn:8
+	if grads[4] != nil {
+		for s := range w.pend {
+			backward5Weights(&w.defIn5[s], &w.defDz5[s], (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		}
+	}
+	w.pend = 0
 }
 
 // conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4

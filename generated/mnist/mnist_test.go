@@ -182,7 +182,7 @@ func BenchmarkDenseBackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward7Weights(&w.a5, &w.d7, (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+		backward7Weights(&w.defIn7[0], &w.defDz7[0], (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
 	}
 }
 
@@ -210,7 +210,7 @@ func BenchmarkConv2d_2BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward5Weights(&w.a4, &w.d5, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		backward5Weights(&w.defIn5[0], &w.defDz5[0], (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
 	}
 }
 

@@ -302,6 +302,8 @@ type worker struct {
 	training bool
 	seed     uint64
 	a0       [784]float32
+	// pend is the number of samples whose deferred weight gradients are stored.
+	pend int
 	// bc is the scratch of the SIMD kernels: an input broadcast 8 times.
 	bc [43264]float32
 	// conv2d (26, 26, 32)
@@ -324,6 +326,9 @@ type worker struct {
 	// head (10)
 	a7 [10]float32
 	d7 [10]float32
+	// The input and output gradient of head for its deferred weight gradient.
+	defIn7 [deferSlots][1152]float32
+	defDz7 [deferSlots][10]float32
 }
 
 /*
@@ -372,14 +377,53 @@ Backward propagates the gradient of the loss with respect to the output
 of the last Forward call, adding parameter gradients into grads.
 */
 func (w *worker) Backward(dOut []float32, grads [][]float32) {
+	w.BackwardDefer(dOut, grads, true)
+}
+
+/*
+BackwardDefer is Backward, except that the weight gradients of the
+layers with few output pixels are stored and added into grads only by a
+call with flush set, or when deferSlots samples are stored; calls in
+between must pass the same grads. It implements runtime.DeferringWorker.
+*/
+func (w *worker) BackwardDefer(dOut []float32, grads [][]float32, flush bool) {
 	m := w.m
 	_ = m
 	copy(w.d7[:], dOut[:10])
 
 	// head: Dense(10, activation="softmax", name="head") (1152) -> (10), specs/mnist_features.cnn:14
 	if grads[6] != nil {
-		backward7Weights(&w.a5, &w.d7, (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+		copy(w.defIn7[w.pend][:], w.a5[:])
+		copy(w.defDz7[w.pend][:], w.d7[:])
 	}
+
+	w.pend++
+	if flush || w.pend == deferSlots {
+		w.flush(grads)
+	}
+}
+
+/*
+deferSlots is the number of samples whose deferred weight gradients a
+worker stores: the shard size of runtime.Trainer.
+*/
+const deferSlots = 8
+
+/*
+flush adds the deferred weight gradients of the stored samples into grads,
+layer by layer and sample by sample, in the order Backward would have.
+*/
+func (w *worker) flush(grads [][]float32) {
+	m := w.m
+	_ = m
+
+	// head: Dense(10, activation="softmax", name="head") (1152) -> (10), specs/mnist_features.cnn:14
+	if grads[6] != nil {
+		for s := range w.pend {
+			backward7Weights(&w.defIn7[s], &w.defDz7[s], (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+		}
+	}
+	w.pend = 0
 }
 
 // conv2d: Conv2D(filters=32, kernel_size=3, activation="relu", trainable=False) (28, 28, 1) -> (26, 26, 32), specs/mnist_features.cnn:8

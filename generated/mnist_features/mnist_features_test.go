@@ -182,7 +182,7 @@ func BenchmarkHeadBackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward7Weights(&w.a5, &w.d7, (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
+		backward7Weights(&w.defIn7[0], &w.defDz7[0], (*[11520]float32)(grads[6]), (*[10]float32)(grads[7]))
 	}
 }
 

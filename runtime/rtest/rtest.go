@@ -269,24 +269,39 @@ func NewRandomSource(spec *runtime.Spec, n int) runtime.Source {
 	return &randomSource{spec: spec, n: n}
 }
 
-// CheckDeterminism trains two copies of a network for a few steps, with 1
-// and with 3 workers, and checks that their weights are bit-identical.
+// plainNet hides a network's runtime.DeferringWorker, so that the trainer
+// calls Backward for every sample.
+type plainNet struct{ runtime.Net }
+
+type plainWorker struct{ runtime.Worker }
+
+func (n plainNet) NewWorker() runtime.Worker { return plainWorker{n.Net.NewWorker()} }
+
+// CheckDeterminism trains copies of a network for a few steps, with 1 and
+// with 3 workers, and with 1 worker whose weight gradients are not
+// deferred, and checks that their weights are bit-identical.
 func CheckDeterminism(t *testing.T, newNet func() runtime.Net) {
 	t.Helper()
 	var results [][][]float32
-	for _, workers := range []int{1, 3} {
+	for _, workers := range []int{1, 3, -1} {
 		net := newNet()
 		RandomParams(net, 3)
+		if workers < 0 {
+			workers = 1
+			net = plainNet{net}
+		}
 		src := &randomSource{spec: net.Spec(), n: 50}
 		if _, err := runtime.Fit(net, src, runtime.FitConfig{Epochs: 2, BatchSize: 20, Seed: 9, Workers: workers, Shuffle: true}); err != nil {
 			t.Fatal(err)
 		}
 		results = append(results, net.Params())
 	}
-	for i := range results[0] {
-		for j := range results[0][i] {
-			if math.Float32bits(results[0][i][j]) != math.Float32bits(results[1][i][j]) {
-				t.Fatalf("parameter %d element %d differs between 1 and 3 workers: %v vs %v", i, j, results[0][i][j], results[1][i][j])
+	for r, what := range []string{"1 and 3 workers", "deferred and per-sample weight gradients"} {
+		for i := range results[0] {
+			for j := range results[0][i] {
+				if math.Float32bits(results[0][i][j]) != math.Float32bits(results[r+1][i][j]) {
+					t.Fatalf("parameter %d element %d differs between %s: %v vs %v", i, j, what, results[0][i][j], results[r+1][i][j])
+				}
 			}
 		}
 	}
