@@ -259,6 +259,10 @@ func activationBackward(act string, n, m int) []jen.Code {
 	return nil
 }
 
+// denseTreeUnits is the most units of a Dense layer whose input gradient
+// keeps dz in registers and sums each dot product as a tree.
+const denseTreeUnits = 16
+
 func (g *gen) denseKernels(f *jen.File, i int) {
 	l := &g.m.Layers[i]
 	n, u := l.In[0], l.Units
@@ -306,14 +310,47 @@ func (g *gen) denseKernels(f *jen.File, i int) {
 	}
 	if g.needDIn[i] {
 		params := []jen.Code{jen.Id("k").Add(arr(n * u)), jen.Id("dz").Add(arr(u)), jen.Id("din").Add(arr(n))}
-		f.Func().Id(g.generic(fmt.Sprintf("backward%dInput", i), params)).Params(params...).Block(
-			jen.For(raw("i := range %d", n)).Block(
+		if u > denseTreeUnits {
+			f.Func().Id(g.generic(fmt.Sprintf("backward%dInput", i), params)).Params(params...).Block(
+				jen.For(raw("i := range %d", n)).Block(
+					raw("r := (*[%d]float32)(k[i*%d:])", u, u),
+					raw("var s float32"),
+					raw("for o, gv := range dz { s += r[o] * gv }"),
+					raw("din[i] = s"),
+				),
+			)
+			return
+		}
+		// With few units, dz stays in registers and each dot product is
+		// summed as a tree: a chain of u dependent additions would bound
+		// the loop by their latency.
+		var terms []string
+		for o := range u {
+			terms = append(terms, fmt.Sprintf("r[%d]*d%d", o, o))
+		}
+		for len(terms) > 1 {
+			var next []string
+			for t := 0; t+1 < len(terms); t += 2 {
+				next = append(next, "("+terms[t]+" + "+terms[t+1]+")")
+			}
+			if len(terms)%2 == 1 {
+				next = append(next, terms[len(terms)-1])
+			}
+			terms = next
+		}
+		sum := strings.TrimSuffix(strings.TrimPrefix(terms[0], "("), ")")
+		if u == 1 {
+			sum = terms[0]
+		}
+		f.Func().Id(g.generic(fmt.Sprintf("backward%dInput", i), params)).Params(params...).BlockFunc(func(b *jen.Group) {
+			for o := range u {
+				b.Add(raw("d%d := dz[%d]", o, o))
+			}
+			b.For(raw("i := range %d", n)).Block(
 				raw("r := (*[%d]float32)(k[i*%d:])", u, u),
-				raw("var s float32"),
-				raw("for o, gv := range dz { s += r[o] * gv }"),
-				raw("din[i] = s"),
-			),
-		)
+				raw("din[i] = %s", sum),
+			)
+		})
 	}
 }
 

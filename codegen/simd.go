@@ -111,12 +111,34 @@ func (g *gen) simdFile() *jen.File {
 	f.Var().Id("useSIMD").Op("=").Qual(archsimdPath, "X86").Dot("AVX2").Call().Op("&&").Qual(archsimdPath, "X86").Dot("FMA").Call()
 	f.Comment("lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.")
 	f.Var().Id("lanes8").Op("=").Index(jen.Lit(8)).Int32().Values(jen.Lit(0), jen.Lit(1), jen.Lit(2), jen.Lit(3), jen.Lit(4), jen.Lit(5), jen.Lit(6), jen.Lit(7))
+	for i := range g.m.Layers {
+		l := &g.m.Layers[i]
+		if l.Kind != dsl.KindDense || !simdDense(l) {
+			continue
+		}
+		u := l.Units
+		f.Comment(fmt.Sprintf("denseIdx%d spreads 8 inputs of %s over the %d vectors of their kernel rows:\n"+
+			"lane l of vector m takes input (8m+l)/%d.", i, l.Name, u, u))
+		f.Var().Id(fmt.Sprintf("denseIdx%d", i)).Op("=").Index(jen.Lit(u)).Index(jen.Lit(8)).Uint32().ValuesFunc(func(vs *jen.Group) {
+			for m := range u {
+				vs.ValuesFunc(func(ls *jen.Group) {
+					for ln := range 8 {
+						ls.Lit((8*m + ln) / u)
+					}
+				})
+			}
+		})
+	}
 	for _, d := range g.dispatch {
 		l := &g.m.Layers[d.layer]
 		var body string
 		switch {
 		case strings.HasSuffix(d.name, "Activation"):
 			body = reluBackwardSIMD()
+		case l.Kind == dsl.KindDense && strings.HasPrefix(d.name, "forward") && g.simdDenseForward(d.layer):
+			body = g.denseForwardSIMD(d.layer)
+		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Weights") && simdDense(l):
+			body = g.denseWeightsSIMD(d.layer)
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
@@ -877,5 +899,107 @@ func reluBackwardSIMD() string {
 	s.p("dv := (*[8]float32)(unsafe.Add(dp, j*4))")
 	s.p("archsimd.LoadFloat32x8(dv).Masked(m).Store(dv)")
 	s.p("}")
+	return s.String()
+}
+
+// denseMaxUnits is the most units of a Dense layer with SIMD kernels: their
+// loops unroll one vector per unit.
+const denseMaxUnits = 64
+
+// densePeriod returns the number of vectors after which the pattern of
+// units over the lanes of consecutive kernel rows repeats.
+func densePeriod(u int) int {
+	p := 1
+	for p*8%u != 0 {
+		p++
+	}
+	return p
+}
+
+// simdDense reports whether a Dense layer has SIMD kernels: the inputs
+// come in whole vectors, and one period of units fits in 8 accumulators.
+func simdDense(l *dsl.Layer) bool {
+	return l.In[0]%8 == 0 && l.Units <= denseMaxUnits && densePeriod(l.Units) <= 8
+}
+
+// simdDenseForward reports whether layer i's forward Dense kernel has a
+// SIMD version: the activation must be one the kernel fuses.
+func (g *gen) simdDenseForward(i int) bool {
+	a := g.act(i)
+	return simdDense(&g.m.Layers[i]) && (a == "relu" || a == "linear")
+}
+
+// denseForwardSIMD returns the body of a Dense layer's forward pass. The
+// kernel (inputs, units) is read as it lies: 8 inputs cover u vectors of
+// kernel rows, and a permutation spreads the 8 inputs over the lanes of
+// each vector (denseIdx). The products accumulate in one vector per
+// position in the period of units over lanes, and a scalar fold after
+// ClearAVXUpperBits adds the lanes of each unit to its bias.
+func (g *gen) denseForwardSIMD(i int) string {
+	l := &g.m.Layers[i]
+	n, u := l.In[0], l.Units
+	p := densePeriod(u)
+	s := &src{}
+	// Declared first, so that it is zeroed before any vector instruction
+	// dirties the upper halves of the registers.
+	s.p("var t [%d]float32", p*8)
+	s.p("ip := unsafe.Pointer(&in[0])")
+	s.p("kp := unsafe.Pointer(&k[0])")
+	for a := range p {
+		s.p("var acc%d archsimd.Float32x8", a)
+	}
+	s.loop(n/8, [][2]string{{"ip", "32"}, {"kp", fmt.Sprint(u * 32)}}, func() {
+		s.p("x := %s", load("ip", 0))
+		for m := range u {
+			s.p("acc%d = x.Permute(archsimd.LoadUint32x8(&denseIdx%d[%d])).MulAdd(%s, acc%d)", m%p, i, m, load("kp", m*32), m%p)
+		}
+	})
+	for a := range p {
+		s.p("acc%d.Store((*[8]float32)(t[%d:]))", a, a*8)
+	}
+	s.p("archsimd.ClearAVXUpperBits()")
+	relu := g.act(i) == "relu"
+	for o := range u {
+		var terms []string
+		if l.UseBias {
+			terms = append(terms, fmt.Sprintf("b[%d]", o))
+		}
+		for e := o; e < p*8; e += u {
+			terms = append(terms, fmt.Sprintf("t[%d]", e))
+		}
+		if relu {
+			s.p("out[%d] = max(%s, 0)", o, strings.Join(terms, " + "))
+		} else {
+			s.p("out[%d] = %s", o, strings.Join(terms, " + "))
+		}
+	}
+	return s.String()
+}
+
+// denseWeightsSIMD returns the body of a Dense layer's weight gradient:
+// the kernel rows of 8 inputs (u vectors) each add the permuted inputs
+// times dz tiled over the period of units, which is built with scalar code
+// before any vector instruction.
+func (g *gen) denseWeightsSIMD(i int) string {
+	l := &g.m.Layers[i]
+	n, u := l.In[0], l.Units
+	p := densePeriod(u)
+	s := &src{}
+	s.p("var t [%d]float32", p*8)
+	s.p("for e := range t { t[e] = dz[e%%%d] }", u)
+	if l.UseBias {
+		s.p("for o, v := range dz { db[o] += v }")
+	}
+	s.p("ip := unsafe.Pointer(&in[0])")
+	s.p("kp := unsafe.Pointer(&dk[0])")
+	for a := range p {
+		s.p("d%d := archsimd.LoadFloat32x8((*[8]float32)(t[%d:]))", a, a*8)
+	}
+	s.loop(n/8, [][2]string{{"ip", "32"}, {"kp", fmt.Sprint(u * 32)}}, func() {
+		s.p("x := %s", load("ip", 0))
+		for m := range u {
+			s.p("x.Permute(archsimd.LoadUint32x8(&denseIdx%d[%d])).MulAdd(d%d, %s).Store((*[8]float32)(%s))", i, m, m%p, load("kp", m*32), addr("kp", m*32))
+		}
+	})
 	return s.String()
 }

@@ -2801,12 +2801,9 @@ func backward12WeightsGeneric(in *[12544]float32, dz *[1]float32, dk *[12544]flo
 	}
 }
 func backward12InputGeneric(k *[12544]float32, dz *[1]float32, din *[12544]float32) {
+	d0 := dz[0]
 	for i := range 12544 {
 		r := (*[1]float32)(k[i*1:])
-		var s float32
-		for o, gv := range dz {
-			s += r[o] * gv
-		}
-		din[i] = s
+		din[i] = r[0] * d0
 	}
 }

@@ -14,6 +14,12 @@ var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 // lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.
 var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
 
+/*
+denseIdx12 spreads 8 inputs of dense over the 1 vectors of their kernel rows:
+lane l of vector m takes input (8m+l)/1.
+*/
+var denseIdx12 = [1][8]uint32{{0, 1, 2, 3, 4, 5, 6, 7}}
+
 // forward2 is the AVX2 version of forward2Generic: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs.cnn:7.
 func forward2(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32) {
 	if !useSIMD {
@@ -14489,14 +14495,63 @@ func backward10Input(k *[589824]float32, dz *[12544]float32, din *[20736]float32
 	archsimd.ClearAVXUpperBits()
 }
 
-// forward12 runs forward12Generic: dense has no SIMD version for its shape.
+// forward12 is the AVX2 version of forward12Generic: dense: Dense(1, activation="sigmoid") (12544) -> (1), specs/cats_vs_dogs.cnn:17.
 func forward12(in *[12544]float32, k *[12544]float32, b *[1]float32, out *[1]float32) {
-	forward12Generic(in, k, b, out)
+	if !useSIMD {
+		forward12Generic(in, k, b, out)
+		return
+	}
+	var _ unsafe.Pointer
+	var t [8]float32
+	ip := unsafe.Pointer(&in[0])
+	kp := unsafe.Pointer(&k[0])
+	var acc0 archsimd.Float32x8
+	for n := 1568; ; {
+		x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+		acc0 = x.Permute(archsimd.LoadUint32x8(&denseIdx12[0])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(kp)), acc0)
+		n--
+		if n == 0 {
+			break
+		}
+		ip = unsafe.Add(ip, 32)
+		kp = unsafe.Add(kp, 32)
+	}
+	acc0.Store((*[8]float32)(t[0:]))
+	archsimd.ClearAVXUpperBits()
+	out[0] = b[0] + t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7]
+
+	archsimd.ClearAVXUpperBits()
 }
 
-// backward12Weights runs backward12WeightsGeneric: dense has no SIMD version for its shape.
+// backward12Weights is the AVX2 version of backward12WeightsGeneric: dense: Dense(1, activation="sigmoid") (12544) -> (1), specs/cats_vs_dogs.cnn:17.
 func backward12Weights(in *[12544]float32, dz *[1]float32, dk *[12544]float32, db *[1]float32) {
-	backward12WeightsGeneric(in, dz, dk, db)
+	if !useSIMD {
+		backward12WeightsGeneric(in, dz, dk, db)
+		return
+	}
+	var _ unsafe.Pointer
+	var t [8]float32
+	for e := range t {
+		t[e] = dz[e%1]
+	}
+	for o, v := range dz {
+		db[o] += v
+	}
+	ip := unsafe.Pointer(&in[0])
+	kp := unsafe.Pointer(&dk[0])
+	d0 := archsimd.LoadFloat32x8((*[8]float32)(t[0:]))
+	for n := 1568; ; {
+		x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx12[0])).MulAdd(d0, archsimd.LoadFloat32x8((*[8]float32)(kp))).Store((*[8]float32)(kp))
+		n--
+		if n == 0 {
+			break
+		}
+		ip = unsafe.Add(ip, 32)
+		kp = unsafe.Add(kp, 32)
+	}
+
+	archsimd.ClearAVXUpperBits()
 }
 
 // backward12Input runs backward12InputGeneric: dense has no SIMD version for its shape.

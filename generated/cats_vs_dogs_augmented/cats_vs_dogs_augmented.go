@@ -2898,12 +2898,9 @@ func backward16WeightsGeneric(in *[12544]float32, dz *[1]float32, dk *[12544]flo
 	}
 }
 func backward16InputGeneric(k *[12544]float32, dz *[1]float32, din *[12544]float32) {
+	d0 := dz[0]
 	for i := range 12544 {
 		r := (*[1]float32)(k[i*1:])
-		var s float32
-		for o, gv := range dz {
-			s += r[o] * gv
-		}
-		din[i] = s
+		din[i] = r[0] * d0
 	}
 }

@@ -1738,12 +1738,18 @@ func backward7WeightsGeneric(in *[1152]float32, dz *[10]float32, dk *[11520]floa
 	}
 }
 func backward7InputGeneric(k *[11520]float32, dz *[10]float32, din *[1152]float32) {
+	d0 := dz[0]
+	d1 := dz[1]
+	d2 := dz[2]
+	d3 := dz[3]
+	d4 := dz[4]
+	d5 := dz[5]
+	d6 := dz[6]
+	d7 := dz[7]
+	d8 := dz[8]
+	d9 := dz[9]
 	for i := range 1152 {
 		r := (*[10]float32)(k[i*10:])
-		var s float32
-		for o, gv := range dz {
-			s += r[o] * gv
-		}
-		din[i] = s
+		din[i] = (((r[0]*d0 + r[1]*d1) + (r[2]*d2 + r[3]*d3)) + ((r[4]*d4 + r[5]*d5) + (r[6]*d6 + r[7]*d7))) + (r[8]*d8 + r[9]*d9)
 	}
 }

@@ -14,6 +14,12 @@ var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 // lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.
 var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
 
+/*
+denseIdx7 spreads 8 inputs of dense over the 10 vectors of their kernel rows:
+lane l of vector m takes input (8m+l)/10.
+*/
+var denseIdx7 = [10][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 2, 2, 2, 2}, {2, 2, 2, 2, 2, 2, 3, 3}, {3, 3, 3, 3, 3, 3, 3, 3}, {4, 4, 4, 4, 4, 4, 4, 4}, {4, 4, 5, 5, 5, 5, 5, 5}, {5, 5, 5, 5, 6, 6, 6, 6}, {6, 6, 6, 6, 6, 6, 7, 7}, {7, 7, 7, 7, 7, 7, 7, 7}}
+
 // forward1 is the AVX2 version of forward1Generic: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4.
 func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32, bc *[43264]float32) {
 	if !useSIMD {
@@ -6857,14 +6863,102 @@ func backward5Input(k *[73728]float32, dz *[1152]float32, din *[1600]float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
-// forward7 runs forward7Generic: dense has no SIMD version for its shape.
+// forward7 is the AVX2 version of forward7Generic: dense: Dense(10, activation="softmax") (1152) -> (10), specs/mnist.cnn:10.
 func forward7(in *[1152]float32, k *[11520]float32, b *[10]float32, out *[10]float32) {
-	forward7Generic(in, k, b, out)
+	if !useSIMD {
+		forward7Generic(in, k, b, out)
+		return
+	}
+	var _ unsafe.Pointer
+	var t [40]float32
+	ip := unsafe.Pointer(&in[0])
+	kp := unsafe.Pointer(&k[0])
+	var acc0 archsimd.Float32x8
+	var acc1 archsimd.Float32x8
+	var acc2 archsimd.Float32x8
+	var acc3 archsimd.Float32x8
+	var acc4 archsimd.Float32x8
+	for n := 144; ; {
+		x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+		acc0 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[0])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(kp)), acc0)
+		acc1 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[1])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 32))), acc1)
+		acc2 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[2])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 64))), acc2)
+		acc3 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[3])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 96))), acc3)
+		acc4 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[4])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 128))), acc4)
+		acc0 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[5])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 160))), acc0)
+		acc1 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[6])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 192))), acc1)
+		acc2 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[7])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 224))), acc2)
+		acc3 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[8])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 256))), acc3)
+		acc4 = x.Permute(archsimd.LoadUint32x8(&denseIdx7[9])).MulAdd(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 288))), acc4)
+		n--
+		if n == 0 {
+			break
+		}
+		ip = unsafe.Add(ip, 32)
+		kp = unsafe.Add(kp, 320)
+	}
+	acc0.Store((*[8]float32)(t[0:]))
+	acc1.Store((*[8]float32)(t[8:]))
+	acc2.Store((*[8]float32)(t[16:]))
+	acc3.Store((*[8]float32)(t[24:]))
+	acc4.Store((*[8]float32)(t[32:]))
+	archsimd.ClearAVXUpperBits()
+	out[0] = b[0] + t[0] + t[10] + t[20] + t[30]
+	out[1] = b[1] + t[1] + t[11] + t[21] + t[31]
+	out[2] = b[2] + t[2] + t[12] + t[22] + t[32]
+	out[3] = b[3] + t[3] + t[13] + t[23] + t[33]
+	out[4] = b[4] + t[4] + t[14] + t[24] + t[34]
+	out[5] = b[5] + t[5] + t[15] + t[25] + t[35]
+	out[6] = b[6] + t[6] + t[16] + t[26] + t[36]
+	out[7] = b[7] + t[7] + t[17] + t[27] + t[37]
+	out[8] = b[8] + t[8] + t[18] + t[28] + t[38]
+	out[9] = b[9] + t[9] + t[19] + t[29] + t[39]
+
+	archsimd.ClearAVXUpperBits()
 }
 
-// backward7Weights runs backward7WeightsGeneric: dense has no SIMD version for its shape.
+// backward7Weights is the AVX2 version of backward7WeightsGeneric: dense: Dense(10, activation="softmax") (1152) -> (10), specs/mnist.cnn:10.
 func backward7Weights(in *[1152]float32, dz *[10]float32, dk *[11520]float32, db *[10]float32) {
-	backward7WeightsGeneric(in, dz, dk, db)
+	if !useSIMD {
+		backward7WeightsGeneric(in, dz, dk, db)
+		return
+	}
+	var _ unsafe.Pointer
+	var t [40]float32
+	for e := range t {
+		t[e] = dz[e%10]
+	}
+	for o, v := range dz {
+		db[o] += v
+	}
+	ip := unsafe.Pointer(&in[0])
+	kp := unsafe.Pointer(&dk[0])
+	d0 := archsimd.LoadFloat32x8((*[8]float32)(t[0:]))
+	d1 := archsimd.LoadFloat32x8((*[8]float32)(t[8:]))
+	d2 := archsimd.LoadFloat32x8((*[8]float32)(t[16:]))
+	d3 := archsimd.LoadFloat32x8((*[8]float32)(t[24:]))
+	d4 := archsimd.LoadFloat32x8((*[8]float32)(t[32:]))
+	for n := 144; ; {
+		x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[0])).MulAdd(d0, archsimd.LoadFloat32x8((*[8]float32)(kp))).Store((*[8]float32)(kp))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[1])).MulAdd(d1, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 32)))).Store((*[8]float32)(unsafe.Add(kp, 32)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[2])).MulAdd(d2, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 64)))).Store((*[8]float32)(unsafe.Add(kp, 64)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[3])).MulAdd(d3, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 96)))).Store((*[8]float32)(unsafe.Add(kp, 96)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[4])).MulAdd(d4, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 128)))).Store((*[8]float32)(unsafe.Add(kp, 128)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[5])).MulAdd(d0, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 160)))).Store((*[8]float32)(unsafe.Add(kp, 160)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[6])).MulAdd(d1, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 192)))).Store((*[8]float32)(unsafe.Add(kp, 192)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[7])).MulAdd(d2, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 224)))).Store((*[8]float32)(unsafe.Add(kp, 224)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[8])).MulAdd(d3, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 256)))).Store((*[8]float32)(unsafe.Add(kp, 256)))
+		x.Permute(archsimd.LoadUint32x8(&denseIdx7[9])).MulAdd(d4, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 288)))).Store((*[8]float32)(unsafe.Add(kp, 288)))
+		n--
+		if n == 0 {
+			break
+		}
+		ip = unsafe.Add(ip, 32)
+		kp = unsafe.Add(kp, 320)
+	}
+
+	archsimd.ClearAVXUpperBits()
 }
 
 // backward7Input runs backward7InputGeneric: dense has no SIMD version for its shape.
