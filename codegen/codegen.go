@@ -139,7 +139,9 @@ const deferMaxPixels = 16
 const deferMaxFloats = 4096
 
 // deferSlots is the number of samples a worker stores for its deferred
-// weight gradients: runtime's shard size.
+// weight gradients; a full store is flushed before the end of a shard.
+// Eight samples keep the stores small while a gradient, once in cache, is
+// used eight times.
 const deferSlots = 8
 
 func (g *gen) plan() {
@@ -621,8 +623,8 @@ func (g *gen) backward(f *jen.File) {
 	if !deferred {
 		return
 	}
-	f.Comment(fmt.Sprintf("deferSlots is the number of samples whose deferred weight gradients a\n" +
-		"worker stores: the shard size of runtime.Trainer."))
+	f.Comment("deferSlots is the number of samples whose deferred weight gradients a\n" +
+		"worker stores before it adds them into the gradients.")
 	f.Const().Id("deferSlots").Op("=").Lit(deferSlots)
 	f.Comment("flush adds the deferred weight gradients of the stored samples into grads,\n" +
 		"layer by layer and sample by sample, in the order Backward would have.")

@@ -28,8 +28,10 @@ func LabelSize(s *Spec) int {
 // shardSize is the number of consecutive samples of a batch whose
 // gradients one worker sums in order. Shards, not workers, own gradient
 // buffers, and shards are reduced in a fixed order, so the result does not
-// depend on how many workers there are.
-const shardSize = 8
+// depend on how many workers there are. Each shard's buffers are cleared
+// and reduced once per step, so shards are large: a batch of 64 makes 4,
+// two for each of 2 workers.
+const shardSize = 16
 
 // Trainer runs training steps of a network. It owns one worker per
 // goroutine and one gradient buffer per shard of a batch; a step allocates

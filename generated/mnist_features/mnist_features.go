@@ -405,7 +405,7 @@ func (w *worker) BackwardDefer(dOut []float32, grads [][]float32, flush bool) {
 
 /*
 deferSlots is the number of samples whose deferred weight gradients a
-worker stores: the shard size of runtime.Trainer.
+worker stores before it adds them into the gradients.
 */
 const deferSlots = 8
 
