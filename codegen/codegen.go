@@ -388,6 +388,25 @@ func (g *gen) workerType(f *jen.File) {
 
 func hasPad(l *dsl.Layer) bool { return l.Pad != [4]int{} }
 
+// live returns the output rows and columns of layer i that the next layer
+// reads. A pooling layer without padding reads only whole windows, so a
+// 2x2 pool after an 11x11 convolution leaves its last row and column
+// unread: the convolution need not compute them, and their gradient is
+// zero, so its backward kernels skip them too (17% of conv2d_1's work in
+// the MNIST spec). The unread outputs stay zero.
+func (g *gen) live(i int) (rows, cols int) {
+	l := &g.m.Layers[i]
+	rows, cols = l.Out[0], l.Out[1]
+	if i+1 >= len(g.m.Layers) || len(l.Out) != 3 {
+		return rows, cols
+	}
+	n := &g.m.Layers[i+1]
+	if (n.Kind != dsl.KindMaxPooling2D && n.Kind != dsl.KindAveragePooling2D) || hasPad(n) {
+		return rows, cols
+	}
+	return min(rows, (n.Out[0]-1)*n.Strides[0]+n.Kernel[0]), min(cols, (n.Out[1]-1)*n.Strides[1]+n.Kernel[1])
+}
+
 // anyDeferred reports whether some layer defers its weight gradient.
 func (g *gen) anyDeferred() bool {
 	for _, d := range g.deferW {

@@ -100,6 +100,9 @@ func (g *gen) convKernels(f *jen.File, i int) {
 	kn := l.Kernel[0] * l.Kernel[1] * ci * co
 	act := g.act(i)
 	comment := g.layerComment(l)
+	// Only the live outputs are computed, and only their gradients are
+	// read (see gen.live).
+	lh, lw := g.live(i)
 
 	if hasPad(l) {
 		f.Comment(fmt.Sprintf("pad%d copies the input of %s into a zero border: %d rows on top,\n"+
@@ -126,8 +129,8 @@ func (g *gen) convKernels(f *jen.File, i int) {
 	}
 	params = append(params, jen.Id("out").Add(arr(oh*ow*co)))
 	f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(
-		jen.For(raw("oy := range %d", oh)).Block(
-			jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {
+		jen.For(raw("oy := range %d", lh)).Block(
+			jen.For(raw("ox := range %d", lw)).BlockFunc(func(b *jen.Group) {
 				b.Add(raw("base := oy*%d + ox*%d", sh*wp*ci, sw*ci))
 				if l.UseBias {
 					b.Add(raw("acc := *b"))
@@ -166,8 +169,8 @@ func (g *gen) convKernels(f *jen.File, i int) {
 			params = append(params, jen.Id("db").Add(arr(co)))
 		}
 		f.Func().Id(g.generic(fmt.Sprintf("backward%dWeights", i), params)).Params(params...).Block(
-			jen.For(raw("oy := range %d", oh)).Block(
-				jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {
+			jen.For(raw("oy := range %d", lh)).Block(
+				jen.For(raw("ox := range %d", lw)).BlockFunc(func(b *jen.Group) {
 					b.Add(raw("g := (*[%d]float32)(dz[(oy*%d+ox)*%d:])", co, ow, co))
 					if l.UseBias {
 						b.Add(raw("for o, v := range g { db[o] += v }"))
@@ -196,8 +199,8 @@ func (g *gen) convKernels(f *jen.File, i int) {
 		params := []jen.Code{jen.Id("k").Add(arr(kn)), jen.Id("dz").Add(arr(oh * ow * co)), jen.Id("din").Add(arr(hp * wp * ci))}
 		f.Func().Id(g.generic(fmt.Sprintf("backward%dInput", i), params)).Params(params...).Block(
 			raw("clear(din[:])"),
-			jen.For(raw("oy := range %d", oh)).Block(
-				jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {
+			jen.For(raw("oy := range %d", lh)).Block(
+				jen.For(raw("ox := range %d", lw)).BlockFunc(func(b *jen.Group) {
 					b.Add(raw("g := (*[%d]float32)(dz[(oy*%d+ox)*%d:])", co, ow, co))
 					b.Add(raw("base := oy*%d + ox*%d", sh*wp*ci, sw*ci))
 					for _, c := range forTaps(l, wp, func(off, wOff string) []jen.Code {

@@ -218,6 +218,10 @@ func (s *src) broadcast() {
 // kernels use.
 type convGeom struct {
 	hp, wp, ci, oh, ow, co, kh, kw, sh, sw int
+	// lh, lw are the output rows and columns that the next layer reads
+	// (see gen.live); the others are never computed, and their gradient is
+	// zero.
+	lh, lw int
 	// px is the bytes of one pre-broadcast input pixel (ci vectors).
 	px int
 }
@@ -229,6 +233,14 @@ func geom(l *dsl.Layer) convGeom {
 		kh: l.Kernel[0], kw: l.Kernel[1], sh: l.Strides[0], sw: l.Strides[1],
 	}
 	c.px = c.ci * 32
+	c.lh, c.lw = c.oh, c.ow
+	return c
+}
+
+// geom returns layer i's geometry with its live output region.
+func (g *gen) geom(i int) convGeom {
+	c := geom(&g.m.Layers[i])
+	c.lh, c.lw = g.live(i)
 	return c
 }
 
@@ -273,7 +285,7 @@ func unroll(ci int) int {
 // smaller blocks.
 func (g *gen) convForwardSIMD(i int) string {
 	l := &g.m.Layers[i]
-	c := geom(l)
+	c := g.geom(i)
 	relu := g.act(i) == "relu"
 	s := &src{}
 	s.broadcast()
@@ -346,16 +358,16 @@ func (g *gen) convForwardSIMD(i int) string {
 			s.p("}")
 		}
 	}
-	s.p("for oy := range %d {", c.oh)
-	if full := c.ow / 4 * 4; full > 0 {
+	s.p("for oy := range %d {", c.lh)
+	if full := c.lw / 4 * 4; full > 0 {
 		s.p("for ox := 0; ox < %d; ox += 4 {", full)
 		s.p("ip := unsafe.Add(ib, (oy*%d+ox*%d)*%d)", c.sh*c.wp, c.sw, c.px)
 		s.p("op := unsafe.Add(ob, (oy*%d+ox)*%d)", c.ow, c.co*4)
 		pixels(4)
 		s.p("}")
 	}
-	if r := c.ow % 4; r > 0 {
-		ox := c.ow / 4 * 4
+	if r := c.lw % 4; r > 0 {
+		ox := c.lw / 4 * 4
 		s.p("{")
 		s.p("ip := unsafe.Add(ib, (oy*%d+%d)*%d)", c.sh*c.wp, ox*c.sw, c.px)
 		s.p("op := unsafe.Add(ob, (oy*%d+%d)*%d)", c.ow, ox, c.co*4)
@@ -404,7 +416,7 @@ func pixelUnroll(n int) int {
 // grouped by 4 with constant offsets.
 func (g *gen) convWeightsSIMD(i int) string {
 	l := &g.m.Layers[i]
-	c := geom(l)
+	c := g.geom(i)
 	s := &src{}
 	if c.ci%4 == 0 {
 		// The input is pre-broadcast in planes of 4 channels, so that the
@@ -464,16 +476,16 @@ func (g *gen) convWeightsSIMD(i int) string {
 	if c.ci%4 != 0 && !static {
 		pxBytes = 32
 	}
-	chunk := c.oh
-	for chunk > 1 && ((chunk-1)*c.sh+c.kh)*c.wp*pxBytes+chunk*c.ow*nvMax*32 > l1Budget {
+	chunk := c.lh
+	for chunk > 1 && ((chunk-1)*c.sh+c.kh)*c.wp*pxBytes+chunk*c.lw*nvMax*32 > l1Budget {
 		chunk--
 	}
 	// Chunks of equal size, but for the last.
-	chunk = (c.oh + (c.oh+chunk-1)/chunk - 1) / ((c.oh + chunk - 1) / chunk)
-	rowStart, rowEnd := "0", fmt.Sprint(c.oh)
-	if chunk < c.oh {
-		s.p("for oy0 := 0; oy0 < %d; oy0 += %d {", c.oh, chunk)
-		s.p("oy1 := min(oy0+%d, %d)", chunk, c.oh)
+	chunk = (c.lh + (c.lh+chunk-1)/chunk - 1) / ((c.lh + chunk - 1) / chunk)
+	rowStart, rowEnd := "0", fmt.Sprint(c.lh)
+	if chunk < c.lh {
+		s.p("for oy0 := 0; oy0 < %d; oy0 += %d {", c.lh, chunk)
+		s.p("oy1 := min(oy0+%d, %d)", chunk, c.lh)
 		rowStart, rowEnd = "oy0", "oy1"
 	}
 	// block emits the accumulation of rows r by nv vectors at channel byte
@@ -494,8 +506,8 @@ func (g *gen) convWeightsSIMD(i int) string {
 		s.p("rt, zp := ry, zy")
 		// The pixels of a row are unrolled u at a time: the accumulators
 		// then rotate through registers once per u pixels, not per pixel.
-		u := pixelUnroll(c.ow)
-		s.loop(c.ow/u, [][2]string{{"rt", fmt.Sprint(u * c.sw * c.px)}, {"zp", fmt.Sprint(u * c.co * 4)}}, func() {
+		u := pixelUnroll(c.lw)
+		s.loop(c.lw/u, [][2]string{{"rt", fmt.Sprint(u * c.sw * c.px)}, {"zp", fmt.Sprint(u * c.co * 4)}}, func() {
 			for k := range u {
 				xo, zo := k*c.sw*c.px, k*c.co*4
 				// The operand used fewer times is the receiver, so that
@@ -595,7 +607,7 @@ func (g *gen) convWeightsSIMD(i int) string {
 			s.p("}")
 		})
 	}
-	if chunk < c.oh {
+	if chunk < c.lh {
 		s.p("}")
 	}
 	return s.String()
@@ -618,12 +630,18 @@ const dinStep = 4
 // reach each pixel, and the interior as a loop. No multiply-add touches a
 // zero. Every element of din is written, so it needs no clearing.
 func (g *gen) convInputSIMD(i int) string {
-	l := &g.m.Layers[i]
-	c := geom(l)
+	c := g.geom(i)
 	if c.sh != 1 || c.sw != 1 {
 		return g.convInputGatherSIMD(i)
 	}
 	s := &src{}
+	// Rows below the reach of the live output rows get no tap. They are
+	// cleared first, while the upper halves of the vector registers are
+	// still clean for memclr.
+	rows := min(c.hp, c.lh-1+c.kh)
+	if rows < c.hp {
+		s.p("clear(din[%d:])", rows*c.wp*c.ci)
+	}
 	s.p("kb := unsafe.Pointer(&k[0])")
 	s.p("zb := unsafe.Pointer(&dz[0])")
 	s.p("qb := unsafe.Pointer(&din[0])")
@@ -641,7 +659,7 @@ func (g *gen) convInputSIMD(i int) string {
 				return true
 			}
 			x := qx0 + j - kx
-			return x >= 0 && x < c.ow
+			return x >= 0 && x < c.lw
 		}
 		s.p("{")
 		for j := range np {
@@ -713,11 +731,11 @@ func (g *gen) convInputSIMD(i int) string {
 	}
 	s.p("for cb := range %d {", c.ci/4)
 	s.p("wc := unsafe.Add(kb, cb*%d)", 4*c.co*4)
-	s.p("for qy := range %d {", c.hp)
-	s.p("ky0, ky1 := max(0, qy-%d), min(%d, qy)", c.oh-1, c.kh-1)
+	s.p("for qy := range %d {", rows)
+	s.p("ky0, ky1 := max(0, qy-%d), min(%d, qy)", c.lh-1, c.kh-1)
 	s.p("dq := unsafe.Add(qb, qy*%d+cb*16)", c.wp*c.ci*4)
 	// The interior columns [a, b] see every tap.
-	a, b := c.kw-1, c.ow-1
+	a, b := c.kw-1, c.lw-1
 	if a > b {
 		a, b = c.wp, c.wp-1
 	}
@@ -756,8 +774,7 @@ func (g *gen) convInputSIMD(i int) string {
 // horizontal sum at the end gives the channels' gradients. Every element
 // of din is written, so it needs no clearing.
 func (g *gen) convInputGatherSIMD(i int) string {
-	l := &g.m.Layers[i]
-	c := geom(l)
+	c := g.geom(i)
 	s := &src{}
 	s.p("kb := unsafe.Pointer(&k[0])")
 	s.p("zb := unsafe.Pointer(&dz[0])")
@@ -775,14 +792,14 @@ func (g *gen) convInputGatherSIMD(i int) string {
 	}
 	s.p("for ky := range %d {", c.kh)
 	s.p("ty := qy - ky")
-	cond := fmt.Sprintf("ty < 0 || ty > %d", (c.oh-1)*c.sh)
+	cond := fmt.Sprintf("ty < 0 || ty > %d", (c.lh-1)*c.sh)
 	if c.sh > 1 {
 		cond += fmt.Sprintf(" || ty%%%d != 0", c.sh)
 	}
 	s.p("if %s { continue }", cond)
 	s.p("for kx := range %d {", c.kw)
 	s.p("tx := qx - kx")
-	cond = fmt.Sprintf("tx < 0 || tx > %d", (c.ow-1)*c.sw)
+	cond = fmt.Sprintf("tx < 0 || tx > %d", (c.lw-1)*c.sw)
 	if c.sw > 1 {
 		cond += fmt.Sprintf(" || tx%%%d != 0", c.sw)
 	}

@@ -14,8 +14,9 @@ import (
 // fallbacks: channel counts that are not multiples of 8 or 16, odd and
 // even inputs with "same" padding and stride 2, 1x3 and 5x5 kernels, a
 // kernel wider than its output (no pixel of the input gradient sees every
-// tap), a window too large to unroll, layers without bias, and activations the
-// SIMD forward does not fuse.
+// tap), a window too large to unroll, layers without bias, activations the
+// SIMD forward does not fuse, and pools that leave the last rows and columns
+// of a convolution unread.
 var awkwardSpecs = map[string]string{
 	"odd": `model odd {
     Input(shape=(9, 11, 3))
@@ -28,6 +29,18 @@ var awkwardSpecs = map[string]string{
 }
 compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
 fit(data=image_directory("odd", image_size=(9, 11)), epochs=1, batch_size=8)
+`,
+	"pooled": `model pooled {
+    Input(shape=(11, 12, 3))
+    Conv2D(16, 3, activation="relu")
+    MaxPooling2D(2)
+    Conv2D(8, (1, 2), activation="relu")
+    AveragePooling2D(3)
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+fit(data=image_directory("pooled", image_size=(11, 12)), epochs=1, batch_size=8)
 `,
 	"even": `model even {
     Input(shape=(10, 12, 1))

@@ -928,8 +928,8 @@ func backward3(dz *[253472]float32, arg *[253472]int32, din *[1013888]float32) {
 // conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
 // forward4 computes the convolution with its bias and relu fused.
 func forward4Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32) {
-	for oy := range 87 {
-		for ox := range 87 {
+	for oy := range 86 {
+		for ox := range 86 {
 			base := oy*2848 + ox*32
 			acc := *b
 			// tap (0, 0)
@@ -1075,8 +1075,8 @@ func backward4ActivationGeneric(y, d *[484416]float32) {
 
 // backward4Weights adds the gradients of the kernel and bias of conv2d_1.
 func backward4WeightsGeneric(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32) {
-	for oy := range 87 {
-		for ox := range 87 {
+	for oy := range 86 {
+		for ox := range 86 {
 			g := (*[64]float32)(dz[(oy*87+ox)*64:])
 			for o, v := range g {
 				db[o] += v
@@ -1215,8 +1215,8 @@ func backward4WeightsGeneric(in *[253472]float32, dz *[484416]float32, dk *[1843
 // backward4Input computes the gradient of the (padded) input of conv2d_1.
 func backward4InputGeneric(k *[18432]float32, dz *[484416]float32, din *[253472]float32) {
 	clear(din[:])
-	for oy := range 87 {
-		for ox := range 87 {
+	for oy := range 86 {
+		for ox := range 86 {
 			g := (*[64]float32)(dz[(oy*87+ox)*64:])
 			base := oy*2848 + ox*32
 			// tap (0, 0)
@@ -1405,8 +1405,8 @@ func backward5(dz *[118336]float32, arg *[118336]int32, din *[484416]float32) {
 // conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
 // forward6 computes the convolution with its bias and relu fused.
 func forward6Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32) {
-	for oy := range 41 {
-		for ox := range 41 {
+	for oy := range 40 {
+		for ox := range 40 {
 			base := oy*2752 + ox*64
 			acc := *b
 			// tap (0, 0)
@@ -1552,8 +1552,8 @@ func backward6ActivationGeneric(y, d *[215168]float32) {
 
 // backward6Weights adds the gradients of the kernel and bias of conv2d_2.
 func backward6WeightsGeneric(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32) {
-	for oy := range 41 {
-		for ox := range 41 {
+	for oy := range 40 {
+		for ox := range 40 {
 			g := (*[128]float32)(dz[(oy*41+ox)*128:])
 			for o, v := range g {
 				db[o] += v
@@ -1692,8 +1692,8 @@ func backward6WeightsGeneric(in *[118336]float32, dz *[215168]float32, dk *[7372
 // backward6Input computes the gradient of the (padded) input of conv2d_2.
 func backward6InputGeneric(k *[73728]float32, dz *[215168]float32, din *[118336]float32) {
 	clear(din[:])
-	for oy := range 41 {
-		for ox := range 41 {
+	for oy := range 40 {
+		for ox := range 40 {
 			g := (*[128]float32)(dz[(oy*41+ox)*128:])
 			base := oy*2752 + ox*64
 			// tap (0, 0)

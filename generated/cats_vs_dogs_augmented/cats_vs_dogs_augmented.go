@@ -1025,8 +1025,8 @@ func backward6(dz *[253472]float32, arg *[253472]int32, din *[1013888]float32) {
 // conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
 // forward7 computes the convolution with its bias and relu fused.
 func forward7Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32) {
-	for oy := range 87 {
-		for ox := range 87 {
+	for oy := range 86 {
+		for ox := range 86 {
 			base := oy*2848 + ox*32
 			acc := *b
 			// tap (0, 0)
@@ -1172,8 +1172,8 @@ func backward7ActivationGeneric(y, d *[484416]float32) {
 
 // backward7Weights adds the gradients of the kernel and bias of conv2d_1.
 func backward7WeightsGeneric(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32) {
-	for oy := range 87 {
-		for ox := range 87 {
+	for oy := range 86 {
+		for ox := range 86 {
 			g := (*[64]float32)(dz[(oy*87+ox)*64:])
 			for o, v := range g {
 				db[o] += v
@@ -1312,8 +1312,8 @@ func backward7WeightsGeneric(in *[253472]float32, dz *[484416]float32, dk *[1843
 // backward7Input computes the gradient of the (padded) input of conv2d_1.
 func backward7InputGeneric(k *[18432]float32, dz *[484416]float32, din *[253472]float32) {
 	clear(din[:])
-	for oy := range 87 {
-		for ox := range 87 {
+	for oy := range 86 {
+		for ox := range 86 {
 			g := (*[64]float32)(dz[(oy*87+ox)*64:])
 			base := oy*2848 + ox*32
 			// tap (0, 0)
@@ -1502,8 +1502,8 @@ func backward8(dz *[118336]float32, arg *[118336]int32, din *[484416]float32) {
 // conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
 // forward9 computes the convolution with its bias and relu fused.
 func forward9Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32) {
-	for oy := range 41 {
-		for ox := range 41 {
+	for oy := range 40 {
+		for ox := range 40 {
 			base := oy*2752 + ox*64
 			acc := *b
 			// tap (0, 0)
@@ -1649,8 +1649,8 @@ func backward9ActivationGeneric(y, d *[215168]float32) {
 
 // backward9Weights adds the gradients of the kernel and bias of conv2d_2.
 func backward9WeightsGeneric(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32) {
-	for oy := range 41 {
-		for ox := range 41 {
+	for oy := range 40 {
+		for ox := range 40 {
 			g := (*[128]float32)(dz[(oy*41+ox)*128:])
 			for o, v := range g {
 				db[o] += v
@@ -1789,8 +1789,8 @@ func backward9WeightsGeneric(in *[118336]float32, dz *[215168]float32, dk *[7372
 // backward9Input computes the gradient of the (padded) input of conv2d_2.
 func backward9InputGeneric(k *[73728]float32, dz *[215168]float32, din *[118336]float32) {
 	clear(din[:])
-	for oy := range 41 {
-		for ox := range 41 {
+	for oy := range 40 {
+		for ox := range 40 {
 			g := (*[128]float32)(dz[(oy*41+ox)*128:])
 			base := oy*2752 + ox*64
 			// tap (0, 0)

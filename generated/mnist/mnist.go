@@ -819,8 +819,8 @@ func backward2(dz *[5408]float32, arg *[5408]int32, din *[21632]float32) {
 // conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
 // forward3 computes the convolution with its bias and relu fused.
 func forward3Generic(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32) {
-	for oy := range 11 {
-		for ox := range 11 {
+	for oy := range 10 {
+		for ox := range 10 {
 			base := oy*416 + ox*32
 			acc := *b
 			// tap (0, 0)
@@ -966,8 +966,8 @@ func backward3ActivationGeneric(y, d *[7744]float32) {
 
 // backward3Weights adds the gradients of the kernel and bias of conv2d_1.
 func backward3WeightsGeneric(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, db *[64]float32) {
-	for oy := range 11 {
-		for ox := range 11 {
+	for oy := range 10 {
+		for ox := range 10 {
 			g := (*[64]float32)(dz[(oy*11+ox)*64:])
 			for o, v := range g {
 				db[o] += v
@@ -1106,8 +1106,8 @@ func backward3WeightsGeneric(in *[5408]float32, dz *[7744]float32, dk *[18432]fl
 // backward3Input computes the gradient of the (padded) input of conv2d_1.
 func backward3InputGeneric(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
 	clear(din[:])
-	for oy := range 11 {
-		for ox := range 11 {
+	for oy := range 10 {
+		for ox := range 10 {
 			g := (*[64]float32)(dz[(oy*11+ox)*64:])
 			base := oy*416 + ox*32
 			// tap (0, 0)

@@ -1134,7 +1134,7 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	ob := unsafe.Pointer(&out[0])
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	for oy := range 11 {
+	for oy := range 10 {
 		for ox := 0; ox < 8; ox += 4 {
 			ip := unsafe.Add(ib, (oy*13+ox*1)*1024)
 			op := unsafe.Add(ob, (oy*11+ox)*256)
@@ -1789,8 +1789,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 				acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
 				acc1_0 := acc0_0
 				acc1_1 := acc0_1
-				acc2_0 := acc0_0
-				acc2_1 := acc0_1
 				// tap (0, 0)
 				{
 					wt := unsafe.Add(wc, 0)
@@ -1804,9 +1802,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1815,9 +1810,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1826,9 +1818,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1837,9 +1826,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1861,9 +1847,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1872,9 +1855,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1883,9 +1863,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1894,9 +1871,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1918,9 +1892,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1929,9 +1900,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1940,9 +1908,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1951,9 +1916,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1975,9 +1937,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1986,9 +1945,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1997,9 +1953,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -2008,9 +1961,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -2032,9 +1982,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -2043,9 +1990,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -2054,9 +1998,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -2065,9 +2006,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -2089,9 +2027,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -2100,9 +2035,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -2111,9 +2043,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -2122,9 +2051,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -2146,9 +2072,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -2157,9 +2080,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -2168,9 +2088,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -2179,9 +2096,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -2203,9 +2117,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -2214,9 +2125,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -2225,9 +2133,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -2236,9 +2141,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -2260,9 +2162,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -2271,9 +2170,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -2282,9 +2178,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -2293,9 +2186,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -2309,8 +2199,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
 				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 256)))
 				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 288)))
-				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
-				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
 			}
 		}
 	}
@@ -2393,8 +2281,8 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
 		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
 	}
-	for oy0 := 0; oy0 < 11; oy0 += 6 {
-		oy1 := min(oy0+6, 11)
+	for oy0 := 0; oy0 < 10; oy0 += 5 {
+		oy1 := min(oy0+5, 10)
 		for cib := range 8 {
 			for cb := range 4 {
 				// tap (0, 0)
@@ -2551,20 +2439,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -2736,20 +2610,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -2921,20 +2781,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -3106,20 +2952,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -3291,20 +3123,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -3476,20 +3294,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -3661,20 +3465,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -3846,20 +3636,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -4031,20 +3807,6 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 						x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
 						acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
 						acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-						d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-						d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-						x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-						acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-						acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-						x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-						acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-						acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-						x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-						acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-						acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-						x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-						acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-						acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
 						rows--
 						if rows == 0 {
 							break
@@ -4076,13 +3838,14 @@ func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
 		return
 	}
 	var _ unsafe.Pointer
+	clear(din[4992:])
 	kb := unsafe.Pointer(&k[0])
 	zb := unsafe.Pointer(&dz[0])
 	qb := unsafe.Pointer(&din[0])
 	for cb := range 8 {
 		wc := unsafe.Add(kb, cb*1024)
-		for qy := range 13 {
-			ky0, ky1 := max(0, qy-10), min(2, qy)
+		for qy := range 12 {
+			ky0, ky1 := max(0, qy-9), min(2, qy)
 			dq := unsafe.Add(qb, qy*1664+cb*16)
 			{
 				var a0_0 archsimd.Float32x8
@@ -4480,58 +4243,13 @@ func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
 				var a0_1 archsimd.Float32x8
 				var a0_2 archsimd.Float32x8
 				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
 				zr := unsafe.Add(zb, (qy-ky0)*2816)
 				wr := unsafe.Add(wc, ky0*24576)
 				for ky := ky0; ; ky++ {
-					// tap (ky, 0)
-					{
-						zt := unsafe.Add(zr, 2560)
-						wt := wr
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
 					// tap (ky, 1)
 					{
 						zt := unsafe.Add(zr, 2304)
@@ -4584,127 +4302,6 @@ func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
 					// tap (ky, 2)
 					{
 						zt := unsafe.Add(zr, 2048)
-						wt := unsafe.Add(wr, 16384)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -2816)
-					wr = unsafe.Add(wr, 24576)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1280)))
-			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*2816)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 1)
-					{
-						zt := unsafe.Add(zr, 2560)
-						wt := unsafe.Add(wr, 8192)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					// tap (ky, 2)
-					{
-						zt := unsafe.Add(zr, 2304)
 						wt := unsafe.Add(wr, 16384)
 						for n := 2; ; {
 							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
@@ -4780,11 +4377,30 @@ func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
 				h001 := a0_0.AddPairsGrouped(a0_1)
 				h023 := a0_2.AddPairsGrouped(a0_3)
 				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1408)))
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1280)))
 				h101 := a1_0.AddPairsGrouped(a1_1)
 				h123 := a1_2.AddPairsGrouped(a1_3)
 				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1536)))
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1408)))
+			}
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				zr := unsafe.Add(zb, (qy-ky0)*2816)
+				wr := unsafe.Add(wc, ky0*24576)
+				for ky := ky0; ; ky++ {
+					if ky == ky1 {
+						break
+					}
+					zr = unsafe.Add(zr, -2816)
+					wr = unsafe.Add(wr, 24576)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1536)))
 			}
 		}
 	}

@@ -639,8 +639,8 @@ func backward2(dz *[5408]float32, arg *[5408]int32, din *[21632]float32) {
 // conv2d_1: Conv2D(64, 3, activation="relu", trainable=False) (13, 13, 32) -> (11, 11, 64), specs/mnist_features.cnn:10
 // forward3 computes the convolution with its bias and relu fused.
 func forward3Generic(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32) {
-	for oy := range 11 {
-		for ox := range 11 {
+	for oy := range 10 {
+		for ox := range 10 {
 			base := oy*416 + ox*32
 			acc := *b
 			// tap (0, 0)

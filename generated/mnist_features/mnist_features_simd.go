@@ -557,7 +557,7 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	ob := unsafe.Pointer(&out[0])
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	for oy := range 11 {
+	for oy := range 10 {
 		for ox := 0; ox < 8; ox += 4 {
 			ip := unsafe.Add(ib, (oy*13+ox*1)*1024)
 			op := unsafe.Add(ob, (oy*11+ox)*256)
@@ -1212,8 +1212,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 				acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
 				acc1_0 := acc0_0
 				acc1_1 := acc0_1
-				acc2_0 := acc0_0
-				acc2_1 := acc0_1
 				// tap (0, 0)
 				{
 					wt := unsafe.Add(wc, 0)
@@ -1227,9 +1225,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1238,9 +1233,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1249,9 +1241,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1260,9 +1249,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1284,9 +1270,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1295,9 +1278,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1306,9 +1286,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1317,9 +1294,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1341,9 +1315,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1352,9 +1323,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1363,9 +1331,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1374,9 +1339,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1398,9 +1360,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1409,9 +1368,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1420,9 +1376,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1431,9 +1384,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1455,9 +1405,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1466,9 +1413,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1477,9 +1421,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1488,9 +1429,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1512,9 +1450,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1523,9 +1458,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1534,9 +1466,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1545,9 +1474,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1569,9 +1495,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1580,9 +1503,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1591,9 +1511,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1602,9 +1519,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1626,9 +1540,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1637,9 +1548,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1648,9 +1556,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1659,9 +1564,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1683,9 +1585,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
 						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
 						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
 						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
 						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
 						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
@@ -1694,9 +1593,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
 						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
 						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
 						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
 						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
 						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
@@ -1705,9 +1601,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
 						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
 						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
 						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
 						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
 						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
@@ -1716,9 +1609,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
 						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
 						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
 						n--
 						if n == 0 {
 							break
@@ -1732,8 +1622,6 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
 				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 256)))
 				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 288)))
-				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
-				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
 			}
 		}
 	}
