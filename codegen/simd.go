@@ -299,8 +299,11 @@ func (g *gen) convForwardSIMD(i int) string {
 		s.p("var zero archsimd.Float32x8")
 	}
 	u := unroll(c.ci)
-	// block emits np pixels by nv vectors at channel byte offset cOff.
-	block := func(np, nv int, cOff string) {
+	// block emits the pixels pix by nv vectors at channel byte offset cOff.
+	// pix holds each pixel's byte offsets from ip in the pre-broadcast
+	// input and from op in the output.
+	block := func(pix [][2]int, nv int, cOff string) {
+		np := len(pix)
 		s.p("wc := unsafe.Add(kb, %s)", cOff)
 		for j := range np {
 			for v := range nv {
@@ -323,7 +326,7 @@ func (g *gen) convForwardSIMD(i int) string {
 						s.p("w%d_%d := %s", st, v, load("wt", st*c.co*4+v*32))
 					}
 					for j := range np {
-						s.p("x%d_%d := %s", st, j, load("rt", j*c.sw*c.px+st*32))
+						s.p("x%d_%d := %s", st, j, load("rt", pix[j][0]+st*32))
 						for v := range nv {
 							// The input vector is the receiver: it dies after
 							// nv uses, the weights after np.
@@ -340,40 +343,75 @@ func (g *gen) convForwardSIMD(i int) string {
 				if relu {
 					val += ".Max(zero)"
 				}
-				s.p("%s.Store((*[8]float32)(%s))", val, addr("oc", j*c.co*4+v*32))
+				s.p("%s.Store((*[8]float32)(%s))", val, addr("oc", pix[j][1]+v*32))
 			}
 		}
 	}
-	// pixels emits the channel blocks of np pixels.
-	pixels := func(np int) {
+	// pixels emits the channel blocks of the pixels pix.
+	pixels := func(pix [][2]int) {
 		nv := c.co / 8
 		if nv >= 2 {
 			s.p("for cb := range %d {", nv/2)
-			block(np, 2, "cb*64")
+			block(pix, 2, "cb*64")
 			s.p("}")
 		}
 		if nv%2 == 1 {
 			s.p("{")
-			block(np, 1, fmt.Sprint(nv/2*64))
+			block(pix, 1, fmt.Sprint(nv/2*64))
 			s.p("}")
 		}
 	}
-	s.p("for oy := range %d {", c.lh)
-	if full := c.lw / 4 * 4; full > 0 {
-		s.p("for ox := 0; ox < %d; ox += 4 {", full)
-		s.p("ip := unsafe.Add(ib, (oy*%d+ox*%d)*%d)", c.sh*c.wp, c.sw, c.px)
-		s.p("op := unsafe.Add(ob, (oy*%d+ox)*%d)", c.ow, c.co*4)
-		pixels(4)
-		s.p("}")
+	// run returns n pixels of a row, from column 0 of row dy.
+	run := func(dy, n int) [][2]int {
+		var pix [][2]int
+		for dx := range n {
+			pix = append(pix, [2]int{(dy*c.sh*c.wp + dx*c.sw) * c.px, (dy*c.ow + dx) * c.co * 4})
+		}
+		return pix
 	}
-	if r := c.lw % 4; r > 0 {
-		ox := c.lw / 4 * 4
+	full, r := c.lw/4*4, c.lw%4
+	// row emits the blocks of 4 pixels of row oy, and its last r pixels
+	// unless they are paired with the next row's.
+	row := func(oy string, tail bool) {
+		if full > 0 {
+			s.p("for ox := 0; ox < %d; ox += 4 {", full)
+			s.p("ip := unsafe.Add(ib, (%s*%d+ox*%d)*%d)", oy, c.sh*c.wp, c.sw, c.px)
+			s.p("op := unsafe.Add(ob, (%s*%d+ox)*%d)", oy, c.ow, c.co*4)
+			pixels(run(0, 4))
+			s.p("}")
+		}
+		if tail && r > 0 {
+			s.p("{")
+			s.p("ip := unsafe.Add(ib, (%s*%d+%d)*%d)", oy, c.sh*c.wp, full*c.sw, c.px)
+			s.p("op := unsafe.Add(ob, (%s*%d+%d)*%d)", oy, c.ow, full, c.co*4)
+			pixels(run(0, r))
+			s.p("}")
+		}
+	}
+	// The last 1 or 2 pixels of two rows form one block, which keeps
+	// twice as many accumulators busy as a block of one row's.
+	if pair := r > 0 && r <= 2 && c.lh >= 2; pair {
+		s.p("for oy := 0; oy < %d; oy += 2 {", c.lh/2*2)
+		if full > 0 {
+			s.p("for oy1 := oy; oy1 < oy+2; oy1++ {")
+			row("oy1", false)
+			s.p("}")
+		}
 		s.p("{")
-		s.p("ip := unsafe.Add(ib, (oy*%d+%d)*%d)", c.sh*c.wp, ox*c.sw, c.px)
-		s.p("op := unsafe.Add(ob, (oy*%d+%d)*%d)", c.ow, ox, c.co*4)
-		pixels(r)
+		s.p("ip := unsafe.Add(ib, (oy*%d+%d)*%d)", c.sh*c.wp, full*c.sw, c.px)
+		s.p("op := unsafe.Add(ob, (oy*%d+%d)*%d)", c.ow, full, c.co*4)
+		pixels(append(run(0, r), run(1, r)...))
 		s.p("}")
+		s.p("}")
+		if c.lh%2 == 1 {
+			s.p("{")
+			row(fmt.Sprint(c.lh-1), true)
+			s.p("}")
+		}
+		return s.String()
 	}
+	s.p("for oy := range %d {", c.lh)
+	row("oy", true)
 	s.p("}")
 	return s.String()
 }
