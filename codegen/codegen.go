@@ -407,6 +407,20 @@ func (g *gen) live(i int) (rows, cols int) {
 	return min(rows, (n.Out[0]-1)*n.Strides[0]+n.Kernel[0]), min(cols, (n.Out[1]-1)*n.Strides[1]+n.Kernel[1])
 }
 
+// poolReLU reports whether max-pooling layer i takes over the ReLU
+// gradient of the convolution before it: the gradient reaches only the
+// cell each window took, whose value is the window's output, so the
+// ReLU's mask is the window's output being positive. The convolution's
+// gradient is then written in one pass instead of cleared, scattered and
+// masked.
+func (g *gen) poolReLU(i int) bool {
+	if i >= len(g.m.Layers) || i < 2 || !g.needDIn[i] {
+		return false
+	}
+	l, p := &g.m.Layers[i], &g.m.Layers[i-1]
+	return l.Kind == dsl.KindMaxPooling2D && p.Kind == dsl.KindConv2D && g.act(i-1) == "relu"
+}
+
 // anyDeferred reports whether some layer defers its weight gradient.
 func (g *gen) anyDeferred() bool {
 	for _, d := range g.deferW {
@@ -558,7 +572,7 @@ func (g *gen) backward(f *jen.File) {
 				if l.Kind == dsl.KindConv2D && hasPad(l) {
 					src = jen.Op("&").Id("w").Dot(fmt.Sprintf("p%d", i))
 				}
-				if g.act(i) != "linear" {
+				if g.act(i) != "linear" && !g.poolReLU(i+1) {
 					b.Id(name+"Activation").Call(out, dout)
 				}
 				if l.Trainable {
@@ -610,7 +624,11 @@ func (g *gen) backward(f *jen.File) {
 					}
 				}
 			case dsl.KindMaxPooling2D:
-				b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)), din)))
+				if g.poolReLU(i) {
+					b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)), out, din)))
+				} else {
+					b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)), din)))
+				}
 			case dsl.KindAveragePooling2D, dsl.KindRescaling:
 				b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, din)))
 			case dsl.KindDropout:

@@ -414,6 +414,16 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 				),
 			),
 		)
+		if g.poolReLU(i) {
+			f.Comment(fmt.Sprintf("backward%d passes the gradient of each window to the cell it took, where\n"+
+				"the window's output y is positive: it applies the ReLU gradient of %s.", i, g.m.Layers[i-1].Name))
+			params := []jen.Code{jen.Id("dz").Add(arr(oh * ow * c)), jen.Id("arg").Op("*").Index(jen.Lit(oh * ow * c)).Int32(), jen.Id("y").Add(arr(oh * ow * c)), jen.Id("din").Add(arr(h * w * c))}
+			f.Func().Id(g.generic(fmt.Sprintf("backward%d", i), params)).Params(params...).Block(
+				raw("clear(din[:])"),
+				raw("for j, a := range arg { if y[j] > 0 { din[a] += dz[j] } }"),
+			)
+			return
+		}
 		f.Func().Id(fmt.Sprintf("backward%d", i)).Params(jen.Id("dz").Add(arr(oh*ow*c)), jen.Id("arg").Op("*").Index(jen.Lit(oh*ow*c)).Int32(), jen.Id("din").Add(arr(h*w*c))).Block(
 			raw("clear(din[:])"),
 			raw("for j, a := range arg { din[a] += dz[j] }"),

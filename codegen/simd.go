@@ -139,6 +139,10 @@ func (g *gen) simdFile() *jen.File {
 			body = g.denseForwardSIMD(d.layer)
 		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Weights") && simdDense(l):
 			body = g.denseWeightsSIMD(d.layer)
+		case l.Kind == dsl.KindMaxPooling2D && strings.HasPrefix(d.name, "backward"):
+			if simdPool(l) && l.Strides == l.Kernel {
+				body = g.maxPoolBackwardSIMD(d.layer)
+			}
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
@@ -1056,5 +1060,48 @@ func (g *gen) denseWeightsSIMD(i int) string {
 			s.p("x.Permute(archsimd.LoadUint32x8(&denseIdx%d[%d])).MulAdd(d%d, %s).Store((*[8]float32)(%s))", i, m, m%p, load("kp", m*32), addr("kp", m*32))
 		}
 	})
+	return s.String()
+}
+
+// maxPoolBackwardSIMD returns the body of a max pooling gradient fused with
+// the ReLU gradient before it (see gen.poolReLU), for windows that do not
+// overlap. Every cell of a window is written: dz where the cell is the one
+// the window took and the window's output is positive, zero elsewhere.
+// Cells that no window covers are cleared first, before any vector
+// instruction.
+func (g *gen) maxPoolBackwardSIMD(i int) string {
+	l := &g.m.Layers[i]
+	h, w, c := l.In[0], l.In[1], l.In[2]
+	oh, ow := l.Out[0], l.Out[1]
+	kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Strides[0], l.Strides[1]
+	var s src
+	if ow*sw < w {
+		s.p("for r := range %d { clear(din[(r*%d+%d)*%d:(r+1)*%d]) }", oh*sh, w, ow*sw, c, w*c)
+	}
+	if oh*sh < h {
+		s.p("clear(din[%d:])", oh*sh*w*c)
+	}
+	s.p("zp, ap, yp, dp := unsafe.Pointer(&dz[0]), unsafe.Pointer(&arg[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&din[0])")
+	s.p("lanes := archsimd.LoadInt32x8(&lanes8)")
+	s.p("var zero archsimd.Float32x8")
+	s.p("for oy := range %d {", oh)
+	s.p("for ox := range %d {", ow)
+	s.p("first := (oy*%d + ox*%d) * %d", sh*w, sw, c)
+	s.p("o := (oy*%d + ox) * %d", ow, c*4)
+	s.p("ip := unsafe.Add(dp, first*4)")
+	for cb := 0; cb < c/8; cb++ {
+		s.p("{")
+		s.p("d := %s.Masked(%s.Greater(zero))", load(fmt.Sprintf("unsafe.Add(zp, o+%d)", cb*32), 0), load(fmt.Sprintf("unsafe.Add(yp, o+%d)", cb*32), 0))
+		s.p("a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+%d)))", cb*32)
+		for ky := range kh {
+			for kx := range kw {
+				off := (ky*w+kx)*c + cb*8
+				s.p("d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + %d))))).Store((*[8]float32)(%s))", off, addr("ip", off*4))
+			}
+		}
+		s.p("}")
+	}
+	s.p("}")
+	s.p("}")
 	return s.String()
 }

@@ -525,40 +525,36 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	backward10Input((*[589824]float32)(m.params[8]), &w.d10, &w.d9)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
-	backward9(&w.d9, &w.arg9, &w.d8)
+	backward9(&w.d9, &w.arg9, &w.a9, &w.d8)
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
-	backward8Activation(&w.a8, &w.d8)
 	if grads[6] != nil {
 		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
 	}
 	backward8Input((*[294912]float32)(m.params[6]), &w.d8, &w.d7)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
-	backward7(&w.d7, &w.arg7, &w.d6)
+	backward7(&w.d7, &w.arg7, &w.a7, &w.d6)
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
-	backward6Activation(&w.a6, &w.d6)
 	if grads[4] != nil {
 		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
 	}
 	backward6Input((*[73728]float32)(m.params[4]), &w.d6, &w.d5)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
-	backward5(&w.d5, &w.arg5, &w.d4)
+	backward5(&w.d5, &w.arg5, &w.a5, &w.d4)
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
-	backward4Activation(&w.a4, &w.d4)
 	if grads[2] != nil {
 		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
 	}
 	backward4Input((*[18432]float32)(m.params[2]), &w.d4, &w.d3)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8
-	backward3(&w.d3, &w.arg3, &w.d2)
+	backward3(&w.d3, &w.arg3, &w.a3, &w.d2)
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs.cnn:7
-	backward2Activation(&w.a2, &w.d2)
 	if grads[0] != nil {
 		backward2Weights(&w.a1, &w.d2, (*[864]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
@@ -918,10 +914,17 @@ func infer3Generic(in *[1013888]float32, out *[253472]float32) {
 		}
 	}
 }
-func backward3(dz *[253472]float32, arg *[253472]int32, din *[1013888]float32) {
+
+/*
+backward3 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d.
+*/
+func backward3Generic(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din *[1013888]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 
@@ -1395,10 +1398,17 @@ func infer5Generic(in *[484416]float32, out *[118336]float32) {
 		}
 	}
 }
-func backward5(dz *[118336]float32, arg *[118336]int32, din *[484416]float32) {
+
+/*
+backward5 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d_1.
+*/
+func backward5Generic(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din *[484416]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 
@@ -1872,10 +1882,17 @@ func infer7Generic(in *[215168]float32, out *[51200]float32) {
 		}
 	}
 }
-func backward7(dz *[51200]float32, arg *[51200]int32, din *[215168]float32) {
+
+/*
+backward7 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d_2.
+*/
+func backward7Generic(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[215168]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 
@@ -2349,10 +2366,17 @@ func infer9Generic(in *[82944]float32, out *[20736]float32) {
 		}
 	}
 }
-func backward9(dz *[20736]float32, arg *[20736]int32, din *[82944]float32) {
+
+/*
+backward9 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d_3.
+*/
+func backward9Generic(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[82944]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 

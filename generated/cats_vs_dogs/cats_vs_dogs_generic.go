@@ -28,6 +28,11 @@ func infer3(in *[1013888]float32, out *[253472]float32) {
 	infer3Generic(in, out)
 }
 
+// backward3 runs backward3Generic: max_pooling2d.
+func backward3(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din *[1013888]float32) {
+	backward3Generic(dz, arg, y, din)
+}
+
 // forward4 runs forward4Generic: conv2d_1.
 func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
 	forward4Generic(in, k, b, out)
@@ -56,6 +61,11 @@ func forward5(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
 // infer5 runs infer5Generic: max_pooling2d_1.
 func infer5(in *[484416]float32, out *[118336]float32) {
 	infer5Generic(in, out)
+}
+
+// backward5 runs backward5Generic: max_pooling2d_1.
+func backward5(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din *[484416]float32) {
+	backward5Generic(dz, arg, y, din)
 }
 
 // forward6 runs forward6Generic: conv2d_2.
@@ -88,6 +98,11 @@ func infer7(in *[215168]float32, out *[51200]float32) {
 	infer7Generic(in, out)
 }
 
+// backward7 runs backward7Generic: max_pooling2d_2.
+func backward7(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[215168]float32) {
+	backward7Generic(dz, arg, y, din)
+}
+
 // forward8 runs forward8Generic: conv2d_3.
 func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32) {
 	forward8Generic(in, k, b, out)
@@ -116,6 +131,11 @@ func forward9(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
 // infer9 runs infer9Generic: max_pooling2d_3.
 func infer9(in *[82944]float32, out *[20736]float32) {
 	infer9Generic(in, out)
+}
+
+// backward9 runs backward9Generic: max_pooling2d_3.
+func backward9(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[82944]float32) {
+	backward9Generic(dz, arg, y, din)
 }
 
 // forward10 runs forward10Generic: conv2d_4.

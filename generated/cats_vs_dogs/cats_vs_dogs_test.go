@@ -336,7 +336,7 @@ func BenchmarkMax_pooling2d_3Backward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward9(&w.d9, &w.arg9, &w.d8)
+		backward9(&w.d9, &w.arg9, &w.a9, &w.d8)
 	}
 }
 
@@ -378,7 +378,7 @@ func BenchmarkMax_pooling2d_2Backward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward7(&w.d7, &w.arg7, &w.d6)
+		backward7(&w.d7, &w.arg7, &w.a7, &w.d6)
 	}
 }
 
@@ -420,7 +420,7 @@ func BenchmarkMax_pooling2d_1Backward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward5(&w.d5, &w.arg5, &w.d4)
+		backward5(&w.d5, &w.arg5, &w.a5, &w.d4)
 	}
 }
 
@@ -462,7 +462,7 @@ func BenchmarkMax_pooling2dBackward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward3(&w.d3, &w.arg3, &w.d2)
+		backward3(&w.d3, &w.arg3, &w.a3, &w.d2)
 	}
 }
 

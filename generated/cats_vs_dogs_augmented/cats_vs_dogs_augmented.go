@@ -622,40 +622,36 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	backward13Input((*[589824]float32)(m.params[8]), &w.d13, &w.d12)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
-	backward12(&w.d12, &w.arg12, &w.d11)
+	backward12(&w.d12, &w.arg12, &w.a12, &w.d11)
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
-	backward11Activation(&w.a11, &w.d11)
 	if grads[6] != nil {
 		backward11Weights(&w.a10, &w.d11, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
 	}
 	backward11Input((*[294912]float32)(m.params[6]), &w.d11, &w.d10)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
-	backward10(&w.d10, &w.arg10, &w.d9)
+	backward10(&w.d10, &w.arg10, &w.a10, &w.d9)
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
-	backward9Activation(&w.a9, &w.d9)
 	if grads[4] != nil {
 		backward9Weights(&w.a8, &w.d9, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
 	}
 	backward9Input((*[73728]float32)(m.params[4]), &w.d9, &w.d8)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
-	backward8(&w.d8, &w.arg8, &w.d7)
+	backward8(&w.d8, &w.arg8, &w.a8, &w.d7)
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
-	backward7Activation(&w.a7, &w.d7)
 	if grads[2] != nil {
 		backward7Weights(&w.a6, &w.d7, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
 	}
 	backward7Input((*[18432]float32)(m.params[2]), &w.d7, &w.d6)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs_augmented.cnn:11
-	backward6(&w.d6, &w.arg6, &w.d5)
+	backward6(&w.d6, &w.arg6, &w.a6, &w.d5)
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10
-	backward5Activation(&w.a5, &w.d5)
 	if grads[0] != nil {
 		backward5Weights(&w.a4, &w.d5, (*[864]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
@@ -1015,10 +1011,17 @@ func infer6Generic(in *[1013888]float32, out *[253472]float32) {
 		}
 	}
 }
-func backward6(dz *[253472]float32, arg *[253472]int32, din *[1013888]float32) {
+
+/*
+backward6 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d.
+*/
+func backward6Generic(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din *[1013888]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 
@@ -1492,10 +1495,17 @@ func infer8Generic(in *[484416]float32, out *[118336]float32) {
 		}
 	}
 }
-func backward8(dz *[118336]float32, arg *[118336]int32, din *[484416]float32) {
+
+/*
+backward8 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d_1.
+*/
+func backward8Generic(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din *[484416]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 
@@ -1969,10 +1979,17 @@ func infer10Generic(in *[215168]float32, out *[51200]float32) {
 		}
 	}
 }
-func backward10(dz *[51200]float32, arg *[51200]int32, din *[215168]float32) {
+
+/*
+backward10 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d_2.
+*/
+func backward10Generic(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[215168]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 
@@ -2446,10 +2463,17 @@ func infer12Generic(in *[82944]float32, out *[20736]float32) {
 		}
 	}
 }
-func backward12(dz *[20736]float32, arg *[20736]int32, din *[82944]float32) {
+
+/*
+backward12 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d_3.
+*/
+func backward12Generic(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[82944]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 

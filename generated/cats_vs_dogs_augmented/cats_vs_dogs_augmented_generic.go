@@ -28,6 +28,11 @@ func infer6(in *[1013888]float32, out *[253472]float32) {
 	infer6Generic(in, out)
 }
 
+// backward6 runs backward6Generic: max_pooling2d.
+func backward6(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din *[1013888]float32) {
+	backward6Generic(dz, arg, y, din)
+}
+
 // forward7 runs forward7Generic: conv2d_1.
 func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
 	forward7Generic(in, k, b, out)
@@ -56,6 +61,11 @@ func forward8(in *[484416]float32, out *[118336]float32, arg *[118336]int32) {
 // infer8 runs infer8Generic: max_pooling2d_1.
 func infer8(in *[484416]float32, out *[118336]float32) {
 	infer8Generic(in, out)
+}
+
+// backward8 runs backward8Generic: max_pooling2d_1.
+func backward8(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din *[484416]float32) {
+	backward8Generic(dz, arg, y, din)
 }
 
 // forward9 runs forward9Generic: conv2d_2.
@@ -88,6 +98,11 @@ func infer10(in *[215168]float32, out *[51200]float32) {
 	infer10Generic(in, out)
 }
 
+// backward10 runs backward10Generic: max_pooling2d_2.
+func backward10(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[215168]float32) {
+	backward10Generic(dz, arg, y, din)
+}
+
 // forward11 runs forward11Generic: conv2d_3.
 func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32) {
 	forward11Generic(in, k, b, out)
@@ -116,6 +131,11 @@ func forward12(in *[82944]float32, out *[20736]float32, arg *[20736]int32) {
 // infer12 runs infer12Generic: max_pooling2d_3.
 func infer12(in *[82944]float32, out *[20736]float32) {
 	infer12Generic(in, out)
+}
+
+// backward12 runs backward12Generic: max_pooling2d_3.
+func backward12(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[82944]float32) {
+	backward12Generic(dz, arg, y, din)
 }
 
 // forward13 runs forward13Generic: conv2d_4.

@@ -1247,6 +1247,59 @@ func infer6(in *[1013888]float32, out *[253472]float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
+// backward6 is the AVX2 version of backward6Generic: max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs_augmented.cnn:11.
+func backward6(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din *[1013888]float32) {
+	if !useSIMD {
+		backward6Generic(dz, arg, y, din)
+		return
+	}
+	var _ unsafe.Pointer
+	zp, ap, yp, dp := unsafe.Pointer(&dz[0]), unsafe.Pointer(&arg[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&din[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	var zero archsimd.Float32x8
+	for oy := range 89 {
+		for ox := range 89 {
+			first := (oy*356 + ox*2) * 32
+			o := (oy*89 + ox) * 128
+			ip := unsafe.Add(dp, first*4)
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+0))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+0))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+0)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0))))).Store((*[8]float32)(ip))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32))))).Store((*[8]float32)(unsafe.Add(ip, 128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5696))))).Store((*[8]float32)(unsafe.Add(ip, 22784)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5728))))).Store((*[8]float32)(unsafe.Add(ip, 22912)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+32))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+32))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8))))).Store((*[8]float32)(unsafe.Add(ip, 32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40))))).Store((*[8]float32)(unsafe.Add(ip, 160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5704))))).Store((*[8]float32)(unsafe.Add(ip, 22816)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5736))))).Store((*[8]float32)(unsafe.Add(ip, 22944)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+64))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+64))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16))))).Store((*[8]float32)(unsafe.Add(ip, 64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48))))).Store((*[8]float32)(unsafe.Add(ip, 192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5712))))).Store((*[8]float32)(unsafe.Add(ip, 22848)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5744))))).Store((*[8]float32)(unsafe.Add(ip, 22976)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+96))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+96))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24))))).Store((*[8]float32)(unsafe.Add(ip, 96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56))))).Store((*[8]float32)(unsafe.Add(ip, 224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5720))))).Store((*[8]float32)(unsafe.Add(ip, 22880)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5752))))).Store((*[8]float32)(unsafe.Add(ip, 23008)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // forward7 is the AVX2 version of forward7Generic: conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12.
 func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
 	if !useSIMD {
@@ -4085,6 +4138,95 @@ func infer8(in *[484416]float32, out *[118336]float32) {
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22496))))
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 22752))))
 				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward8 is the AVX2 version of backward8Generic: max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13.
+func backward8(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din *[484416]float32) {
+	if !useSIMD {
+		backward8Generic(dz, arg, y, din)
+		return
+	}
+	var _ unsafe.Pointer
+	for r := range 86 {
+		clear(din[(r*87+86)*64 : (r+1)*5568])
+	}
+	clear(din[478848:])
+	zp, ap, yp, dp := unsafe.Pointer(&dz[0]), unsafe.Pointer(&arg[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&din[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	var zero archsimd.Float32x8
+	for oy := range 43 {
+		for ox := range 43 {
+			first := (oy*174 + ox*2) * 64
+			o := (oy*43 + ox) * 256
+			ip := unsafe.Add(dp, first*4)
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+0))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+0))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+0)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0))))).Store((*[8]float32)(ip))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 64))))).Store((*[8]float32)(unsafe.Add(ip, 256)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5568))))).Store((*[8]float32)(unsafe.Add(ip, 22272)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5632))))).Store((*[8]float32)(unsafe.Add(ip, 22528)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+32))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+32))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8))))).Store((*[8]float32)(unsafe.Add(ip, 32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 72))))).Store((*[8]float32)(unsafe.Add(ip, 288)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5576))))).Store((*[8]float32)(unsafe.Add(ip, 22304)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5640))))).Store((*[8]float32)(unsafe.Add(ip, 22560)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+64))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+64))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16))))).Store((*[8]float32)(unsafe.Add(ip, 64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 80))))).Store((*[8]float32)(unsafe.Add(ip, 320)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5584))))).Store((*[8]float32)(unsafe.Add(ip, 22336)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5648))))).Store((*[8]float32)(unsafe.Add(ip, 22592)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+96))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+96))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24))))).Store((*[8]float32)(unsafe.Add(ip, 96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 88))))).Store((*[8]float32)(unsafe.Add(ip, 352)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5592))))).Store((*[8]float32)(unsafe.Add(ip, 22368)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5656))))).Store((*[8]float32)(unsafe.Add(ip, 22624)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+128))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+128))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32))))).Store((*[8]float32)(unsafe.Add(ip, 128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 96))))).Store((*[8]float32)(unsafe.Add(ip, 384)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5600))))).Store((*[8]float32)(unsafe.Add(ip, 22400)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5664))))).Store((*[8]float32)(unsafe.Add(ip, 22656)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+160))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+160))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40))))).Store((*[8]float32)(unsafe.Add(ip, 160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 104))))).Store((*[8]float32)(unsafe.Add(ip, 416)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5608))))).Store((*[8]float32)(unsafe.Add(ip, 22432)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5672))))).Store((*[8]float32)(unsafe.Add(ip, 22688)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+192))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+192))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48))))).Store((*[8]float32)(unsafe.Add(ip, 192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 112))))).Store((*[8]float32)(unsafe.Add(ip, 448)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5616))))).Store((*[8]float32)(unsafe.Add(ip, 22464)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5680))))).Store((*[8]float32)(unsafe.Add(ip, 22720)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+224))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+224))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56))))).Store((*[8]float32)(unsafe.Add(ip, 224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 120))))).Store((*[8]float32)(unsafe.Add(ip, 480)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5624))))).Store((*[8]float32)(unsafe.Add(ip, 22496)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5688))))).Store((*[8]float32)(unsafe.Add(ip, 22752)))
 			}
 		}
 	}
@@ -7549,6 +7691,159 @@ func infer10(in *[215168]float32, out *[51200]float32) {
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21472))))
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 21984))))
 				m.Store((*[8]float32)(unsafe.Add(op, 480)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward10 is the AVX2 version of backward10Generic: max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15.
+func backward10(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[215168]float32) {
+	if !useSIMD {
+		backward10Generic(dz, arg, y, din)
+		return
+	}
+	var _ unsafe.Pointer
+	for r := range 40 {
+		clear(din[(r*41+40)*128 : (r+1)*5248])
+	}
+	clear(din[209920:])
+	zp, ap, yp, dp := unsafe.Pointer(&dz[0]), unsafe.Pointer(&arg[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&din[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	var zero archsimd.Float32x8
+	for oy := range 20 {
+		for ox := range 20 {
+			first := (oy*82 + ox*2) * 128
+			o := (oy*20 + ox) * 512
+			ip := unsafe.Add(dp, first*4)
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+0))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+0))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+0)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0))))).Store((*[8]float32)(ip))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 128))))).Store((*[8]float32)(unsafe.Add(ip, 512)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5248))))).Store((*[8]float32)(unsafe.Add(ip, 20992)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5376))))).Store((*[8]float32)(unsafe.Add(ip, 21504)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+32))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+32))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8))))).Store((*[8]float32)(unsafe.Add(ip, 32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 136))))).Store((*[8]float32)(unsafe.Add(ip, 544)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5256))))).Store((*[8]float32)(unsafe.Add(ip, 21024)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5384))))).Store((*[8]float32)(unsafe.Add(ip, 21536)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+64))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+64))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16))))).Store((*[8]float32)(unsafe.Add(ip, 64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 144))))).Store((*[8]float32)(unsafe.Add(ip, 576)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5264))))).Store((*[8]float32)(unsafe.Add(ip, 21056)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5392))))).Store((*[8]float32)(unsafe.Add(ip, 21568)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+96))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+96))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24))))).Store((*[8]float32)(unsafe.Add(ip, 96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 152))))).Store((*[8]float32)(unsafe.Add(ip, 608)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5272))))).Store((*[8]float32)(unsafe.Add(ip, 21088)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5400))))).Store((*[8]float32)(unsafe.Add(ip, 21600)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+128))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+128))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32))))).Store((*[8]float32)(unsafe.Add(ip, 128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 160))))).Store((*[8]float32)(unsafe.Add(ip, 640)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5280))))).Store((*[8]float32)(unsafe.Add(ip, 21120)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5408))))).Store((*[8]float32)(unsafe.Add(ip, 21632)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+160))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+160))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40))))).Store((*[8]float32)(unsafe.Add(ip, 160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 168))))).Store((*[8]float32)(unsafe.Add(ip, 672)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5288))))).Store((*[8]float32)(unsafe.Add(ip, 21152)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5416))))).Store((*[8]float32)(unsafe.Add(ip, 21664)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+192))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+192))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48))))).Store((*[8]float32)(unsafe.Add(ip, 192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 176))))).Store((*[8]float32)(unsafe.Add(ip, 704)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5296))))).Store((*[8]float32)(unsafe.Add(ip, 21184)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5424))))).Store((*[8]float32)(unsafe.Add(ip, 21696)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+224))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+224))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56))))).Store((*[8]float32)(unsafe.Add(ip, 224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 184))))).Store((*[8]float32)(unsafe.Add(ip, 736)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5304))))).Store((*[8]float32)(unsafe.Add(ip, 21216)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5432))))).Store((*[8]float32)(unsafe.Add(ip, 21728)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+256))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+256))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+256)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 64))))).Store((*[8]float32)(unsafe.Add(ip, 256)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 192))))).Store((*[8]float32)(unsafe.Add(ip, 768)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5312))))).Store((*[8]float32)(unsafe.Add(ip, 21248)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5440))))).Store((*[8]float32)(unsafe.Add(ip, 21760)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+288))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+288))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+288)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 72))))).Store((*[8]float32)(unsafe.Add(ip, 288)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 200))))).Store((*[8]float32)(unsafe.Add(ip, 800)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5320))))).Store((*[8]float32)(unsafe.Add(ip, 21280)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5448))))).Store((*[8]float32)(unsafe.Add(ip, 21792)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+320))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+320))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+320)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 80))))).Store((*[8]float32)(unsafe.Add(ip, 320)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 208))))).Store((*[8]float32)(unsafe.Add(ip, 832)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5328))))).Store((*[8]float32)(unsafe.Add(ip, 21312)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5456))))).Store((*[8]float32)(unsafe.Add(ip, 21824)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+352))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+352))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+352)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 88))))).Store((*[8]float32)(unsafe.Add(ip, 352)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 216))))).Store((*[8]float32)(unsafe.Add(ip, 864)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5336))))).Store((*[8]float32)(unsafe.Add(ip, 21344)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5464))))).Store((*[8]float32)(unsafe.Add(ip, 21856)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+384))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+384))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+384)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 96))))).Store((*[8]float32)(unsafe.Add(ip, 384)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 224))))).Store((*[8]float32)(unsafe.Add(ip, 896)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5344))))).Store((*[8]float32)(unsafe.Add(ip, 21376)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5472))))).Store((*[8]float32)(unsafe.Add(ip, 21888)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+416))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+416))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+416)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 104))))).Store((*[8]float32)(unsafe.Add(ip, 416)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 232))))).Store((*[8]float32)(unsafe.Add(ip, 928)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5352))))).Store((*[8]float32)(unsafe.Add(ip, 21408)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5480))))).Store((*[8]float32)(unsafe.Add(ip, 21920)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+448))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+448))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+448)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 112))))).Store((*[8]float32)(unsafe.Add(ip, 448)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 240))))).Store((*[8]float32)(unsafe.Add(ip, 960)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5360))))).Store((*[8]float32)(unsafe.Add(ip, 21440)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5488))))).Store((*[8]float32)(unsafe.Add(ip, 21952)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+480))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+480))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+480)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 120))))).Store((*[8]float32)(unsafe.Add(ip, 480)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 248))))).Store((*[8]float32)(unsafe.Add(ip, 992)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5368))))).Store((*[8]float32)(unsafe.Add(ip, 21472)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5496))))).Store((*[8]float32)(unsafe.Add(ip, 21984)))
 			}
 		}
 	}
@@ -12030,6 +12325,283 @@ func infer12(in *[82944]float32, out *[20736]float32) {
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 19424))))
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 20448))))
 				m.Store((*[8]float32)(unsafe.Add(op, 992)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward12 is the AVX2 version of backward12Generic: max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17.
+func backward12(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[82944]float32) {
+	if !useSIMD {
+		backward12Generic(dz, arg, y, din)
+		return
+	}
+	var _ unsafe.Pointer
+	zp, ap, yp, dp := unsafe.Pointer(&dz[0]), unsafe.Pointer(&arg[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&din[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	var zero archsimd.Float32x8
+	for oy := range 9 {
+		for ox := range 9 {
+			first := (oy*36 + ox*2) * 256
+			o := (oy*9 + ox) * 1024
+			ip := unsafe.Add(dp, first*4)
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+0))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+0))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+0)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0))))).Store((*[8]float32)(ip))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 256))))).Store((*[8]float32)(unsafe.Add(ip, 1024)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4608))))).Store((*[8]float32)(unsafe.Add(ip, 18432)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4864))))).Store((*[8]float32)(unsafe.Add(ip, 19456)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+32))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+32))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8))))).Store((*[8]float32)(unsafe.Add(ip, 32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 264))))).Store((*[8]float32)(unsafe.Add(ip, 1056)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4616))))).Store((*[8]float32)(unsafe.Add(ip, 18464)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4872))))).Store((*[8]float32)(unsafe.Add(ip, 19488)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+64))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+64))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16))))).Store((*[8]float32)(unsafe.Add(ip, 64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 272))))).Store((*[8]float32)(unsafe.Add(ip, 1088)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4624))))).Store((*[8]float32)(unsafe.Add(ip, 18496)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4880))))).Store((*[8]float32)(unsafe.Add(ip, 19520)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+96))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+96))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24))))).Store((*[8]float32)(unsafe.Add(ip, 96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 280))))).Store((*[8]float32)(unsafe.Add(ip, 1120)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4632))))).Store((*[8]float32)(unsafe.Add(ip, 18528)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4888))))).Store((*[8]float32)(unsafe.Add(ip, 19552)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+128))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+128))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32))))).Store((*[8]float32)(unsafe.Add(ip, 128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 288))))).Store((*[8]float32)(unsafe.Add(ip, 1152)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4640))))).Store((*[8]float32)(unsafe.Add(ip, 18560)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4896))))).Store((*[8]float32)(unsafe.Add(ip, 19584)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+160))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+160))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40))))).Store((*[8]float32)(unsafe.Add(ip, 160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 296))))).Store((*[8]float32)(unsafe.Add(ip, 1184)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4648))))).Store((*[8]float32)(unsafe.Add(ip, 18592)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4904))))).Store((*[8]float32)(unsafe.Add(ip, 19616)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+192))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+192))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48))))).Store((*[8]float32)(unsafe.Add(ip, 192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 304))))).Store((*[8]float32)(unsafe.Add(ip, 1216)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4656))))).Store((*[8]float32)(unsafe.Add(ip, 18624)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4912))))).Store((*[8]float32)(unsafe.Add(ip, 19648)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+224))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+224))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56))))).Store((*[8]float32)(unsafe.Add(ip, 224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 312))))).Store((*[8]float32)(unsafe.Add(ip, 1248)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4664))))).Store((*[8]float32)(unsafe.Add(ip, 18656)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4920))))).Store((*[8]float32)(unsafe.Add(ip, 19680)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+256))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+256))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+256)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 64))))).Store((*[8]float32)(unsafe.Add(ip, 256)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 320))))).Store((*[8]float32)(unsafe.Add(ip, 1280)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4672))))).Store((*[8]float32)(unsafe.Add(ip, 18688)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4928))))).Store((*[8]float32)(unsafe.Add(ip, 19712)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+288))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+288))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+288)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 72))))).Store((*[8]float32)(unsafe.Add(ip, 288)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 328))))).Store((*[8]float32)(unsafe.Add(ip, 1312)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4680))))).Store((*[8]float32)(unsafe.Add(ip, 18720)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4936))))).Store((*[8]float32)(unsafe.Add(ip, 19744)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+320))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+320))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+320)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 80))))).Store((*[8]float32)(unsafe.Add(ip, 320)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 336))))).Store((*[8]float32)(unsafe.Add(ip, 1344)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4688))))).Store((*[8]float32)(unsafe.Add(ip, 18752)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4944))))).Store((*[8]float32)(unsafe.Add(ip, 19776)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+352))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+352))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+352)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 88))))).Store((*[8]float32)(unsafe.Add(ip, 352)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 344))))).Store((*[8]float32)(unsafe.Add(ip, 1376)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4696))))).Store((*[8]float32)(unsafe.Add(ip, 18784)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4952))))).Store((*[8]float32)(unsafe.Add(ip, 19808)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+384))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+384))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+384)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 96))))).Store((*[8]float32)(unsafe.Add(ip, 384)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 352))))).Store((*[8]float32)(unsafe.Add(ip, 1408)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4704))))).Store((*[8]float32)(unsafe.Add(ip, 18816)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4960))))).Store((*[8]float32)(unsafe.Add(ip, 19840)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+416))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+416))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+416)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 104))))).Store((*[8]float32)(unsafe.Add(ip, 416)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 360))))).Store((*[8]float32)(unsafe.Add(ip, 1440)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4712))))).Store((*[8]float32)(unsafe.Add(ip, 18848)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4968))))).Store((*[8]float32)(unsafe.Add(ip, 19872)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+448))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+448))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+448)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 112))))).Store((*[8]float32)(unsafe.Add(ip, 448)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 368))))).Store((*[8]float32)(unsafe.Add(ip, 1472)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4720))))).Store((*[8]float32)(unsafe.Add(ip, 18880)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4976))))).Store((*[8]float32)(unsafe.Add(ip, 19904)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+480))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+480))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+480)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 120))))).Store((*[8]float32)(unsafe.Add(ip, 480)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 376))))).Store((*[8]float32)(unsafe.Add(ip, 1504)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4728))))).Store((*[8]float32)(unsafe.Add(ip, 18912)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4984))))).Store((*[8]float32)(unsafe.Add(ip, 19936)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+512))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+512))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+512)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 128))))).Store((*[8]float32)(unsafe.Add(ip, 512)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 384))))).Store((*[8]float32)(unsafe.Add(ip, 1536)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4736))))).Store((*[8]float32)(unsafe.Add(ip, 18944)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4992))))).Store((*[8]float32)(unsafe.Add(ip, 19968)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+544))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+544))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+544)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 136))))).Store((*[8]float32)(unsafe.Add(ip, 544)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 392))))).Store((*[8]float32)(unsafe.Add(ip, 1568)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4744))))).Store((*[8]float32)(unsafe.Add(ip, 18976)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5000))))).Store((*[8]float32)(unsafe.Add(ip, 20000)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+576))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+576))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+576)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 144))))).Store((*[8]float32)(unsafe.Add(ip, 576)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 400))))).Store((*[8]float32)(unsafe.Add(ip, 1600)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4752))))).Store((*[8]float32)(unsafe.Add(ip, 19008)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5008))))).Store((*[8]float32)(unsafe.Add(ip, 20032)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+608))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+608))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+608)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 152))))).Store((*[8]float32)(unsafe.Add(ip, 608)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 408))))).Store((*[8]float32)(unsafe.Add(ip, 1632)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4760))))).Store((*[8]float32)(unsafe.Add(ip, 19040)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5016))))).Store((*[8]float32)(unsafe.Add(ip, 20064)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+640))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+640))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+640)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 160))))).Store((*[8]float32)(unsafe.Add(ip, 640)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 416))))).Store((*[8]float32)(unsafe.Add(ip, 1664)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4768))))).Store((*[8]float32)(unsafe.Add(ip, 19072)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5024))))).Store((*[8]float32)(unsafe.Add(ip, 20096)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+672))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+672))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+672)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 168))))).Store((*[8]float32)(unsafe.Add(ip, 672)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 424))))).Store((*[8]float32)(unsafe.Add(ip, 1696)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4776))))).Store((*[8]float32)(unsafe.Add(ip, 19104)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5032))))).Store((*[8]float32)(unsafe.Add(ip, 20128)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+704))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+704))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+704)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 176))))).Store((*[8]float32)(unsafe.Add(ip, 704)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 432))))).Store((*[8]float32)(unsafe.Add(ip, 1728)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4784))))).Store((*[8]float32)(unsafe.Add(ip, 19136)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5040))))).Store((*[8]float32)(unsafe.Add(ip, 20160)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+736))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+736))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+736)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 184))))).Store((*[8]float32)(unsafe.Add(ip, 736)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 440))))).Store((*[8]float32)(unsafe.Add(ip, 1760)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4792))))).Store((*[8]float32)(unsafe.Add(ip, 19168)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5048))))).Store((*[8]float32)(unsafe.Add(ip, 20192)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+768))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+768))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+768)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 192))))).Store((*[8]float32)(unsafe.Add(ip, 768)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 448))))).Store((*[8]float32)(unsafe.Add(ip, 1792)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4800))))).Store((*[8]float32)(unsafe.Add(ip, 19200)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5056))))).Store((*[8]float32)(unsafe.Add(ip, 20224)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+800))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+800))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+800)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 200))))).Store((*[8]float32)(unsafe.Add(ip, 800)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 456))))).Store((*[8]float32)(unsafe.Add(ip, 1824)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4808))))).Store((*[8]float32)(unsafe.Add(ip, 19232)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5064))))).Store((*[8]float32)(unsafe.Add(ip, 20256)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+832))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+832))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+832)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 208))))).Store((*[8]float32)(unsafe.Add(ip, 832)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 464))))).Store((*[8]float32)(unsafe.Add(ip, 1856)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4816))))).Store((*[8]float32)(unsafe.Add(ip, 19264)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5072))))).Store((*[8]float32)(unsafe.Add(ip, 20288)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+864))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+864))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+864)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 216))))).Store((*[8]float32)(unsafe.Add(ip, 864)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 472))))).Store((*[8]float32)(unsafe.Add(ip, 1888)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4824))))).Store((*[8]float32)(unsafe.Add(ip, 19296)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5080))))).Store((*[8]float32)(unsafe.Add(ip, 20320)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+896))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+896))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+896)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 224))))).Store((*[8]float32)(unsafe.Add(ip, 896)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 480))))).Store((*[8]float32)(unsafe.Add(ip, 1920)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4832))))).Store((*[8]float32)(unsafe.Add(ip, 19328)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5088))))).Store((*[8]float32)(unsafe.Add(ip, 20352)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+928))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+928))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+928)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 232))))).Store((*[8]float32)(unsafe.Add(ip, 928)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 488))))).Store((*[8]float32)(unsafe.Add(ip, 1952)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4840))))).Store((*[8]float32)(unsafe.Add(ip, 19360)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5096))))).Store((*[8]float32)(unsafe.Add(ip, 20384)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+960))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+960))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+960)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 240))))).Store((*[8]float32)(unsafe.Add(ip, 960)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 496))))).Store((*[8]float32)(unsafe.Add(ip, 1984)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4848))))).Store((*[8]float32)(unsafe.Add(ip, 19392)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5104))))).Store((*[8]float32)(unsafe.Add(ip, 20416)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+992))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+992))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+992)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 248))))).Store((*[8]float32)(unsafe.Add(ip, 992)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 504))))).Store((*[8]float32)(unsafe.Add(ip, 2016)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 4856))))).Store((*[8]float32)(unsafe.Add(ip, 19424)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 5112))))).Store((*[8]float32)(unsafe.Add(ip, 20448)))
 			}
 		}
 	}

@@ -336,7 +336,7 @@ func BenchmarkMax_pooling2d_3Backward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward12(&w.d12, &w.arg12, &w.d11)
+		backward12(&w.d12, &w.arg12, &w.a12, &w.d11)
 	}
 }
 
@@ -378,7 +378,7 @@ func BenchmarkMax_pooling2d_2Backward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward10(&w.d10, &w.arg10, &w.d9)
+		backward10(&w.d10, &w.arg10, &w.a10, &w.d9)
 	}
 }
 
@@ -420,7 +420,7 @@ func BenchmarkMax_pooling2d_1Backward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward8(&w.d8, &w.arg8, &w.d7)
+		backward8(&w.d8, &w.arg8, &w.a8, &w.d7)
 	}
 }
 
@@ -462,7 +462,7 @@ func BenchmarkMax_pooling2dBackward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward6(&w.d6, &w.arg6, &w.d5)
+		backward6(&w.d6, &w.arg6, &w.a6, &w.d5)
 	}
 }
 

@@ -413,20 +413,18 @@ func (w *worker) BackwardDefer(dOut []float32, grads [][]float32, flush bool) {
 	backward5Input((*[73728]float32)(m.params[4]), &w.d5, &w.d4)
 
 	// max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist.cnn:7
-	backward4(&w.d4, &w.arg4, &w.d3)
+	backward4(&w.d4, &w.arg4, &w.a4, &w.d3)
 
 	// conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
-	backward3Activation(&w.a3, &w.d3)
 	if grads[2] != nil {
 		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
 	}
 	backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist.cnn:5
-	backward2(&w.d2, &w.arg2, &w.d1)
+	backward2(&w.d2, &w.arg2, &w.a2, &w.d1)
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (28, 28, 1) -> (26, 26, 32), specs/mnist.cnn:4
-	backward1Activation(&w.a1, &w.d1)
 	if grads[0] != nil {
 		backward1Weights(&w.a0, &w.d1, (*[288]float32)(grads[0]), (*[32]float32)(grads[1]), &w.bc)
 	}
@@ -809,10 +807,17 @@ func infer2Generic(in *[21632]float32, out *[5408]float32) {
 		}
 	}
 }
-func backward2(dz *[5408]float32, arg *[5408]int32, din *[21632]float32) {
+
+/*
+backward2 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d.
+*/
+func backward2Generic(dz *[5408]float32, arg *[5408]int32, y *[5408]float32, din *[21632]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 
@@ -1286,10 +1291,17 @@ func infer4Generic(in *[7744]float32, out *[1600]float32) {
 		}
 	}
 }
-func backward4(dz *[1600]float32, arg *[1600]int32, din *[7744]float32) {
+
+/*
+backward4 passes the gradient of each window to the cell it took, where
+the window's output y is positive: it applies the ReLU gradient of conv2d_1.
+*/
+func backward4Generic(dz *[1600]float32, arg *[1600]int32, y *[1600]float32, din *[7744]float32) {
 	clear(din[:])
 	for j, a := range arg {
-		din[a] += dz[j]
+		if y[j] > 0 {
+			din[a] += dz[j]
+		}
 	}
 }
 

@@ -28,6 +28,11 @@ func infer2(in *[21632]float32, out *[5408]float32) {
 	infer2Generic(in, out)
 }
 
+// backward2 runs backward2Generic: max_pooling2d.
+func backward2(dz *[5408]float32, arg *[5408]int32, y *[5408]float32, din *[21632]float32) {
+	backward2Generic(dz, arg, y, din)
+}
+
 // forward3 runs forward3Generic: conv2d_1.
 func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32, bc *[43264]float32) {
 	forward3Generic(in, k, b, out)
@@ -56,6 +61,11 @@ func forward4(in *[7744]float32, out *[1600]float32, arg *[1600]int32) {
 // infer4 runs infer4Generic: max_pooling2d_1.
 func infer4(in *[7744]float32, out *[1600]float32) {
 	infer4Generic(in, out)
+}
+
+// backward4 runs backward4Generic: max_pooling2d_1.
+func backward4(dz *[1600]float32, arg *[1600]int32, y *[1600]float32, din *[7744]float32) {
+	backward4Generic(dz, arg, y, din)
 }
 
 // forward5 runs forward5Generic: conv2d_2.

@@ -1182,6 +1182,59 @@ func infer2(in *[21632]float32, out *[5408]float32) {
 	archsimd.ClearAVXUpperBits()
 }
 
+// backward2 is the AVX2 version of backward2Generic: max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist.cnn:5.
+func backward2(dz *[5408]float32, arg *[5408]int32, y *[5408]float32, din *[21632]float32) {
+	if !useSIMD {
+		backward2Generic(dz, arg, y, din)
+		return
+	}
+	var _ unsafe.Pointer
+	zp, ap, yp, dp := unsafe.Pointer(&dz[0]), unsafe.Pointer(&arg[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&din[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	var zero archsimd.Float32x8
+	for oy := range 13 {
+		for ox := range 13 {
+			first := (oy*52 + ox*2) * 32
+			o := (oy*13 + ox) * 128
+			ip := unsafe.Add(dp, first*4)
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+0))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+0))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+0)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0))))).Store((*[8]float32)(ip))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32))))).Store((*[8]float32)(unsafe.Add(ip, 128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 832))))).Store((*[8]float32)(unsafe.Add(ip, 3328)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 864))))).Store((*[8]float32)(unsafe.Add(ip, 3456)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+32))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+32))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8))))).Store((*[8]float32)(unsafe.Add(ip, 32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40))))).Store((*[8]float32)(unsafe.Add(ip, 160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 840))))).Store((*[8]float32)(unsafe.Add(ip, 3360)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 872))))).Store((*[8]float32)(unsafe.Add(ip, 3488)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+64))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+64))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16))))).Store((*[8]float32)(unsafe.Add(ip, 64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48))))).Store((*[8]float32)(unsafe.Add(ip, 192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 848))))).Store((*[8]float32)(unsafe.Add(ip, 3392)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 880))))).Store((*[8]float32)(unsafe.Add(ip, 3520)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+96))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+96))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24))))).Store((*[8]float32)(unsafe.Add(ip, 96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56))))).Store((*[8]float32)(unsafe.Add(ip, 224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 856))))).Store((*[8]float32)(unsafe.Add(ip, 3424)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 888))))).Store((*[8]float32)(unsafe.Add(ip, 3552)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
 // forward3 is the AVX2 version of forward3Generic: conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6.
 func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32, bc *[43264]float32) {
 	if !useSIMD {
@@ -4956,6 +5009,95 @@ func infer4(in *[7744]float32, out *[1600]float32) {
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3040))))
 				m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(ip, 3296))))
 				m.Store((*[8]float32)(unsafe.Add(op, 224)))
+			}
+		}
+	}
+
+	archsimd.ClearAVXUpperBits()
+}
+
+// backward4 is the AVX2 version of backward4Generic: max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist.cnn:7.
+func backward4(dz *[1600]float32, arg *[1600]int32, y *[1600]float32, din *[7744]float32) {
+	if !useSIMD {
+		backward4Generic(dz, arg, y, din)
+		return
+	}
+	var _ unsafe.Pointer
+	for r := range 10 {
+		clear(din[(r*11+10)*64 : (r+1)*704])
+	}
+	clear(din[7040:])
+	zp, ap, yp, dp := unsafe.Pointer(&dz[0]), unsafe.Pointer(&arg[0]), unsafe.Pointer(&y[0]), unsafe.Pointer(&din[0])
+	lanes := archsimd.LoadInt32x8(&lanes8)
+	var zero archsimd.Float32x8
+	for oy := range 5 {
+		for ox := range 5 {
+			first := (oy*22 + ox*2) * 64
+			o := (oy*5 + ox) * 256
+			ip := unsafe.Add(dp, first*4)
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+0))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+0))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+0)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 0))))).Store((*[8]float32)(ip))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 64))))).Store((*[8]float32)(unsafe.Add(ip, 256)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 704))))).Store((*[8]float32)(unsafe.Add(ip, 2816)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 768))))).Store((*[8]float32)(unsafe.Add(ip, 3072)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+32))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+32))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 8))))).Store((*[8]float32)(unsafe.Add(ip, 32)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 72))))).Store((*[8]float32)(unsafe.Add(ip, 288)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 712))))).Store((*[8]float32)(unsafe.Add(ip, 2848)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 776))))).Store((*[8]float32)(unsafe.Add(ip, 3104)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+64))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+64))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 16))))).Store((*[8]float32)(unsafe.Add(ip, 64)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 80))))).Store((*[8]float32)(unsafe.Add(ip, 320)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 720))))).Store((*[8]float32)(unsafe.Add(ip, 2880)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 784))))).Store((*[8]float32)(unsafe.Add(ip, 3136)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+96))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+96))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 24))))).Store((*[8]float32)(unsafe.Add(ip, 96)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 88))))).Store((*[8]float32)(unsafe.Add(ip, 352)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 728))))).Store((*[8]float32)(unsafe.Add(ip, 2912)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 792))))).Store((*[8]float32)(unsafe.Add(ip, 3168)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+128))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+128))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 32))))).Store((*[8]float32)(unsafe.Add(ip, 128)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 96))))).Store((*[8]float32)(unsafe.Add(ip, 384)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 736))))).Store((*[8]float32)(unsafe.Add(ip, 2944)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 800))))).Store((*[8]float32)(unsafe.Add(ip, 3200)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+160))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+160))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 40))))).Store((*[8]float32)(unsafe.Add(ip, 160)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 104))))).Store((*[8]float32)(unsafe.Add(ip, 416)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 744))))).Store((*[8]float32)(unsafe.Add(ip, 2976)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 808))))).Store((*[8]float32)(unsafe.Add(ip, 3232)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+192))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+192))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 48))))).Store((*[8]float32)(unsafe.Add(ip, 192)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 112))))).Store((*[8]float32)(unsafe.Add(ip, 448)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 752))))).Store((*[8]float32)(unsafe.Add(ip, 3008)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 816))))).Store((*[8]float32)(unsafe.Add(ip, 3264)))
+			}
+			{
+				d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, o+224))).Masked(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(yp, o+224))).Greater(zero))
+				a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 56))))).Store((*[8]float32)(unsafe.Add(ip, 224)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 120))))).Store((*[8]float32)(unsafe.Add(ip, 480)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 760))))).Store((*[8]float32)(unsafe.Add(ip, 3040)))
+				d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + 824))))).Store((*[8]float32)(unsafe.Add(ip, 3296)))
 			}
 		}
 	}

@@ -238,7 +238,7 @@ func BenchmarkMax_pooling2d_1Backward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward4(&w.d4, &w.arg4, &w.d3)
+		backward4(&w.d4, &w.arg4, &w.a4, &w.d3)
 	}
 }
 
@@ -280,7 +280,7 @@ func BenchmarkMax_pooling2dBackward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward2(&w.d2, &w.arg2, &w.d1)
+		backward2(&w.d2, &w.arg2, &w.a2, &w.d1)
 	}
 }
 
