@@ -186,7 +186,9 @@ func (t *Trainer) trainShards(w int, src Source) {
 
 // reduce sums the shards' gradients in shard order into total, each worker
 // taking a contiguous range of every parameter, and divides by the batch
-// size (Keras averages the loss over the batch).
+// size (Keras averages the loss over the batch). When the optimizer is
+// elementwise, the worker then applies it to its ranges, while they are in
+// cache; the result does not depend on how the ranges are cut.
 func (t *Trainer) reduce(w int) {
 	nw := len(t.workers)
 	nshards := (len(t.batch) + shardSize - 1) / shardSize
@@ -195,8 +197,7 @@ func (t *Trainer) reduce(w int) {
 		if tot == nil {
 			continue
 		}
-		chunk := (len(tot) + nw - 1) / nw
-		lo, hi := min(w*chunk, len(tot)), min((w+1)*chunk, len(tot))
+		lo, hi := partRange(len(tot), w, nw)
 		dst := tot[lo:hi]
 		copy(dst, t.grads[0][p][lo:hi])
 		for s := 1; s < nshards; s++ {
@@ -207,6 +208,9 @@ func (t *Trainer) reduce(w int) {
 		for i := range dst {
 			dst[i] *= inv
 		}
+	}
+	if po, ok := t.opt.(partOpt); ok {
+		po.stepPart(t.params, t.total, w, nw)
 	}
 }
 
@@ -227,8 +231,13 @@ func (t *Trainer) Step(src Source, indices []int) (loss, acc float64, err error)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, acc, errNonFinite
 	}
-	t.dispatch(job{kind: jobReduce})
-	t.opt.Step(t.params, t.total)
+	if po, ok := t.opt.(partOpt); ok {
+		po.begin()
+		t.dispatch(job{kind: jobReduce})
+	} else {
+		t.dispatch(job{kind: jobReduce})
+		t.opt.Step(t.params, t.total)
+	}
 	return loss, acc, nil
 }
 

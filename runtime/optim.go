@@ -69,6 +69,21 @@ func NewOptimizer(o Optimizer, spec *Spec) (Opt, error) {
 // sqrt32 is the correctly rounded float32 square root.
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 
+// partOpt is an optimizer whose update is elementwise, so that the
+// trainer's workers apply it to disjoint parts of every parameter, each
+// right after reducing that part's gradient. begin runs once per step,
+// before the parts.
+type partOpt interface {
+	begin()
+	stepPart(params, grads [][]float32, part, parts int)
+}
+
+// partRange returns part part of parts of n elements, in order.
+func partRange(n, part, parts int) (lo, hi int) {
+	chunk := (n + parts - 1) / parts
+	return min(part*chunk, n), min((part+1)*chunk, n)
+}
+
 // RMSprop is Keras's RMSprop (not centered): v = rho*v + (1-rho)*g^2, then
 // w -= lr*g/sqrt(v+eps), or with momentum m = momentum*m + lr*g/sqrt(v+eps)
 // and w -= m. The epsilon is inside the square root, as in Keras 2.11 and
@@ -81,18 +96,24 @@ type RMSprop struct {
 }
 
 // Step implements Opt.
-func (o *RMSprop) Step(params, grads [][]float32) {
+func (o *RMSprop) Step(params, grads [][]float32) { o.stepPart(params, grads, 0, 1) }
+
+func (o *RMSprop) begin() {}
+
+func (o *RMSprop) stepPart(params, grads [][]float32, part, parts int) {
 	lr, rho, eps := o.LearningRate, o.Rho, o.Epsilon
 	for i, g := range grads {
 		if g == nil {
 			continue
 		}
-		w, v := params[i], o.velocity[i]
+		lo, hi := partRange(len(g), part, parts)
+		g = g[lo:hi]
+		w, v := params[i][lo:hi], o.velocity[i][lo:hi]
 		for j, gj := range g {
 			v[j] = float32(rho*v[j]) + float32((1-rho)*float32(gj*gj))
 			inc := float32(lr*gj) / sqrt32(v[j]+eps)
 			if o.momentum != nil {
-				m := o.momentum[i]
+				m := o.momentum[i][lo:hi]
 				m[j] = float32(o.Momentum*m[j]) + inc
 				w[j] -= m[j]
 			} else {
@@ -117,21 +138,35 @@ type Adam struct {
 	// that State can alias it.
 	iterations []float32
 	state      []NamedTensor
+	// alpha is the step size of the current step.
+	alpha float32
 }
 
 // Step implements Opt.
 func (o *Adam) Step(params, grads [][]float32) {
+	o.begin()
+	o.stepPart(params, grads, 0, 1)
+}
+
+// begin counts the step and computes its step size.
+func (o *Adam) begin() {
 	o.iterations[0]++
 	t := float64(o.iterations[0])
 	b1p := float32(math.Pow(float64(o.Beta1), t))
 	b2p := float32(math.Pow(float64(o.Beta2), t))
-	alpha := float32(o.LearningRate*sqrt32(1-b2p)) / (1 - b1p)
+	o.alpha = float32(o.LearningRate*sqrt32(1-b2p)) / (1 - b1p)
+}
+
+func (o *Adam) stepPart(params, grads [][]float32, part, parts int) {
+	alpha := o.alpha
 	c1, c2 := 1-o.Beta1, 1-o.Beta2
 	for i, g := range grads {
 		if g == nil {
 			continue
 		}
-		w, m, v := params[i], o.m[i], o.v[i]
+		lo, hi := partRange(len(g), part, parts)
+		g = g[lo:hi]
+		w, m, v := params[i][lo:hi], o.m[i][lo:hi], o.v[i][lo:hi]
 		for j, gj := range g {
 			m[j] += float32((gj - m[j]) * c1)
 			v[j] += float32((float32(gj*gj) - v[j]) * c2)
@@ -154,20 +189,26 @@ type SGD struct {
 }
 
 // Step implements Opt.
-func (o *SGD) Step(params, grads [][]float32) {
+func (o *SGD) Step(params, grads [][]float32) { o.stepPart(params, grads, 0, 1) }
+
+func (o *SGD) begin() {}
+
+func (o *SGD) stepPart(params, grads [][]float32, part, parts int) {
 	lr := o.LearningRate
 	for i, g := range grads {
 		if g == nil {
 			continue
 		}
-		w := params[i]
+		lo, hi := partRange(len(g), part, parts)
+		g = g[lo:hi]
+		w := params[i][lo:hi]
 		if o.momentum == nil {
 			for j, gj := range g {
 				w[j] -= float32(gj * lr)
 			}
 			continue
 		}
-		m := o.momentum[i]
+		m := o.momentum[i][lo:hi]
 		for j, gj := range g {
 			m[j] = float32(m[j]*o.Momentum) - float32(gj*lr)
 			w[j] += m[j]
