@@ -111,6 +111,18 @@ func (g *gen) simdFile() *jen.File {
 	f.Var().Id("useSIMD").Op("=").Qual(archsimdPath, "X86").Dot("AVX2").Call().Op("&&").Qual(archsimdPath, "X86").Dot("FMA").Call()
 	f.Comment("lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.")
 	f.Var().Id("lanes8").Op("=").Index(jen.Lit(8)).Int32().Values(jen.Lit(0), jen.Lit(1), jen.Lit(2), jen.Lit(3), jen.Lit(4), jen.Lit(5), jen.Lit(6), jen.Lit(7))
+	if g.bcSize() > 0 {
+		f.Comment("bcIdx are the permutations that broadcast each lane of a vector, for the pre-broadcast of convolution inputs.")
+		f.Var().Id("bcIdx").Op("=").Index(jen.Lit(8)).Index(jen.Lit(8)).Uint32().ValuesFunc(func(vs *jen.Group) {
+			for k := range 8 {
+				vs.ValuesFunc(func(ls *jen.Group) {
+					for range 8 {
+						ls.Lit(k)
+					}
+				})
+			}
+		})
+	}
 	for i := range g.m.Layers {
 		l := &g.m.Layers[i]
 		if l.Kind != dsl.KindDense || !simdDense(l) {
@@ -213,9 +225,29 @@ func (s *src) loop(n int, bumps [][2]string, body func()) {
 // broadcast emits the pre-broadcast of the padded input into bc: 8 copies
 // of every value, so that the kernels load a broadcast operand with a plain
 // 256-bit load.
+// Each vector of 8 inputs is spread by 8 permutations (VPERMPS with the
+// index vectors of bcIdx), which costs half the time of a scalar load and
+// a BroadcastFloat32x8 per value; the last len(in)%8 values are broadcast
+// one by one.
 func (s *src) broadcast() {
 	s.p("bcp := unsafe.Pointer(&bc[0])")
-	s.p("for j, v := range in { archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32))) }")
+	s.p("if len(in) >= 8 {")
+	for k := range 8 {
+		s.p("i%d := archsimd.LoadUint32x8(&bcIdx[%d])", k, k)
+	}
+	s.p("ip, op := unsafe.Pointer(&in[0]), bcp")
+	s.p("for n := len(in) / 8; ; {")
+	s.p("x := %s", load("ip", 0))
+	for k := range 8 {
+		s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*32))
+	}
+	s.p("n--")
+	s.p("if n == 0 { break }")
+	s.p("ip = unsafe.Add(ip, 32)")
+	s.p("op = unsafe.Add(op, 256)")
+	s.p("}")
+	s.p("}")
+	s.p("for j := len(in) / 8 * 8; j < len(in); j++ { archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32))) }")
 }
 
 // convGeom holds a convolution's shape with the byte strides the SIMD

@@ -14,6 +14,9 @@ var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 // lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.
 var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
 
+// bcIdx are the permutations that broadcast each lane of a vector, for the pre-broadcast of convolution inputs.
+var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2}, {3, 3, 3, 3, 3, 3, 3, 3}, {4, 4, 4, 4, 4, 4, 4, 4}, {5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6}, {7, 7, 7, 7, 7, 7, 7, 7}}
+
 /*
 denseIdx16 spreads 8 inputs of dense over the 1 vectors of their kernel rows:
 lane l of vector m takes input (8m+l)/1.
@@ -28,8 +31,36 @@ func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	if len(in) >= 8 {
+		i0 := archsimd.LoadUint32x8(&bcIdx[0])
+		i1 := archsimd.LoadUint32x8(&bcIdx[1])
+		i2 := archsimd.LoadUint32x8(&bcIdx[2])
+		i3 := archsimd.LoadUint32x8(&bcIdx[3])
+		i4 := archsimd.LoadUint32x8(&bcIdx[4])
+		i5 := archsimd.LoadUint32x8(&bcIdx[5])
+		i6 := archsimd.LoadUint32x8(&bcIdx[6])
+		i7 := archsimd.LoadUint32x8(&bcIdx[7])
+		ip, op := unsafe.Pointer(&in[0]), bcp
+		for n := len(in) / 8; ; {
+			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+			x.Permute(i0).Store((*[8]float32)(op))
+			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			n--
+			if n == 0 {
+				break
+			}
+			ip = unsafe.Add(ip, 32)
+			op = unsafe.Add(op, 256)
+		}
+	}
+	for j := len(in) / 8 * 8; j < len(in); j++ {
+		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
 	}
 	ib := unsafe.Pointer(&bc[0])
 	kb := unsafe.Pointer(&k[0])
@@ -604,8 +635,36 @@ func backward5Weights(in *[97200]float32, dz *[1013888]float32, dk *[864]float32
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	if len(in) >= 8 {
+		i0 := archsimd.LoadUint32x8(&bcIdx[0])
+		i1 := archsimd.LoadUint32x8(&bcIdx[1])
+		i2 := archsimd.LoadUint32x8(&bcIdx[2])
+		i3 := archsimd.LoadUint32x8(&bcIdx[3])
+		i4 := archsimd.LoadUint32x8(&bcIdx[4])
+		i5 := archsimd.LoadUint32x8(&bcIdx[5])
+		i6 := archsimd.LoadUint32x8(&bcIdx[6])
+		i7 := archsimd.LoadUint32x8(&bcIdx[7])
+		ip, op := unsafe.Pointer(&in[0]), bcp
+		for n := len(in) / 8; ; {
+			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+			x.Permute(i0).Store((*[8]float32)(op))
+			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			n--
+			if n == 0 {
+				break
+			}
+			ip = unsafe.Add(ip, 32)
+			op = unsafe.Add(op, 256)
+		}
+	}
+	for j := len(in) / 8 * 8; j < len(in); j++ {
+		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
 	}
 	ib := unsafe.Pointer(&bc[0])
 	zb := unsafe.Pointer(&dz[0])
@@ -1308,8 +1367,36 @@ func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[4844
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	if len(in) >= 8 {
+		i0 := archsimd.LoadUint32x8(&bcIdx[0])
+		i1 := archsimd.LoadUint32x8(&bcIdx[1])
+		i2 := archsimd.LoadUint32x8(&bcIdx[2])
+		i3 := archsimd.LoadUint32x8(&bcIdx[3])
+		i4 := archsimd.LoadUint32x8(&bcIdx[4])
+		i5 := archsimd.LoadUint32x8(&bcIdx[5])
+		i6 := archsimd.LoadUint32x8(&bcIdx[6])
+		i7 := archsimd.LoadUint32x8(&bcIdx[7])
+		ip, op := unsafe.Pointer(&in[0]), bcp
+		for n := len(in) / 8; ; {
+			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+			x.Permute(i0).Store((*[8]float32)(op))
+			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			n--
+			if n == 0 {
+				break
+			}
+			ip = unsafe.Add(ip, 32)
+			op = unsafe.Add(op, 256)
+		}
+	}
+	for j := len(in) / 8 * 8; j < len(in); j++ {
+		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
 	}
 	ib := unsafe.Pointer(&bc[0])
 	kb := unsafe.Pointer(&k[0])
@@ -4242,8 +4329,36 @@ func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	if len(in) >= 8 {
+		i0 := archsimd.LoadUint32x8(&bcIdx[0])
+		i1 := archsimd.LoadUint32x8(&bcIdx[1])
+		i2 := archsimd.LoadUint32x8(&bcIdx[2])
+		i3 := archsimd.LoadUint32x8(&bcIdx[3])
+		i4 := archsimd.LoadUint32x8(&bcIdx[4])
+		i5 := archsimd.LoadUint32x8(&bcIdx[5])
+		i6 := archsimd.LoadUint32x8(&bcIdx[6])
+		i7 := archsimd.LoadUint32x8(&bcIdx[7])
+		ip, op := unsafe.Pointer(&in[0]), bcp
+		for n := len(in) / 8; ; {
+			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+			x.Permute(i0).Store((*[8]float32)(op))
+			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			n--
+			if n == 0 {
+				break
+			}
+			ip = unsafe.Add(ip, 32)
+			op = unsafe.Add(op, 256)
+		}
+	}
+	for j := len(in) / 8 * 8; j < len(in); j++ {
+		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
 	}
 	ib := unsafe.Pointer(&bc[0])
 	kb := unsafe.Pointer(&k[0])
@@ -7859,8 +7974,36 @@ func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	if len(in) >= 8 {
+		i0 := archsimd.LoadUint32x8(&bcIdx[0])
+		i1 := archsimd.LoadUint32x8(&bcIdx[1])
+		i2 := archsimd.LoadUint32x8(&bcIdx[2])
+		i3 := archsimd.LoadUint32x8(&bcIdx[3])
+		i4 := archsimd.LoadUint32x8(&bcIdx[4])
+		i5 := archsimd.LoadUint32x8(&bcIdx[5])
+		i6 := archsimd.LoadUint32x8(&bcIdx[6])
+		i7 := archsimd.LoadUint32x8(&bcIdx[7])
+		ip, op := unsafe.Pointer(&in[0]), bcp
+		for n := len(in) / 8; ; {
+			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+			x.Permute(i0).Store((*[8]float32)(op))
+			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			n--
+			if n == 0 {
+				break
+			}
+			ip = unsafe.Add(ip, 32)
+			op = unsafe.Add(op, 256)
+		}
+	}
+	for j := len(in) / 8 * 8; j < len(in); j++ {
+		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
 	}
 	ib := unsafe.Pointer(&bc[0])
 	kb := unsafe.Pointer(&k[0])
@@ -12617,8 +12760,36 @@ func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12
 	}
 	var _ unsafe.Pointer
 	bcp := unsafe.Pointer(&bc[0])
-	for j, v := range in {
-		archsimd.BroadcastFloat32x8(v).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
+	if len(in) >= 8 {
+		i0 := archsimd.LoadUint32x8(&bcIdx[0])
+		i1 := archsimd.LoadUint32x8(&bcIdx[1])
+		i2 := archsimd.LoadUint32x8(&bcIdx[2])
+		i3 := archsimd.LoadUint32x8(&bcIdx[3])
+		i4 := archsimd.LoadUint32x8(&bcIdx[4])
+		i5 := archsimd.LoadUint32x8(&bcIdx[5])
+		i6 := archsimd.LoadUint32x8(&bcIdx[6])
+		i7 := archsimd.LoadUint32x8(&bcIdx[7])
+		ip, op := unsafe.Pointer(&in[0]), bcp
+		for n := len(in) / 8; ; {
+			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
+			x.Permute(i0).Store((*[8]float32)(op))
+			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			n--
+			if n == 0 {
+				break
+			}
+			ip = unsafe.Add(ip, 32)
+			op = unsafe.Add(op, 256)
+		}
+	}
+	for j := len(in) / 8 * 8; j < len(in); j++ {
+		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
 	}
 	ib := unsafe.Pointer(&bc[0])
 	kb := unsafe.Pointer(&k[0])
