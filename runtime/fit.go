@@ -128,12 +128,6 @@ func (t *Trainer) Close() {
 	}
 }
 
-// Workers returns the number of workers.
-func (t *Trainer) Workers() int { return len(t.workers) }
-
-// Optimizer returns the trainer's optimizer.
-func (t *Trainer) Optimizer() Opt { return t.opt }
-
 func (t *Trainer) run(w int) {
 	for j := range t.jobs[w] {
 		switch j.kind {

@@ -42,23 +42,6 @@ func RandomInput(spec *runtime.Spec, seed uint64) []float32 {
 	return x
 }
 
-// RandomLabel returns a label that fits the spec's loss.
-func RandomLabel(spec *runtime.Spec, seed uint64) []float32 {
-	rng := runtime.NewRNG(seed)
-	y := make([]float32, runtime.LabelSize(spec))
-	switch spec.Loss {
-	case "sparse_categorical_crossentropy":
-		y[0] = float32(rng.Intn(spec.OutputSize()))
-	case "categorical_crossentropy":
-		y[rng.Intn(len(y))] = 1
-	default:
-		for i := range y {
-			y[i] = float32(rng.Intn(2))
-		}
-	}
-	return y
-}
-
 // closeTo reports the largest difference between got and want relative to
 // the largest magnitude in want, and whether it is within tol.
 func closeTo(got, want []float32, tol float64) (float64, int, bool) {
@@ -262,11 +245,6 @@ func (s *randomSource) Sample(i int, x, y []float32) {
 			y[j] = float32((i + j) % 2)
 		}
 	}
-}
-
-// NewRandomSource returns n deterministic random samples that fit spec.
-func NewRandomSource(spec *runtime.Spec, n int) runtime.Source {
-	return &randomSource{spec: spec, n: n}
 }
 
 // plainNet hides a network's runtime.DeferringWorker, so that the trainer
