@@ -368,6 +368,10 @@ func (g *gen) workerType(f *jen.File) {
 			}
 			switch l.Kind {
 			case dsl.KindConv2D:
+				if g.wino(i) {
+					s.Comment(fmt.Sprintf("wg%d is the Winograd state of %s in the SIMD build.", i, l.Name))
+					s.Id(fmt.Sprintf("wg%d", i)).Id(fmt.Sprintf("wino%d", i))
+				}
 				if hasPad(l) {
 					hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
 					s.Id(fmt.Sprintf("p%d", i)).Index(jen.Lit(hp * wp * l.In[2])).Float32()
@@ -475,6 +479,9 @@ func (g *gen) forward(f *jen.File) {
 				args = append(args, out)
 				if sc := g.scratchArg(i, "forward"); sc != nil {
 					args = append(args, sc)
+				}
+				if g.wino(i) {
+					args = append(args, winoArg(i))
 				}
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindDense:
@@ -681,6 +688,12 @@ func (g *gen) genericFile() *jen.File {
 	f := jen.NewFile(g.m.Name)
 	f.HeaderComment(g.header())
 	f.HeaderComment("//go:build !goexperiment.simd || !amd64")
+	for i := range g.m.Layers {
+		if g.wino(i) {
+			f.Comment(fmt.Sprintf("wino%d is empty: the portable build computes %s directly.", i, g.m.Layers[i].Name))
+			f.Type().Id(fmt.Sprintf("wino%d", i)).Struct()
+		}
+	}
 	for _, d := range g.dispatch {
 		l := &g.m.Layers[d.layer]
 		f.Comment(fmt.Sprintf("%s runs %sGeneric: %s.", d.name, d.name, l.Name))

@@ -55,6 +55,9 @@ func (g *gen) bcSize() int {
 		}
 		hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
 		n = max(n, hp*wp*l.In[2]*8)
+		if g.wino(i) {
+			n = max(n, g.winoBC(i))
+		}
 	}
 	return n
 }
@@ -84,6 +87,9 @@ func (g *gen) entryParams(d dispatched) []jen.Code {
 	ps := append([]jen.Code(nil), d.params...)
 	if g.usesScratch(d) {
 		ps = append(ps, g.scratchParam())
+	}
+	if g.wino(d.layer) && strings.HasPrefix(d.name, "forward") {
+		ps = append(ps, winoParam(d.layer))
 	}
 	return ps
 }
@@ -124,6 +130,24 @@ func (g *gen) simdFile() *jen.File {
 		})
 	}
 	for i := range g.m.Layers {
+		if !g.wino(i) {
+			continue
+		}
+		l := &g.m.Layers[i]
+		g.winoType(f, i)
+		f.Comment(fmt.Sprintf("winoKernel%d transforms the kernel of %s into wg.u when it differs from\n"+
+			"the one last transformed, wg.kc.", i, l.Name))
+		f.Func().Id(fmt.Sprintf("winoKernel%d", i)).Params(jen.Id("k").Add(arr(9*l.In[2]*l.Out[2])), winoParam(i)).Block(
+			jen.Var().Id("_").Qual("unsafe", "Pointer"),
+			jen.Id(g.winoKernelSIMD(i)),
+		)
+		f.Comment(fmt.Sprintf("winoGemm%d multiplies one position's transformed input v by its transformed\n"+
+			"kernel u into m, for %s.", i, l.Name))
+		f.Func().Id(fmt.Sprintf("winoGemm%d", i)).Params(jen.List(jen.Id("v"), jen.Id("u"), jen.Id("m")).Qual("unsafe", "Pointer")).Block(
+			jen.Id(g.winoGemmSIMD(i)),
+		)
+	}
+	for i := range g.m.Layers {
 		l := &g.m.Layers[i]
 		if l.Kind != dsl.KindDense || !simdDense(l) {
 			continue
@@ -158,6 +182,8 @@ func (g *gen) simdFile() *jen.File {
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
+		case strings.HasPrefix(d.name, "forward") && g.wino(d.layer):
+			body = g.convForwardWinoSIMD(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):
 			body = g.convForwardSIMD(d.layer)
 		case strings.HasSuffix(d.name, "Weights") && simdConv(l):

@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +55,32 @@ fit(data=image_directory("pooled", image_size=(11, 12)), epochs=1, batch_size=8)
 }
 compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), epochs=1, batch_size=8)
+`,
+	// The first two convolutions run Winograd's F(2x2, 3x3) in the SIMD
+	// build: 30 tiles (a block of 2 tiles last) by 3 vectors of channels
+	// (a lone vector last), without bias or activation, and 20 tiles of a
+	// convolution whose pool reads all of it.
+	"wino": `model wino {
+    Input(shape=(14, 12, 8))
+    Conv2D(24, 3, use_bias=False)
+    Conv2D(16, 3, activation="relu")
+    MaxPooling2D(2)
+    Conv2D(8, 3, activation="relu")
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+`,
+	// A 7x7 output of which the pool reads 6x6: 9 tiles, the last one
+	// alone, by 9 vectors of channels (4, 4, then 1).
+	"wino_tail": `model wino_tail {
+    Input(shape=(9, 9, 16))
+    Conv2D(72, 3, activation="relu")
+    MaxPooling2D(2)
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
 `,
 }
 
@@ -109,6 +136,45 @@ func TestSIMDAwkwardShapes(t *testing.T) {
 			t.Errorf("GOEXPERIMENT=%s go test: %v\n%s", exp, err, out)
 		} else if !strings.Contains(string(out), "ok") {
 			t.Errorf("GOEXPERIMENT=%s go test ran nothing:\n%s", exp, out)
+		}
+	}
+}
+
+// TestWinogradChosen checks which convolutions of the awkward specs and of
+// the MNIST spec take the Winograd forward pass, so that a change to the
+// rule cannot quietly turn it off.
+func TestWinogradChosen(t *testing.T) {
+	cases := []struct {
+		name, spec string
+		want       []int
+	}{
+		{"wino", awkwardSpecs["wino"], []int{1, 2}},
+		{"wino_tail", awkwardSpecs["wino_tail"], []int{1}},
+		{"odd", awkwardSpecs["odd"], nil},
+	}
+	src, err := os.ReadFile("../specs/mnist.cnn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, struct {
+		name, spec string
+		want       []int
+	}{"mnist", string(src), []int{3}})
+	for _, c := range cases {
+		m, errs := dsl.Check(c.name+".cnn", []byte(c.spec))
+		if err := errs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		g := &gen{m: m}
+		g.plan()
+		var got []int
+		for i := range m.Layers {
+			if g.wino(i) {
+				got = append(got, i)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: Winograd layers %v, want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -316,6 +316,8 @@ type worker struct {
 	// conv2d_1 (11, 11, 64)
 	a3 [7744]float32
 	d3 [7744]float32
+	// wg3 is the Winograd state of conv2d_1 in the SIMD build.
+	wg3 wino3
 	// max_pooling2d_1 (5, 5, 64)
 	a4   [1600]float32
 	d4   [1600]float32
@@ -355,7 +357,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
-	forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc)
+	forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc, &w.wg3)
 
 	// max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist.cnn:7
 	if training {

@@ -112,7 +112,7 @@ func BenchmarkConv2d_1Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc)
+		forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc, &w.wg3)
 	}
 }
 

@@ -3,6 +3,9 @@
 
 package mnist_features
 
+// wino3 is empty: the portable build computes conv2d_1 directly.
+type wino3 struct{}
+
 // forward1 runs forward1Generic: conv2d.
 func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32, bc *[43264]float32) {
 	forward1Generic(in, k, b, out)
@@ -24,7 +27,7 @@ func infer2(in *[21632]float32, out *[5408]float32) {
 }
 
 // forward3 runs forward3Generic: conv2d_1.
-func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32, bc *[43264]float32) {
+func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]float32, bc *[43264]float32, wg *wino3) {
 	forward3Generic(in, k, b, out)
 }
 

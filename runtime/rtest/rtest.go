@@ -77,6 +77,14 @@ func CheckAgainstReference(t *testing.T, net runtime.Net) {
 	t.Helper()
 	spec := net.Spec()
 	ref := runtime.NewReference(spec)
+	gw, rw := net.NewWorker(), ref.NewWorker()
+	x := RandomInput(spec, 100)
+	const seed = 42
+	// A first pass with other weights: kernels that keep state derived
+	// from the weights (Winograd's transformed kernels) must notice that
+	// the weights below were written through Params.
+	RandomParams(net, 3)
+	gw.Forward(x, false, seed)
 	RandomParams(net, 7)
 	for i, p := range net.Params() {
 		copy(ref.Params()[i], p)
@@ -88,9 +96,6 @@ func CheckAgainstReference(t *testing.T, net runtime.Net) {
 			training = true
 		}
 	}
-	gw, rw := net.NewWorker(), ref.NewWorker()
-	x := RandomInput(spec, 100)
-	const seed = 42
 	if !training {
 		// Inference, which may take other code paths (max pooling keeps
 		// no indices); training mode follows for the backward pass.

@@ -1,0 +1,354 @@
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/convc/convc/dsl"
+	"github.com/dave/jennifer/jen"
+)
+
+// The SIMD build runs the forward pass of small 3x3 convolutions with
+// Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2015): each 2x2 block of
+// outputs (a tile) is
+//
+//	Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+//
+// for the 4x4 input window d of the tile and the 3x3 kernel g of each pair
+// of channels. Summed over the input channels, the 16 elementwise products
+// become 16 matrix products (tiles by input channels times input channels
+// by output channels), with 16 multiplications per tile and channel pair
+// instead of the direct convolution's 36: 2.25 times fewer. The transforms
+// only add, subtract and halve, which is exact, so the results differ from
+// the direct convolution's only in float32 rounding.
+//
+// The transformed kernel U = G g Gᵀ is computed by the worker, not once per
+// step: the worker keeps a copy of the kernel it last transformed and
+// compares it with the current one on every call (one pass over the kernel,
+// a fraction of the convolution's cost), so no path that changes the
+// weights (an optimizer step, LoadWeights, a write into Params) can leave
+// it stale.
+//
+// winoMaxFloats bounds each of the worker's Winograd buffers (the
+// transformed kernel and the 16 products), so that they stay in L2; larger
+// layers keep the direct convolution.
+const winoMaxFloats = 64 << 10
+
+// wino reports whether the SIMD build computes layer i's forward pass with
+// F(2x2, 3x3): a 3x3 kernel with stride 1 and no padding, input and output
+// channels in whole vectors, an activation the kernel fuses, an even number
+// of live rows and columns (see gen.live), at least 8 tiles for the matrix
+// products to reuse their operands, and buffers within winoMaxFloats.
+func (g *gen) wino(i int) bool {
+	l := &g.m.Layers[i]
+	if l.Kind != dsl.KindConv2D || !g.simdConvForward(i) || l.Kernel != [2]int{3, 3} ||
+		l.Strides != [2]int{1, 1} || hasPad(l) || l.In[2]%8 != 0 {
+		return false
+	}
+	lh, lw := g.live(i)
+	if lh%2 != 0 || lw%2 != 0 {
+		return false
+	}
+	t := lh / 2 * (lw / 2)
+	return t >= 8 && 16*t*l.Out[2] <= winoMaxFloats && 16*l.In[2]*l.Out[2] <= winoMaxFloats
+}
+
+// winoTiles returns the tile rows and columns of Winograd layer i.
+func (g *gen) winoTiles(i int) (th, tw int) {
+	lh, lw := g.live(i)
+	return lh / 2, lw / 2
+}
+
+// winoBC returns the floats of the broadcast scratch that layer i's
+// Winograd forward pass uses: one transformed input plane (every tile and
+// input channel), 8 copies of each value.
+func (g *gen) winoBC(i int) int {
+	th, tw := g.winoTiles(i)
+	return th * tw * g.m.Layers[i].In[2] * 8
+}
+
+// winoType declares the Winograd state of layer i for the SIMD build: the
+// kernel it last transformed, the transformed kernel, and the 16 products.
+func (g *gen) winoType(f *jen.File, i int) {
+	l := &g.m.Layers[i]
+	th, tw := g.winoTiles(i)
+	ci, co := l.In[2], l.Out[2]
+	f.Comment(fmt.Sprintf("wino%d is the Winograd F(2x2, 3x3) state of %s: kc is the kernel that u\n"+
+		"was transformed from, u[16][%d][%d] the transformed kernel, and m[16][%d][%d] the\n"+
+		"16 products of the transformed input and kernel for the %dx%d tiles.", i, l.Name, ci, co, th*tw, co, th, tw))
+	f.Type().Id(fmt.Sprintf("wino%d", i)).Struct(
+		jen.Id("kc").Index(jen.Lit(9*ci*co)).Float32(),
+		jen.Id("u").Index(jen.Lit(16*ci*co)).Float32(),
+		jen.Id("m").Index(jen.Lit(16*th*tw*co)).Float32(),
+	)
+}
+
+// winoParam is the declaration of layer i's Winograd state parameter.
+func winoParam(i int) jen.Code { return jen.Id("wg").Op("*").Id(fmt.Sprintf("wino%d", i)) }
+
+// winoArg is the worker's Winograd state of layer i as an argument.
+func winoArg(i int) jen.Code { return jen.Op("&").Id("w").Dot(fmt.Sprintf("wg%d", i)) }
+
+// winoKernelSIMD returns the body of winoKernel<i>: it compares the kernel
+// with the one last transformed, and when any bit differs transforms it,
+// U = G g Gᵀ with G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1], vectorized over
+// output channels.
+func (g *gen) winoKernelSIMD(i int) string {
+	l := &g.m.Layers[i]
+	ci, co := l.In[2], l.Out[2]
+	n := 9 * ci * co
+	s := &src{}
+	s.p("kp, cp := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.kc[0])")
+	s.p("var d0, d1, d2, d3 archsimd.Uint32x8")
+	s.p("for n := %d; ; {", n/32)
+	for j := range 4 {
+		s.p("d%d = d%d.Or(archsimd.LoadUint32x8((*[8]uint32)(%s)).Xor(archsimd.LoadUint32x8((*[8]uint32)(%s))))", j, j, addr("kp", j*32), addr("cp", j*32))
+	}
+	s.p("n--")
+	s.p("if n == 0 { break }")
+	s.p("kp = unsafe.Add(kp, 128)")
+	s.p("cp = unsafe.Add(cp, 128)")
+	s.p("}")
+	s.p("var d [8]uint32")
+	s.p("d0.Or(d1).Or(d2.Or(d3)).Store(&d)")
+	s.p("if d == ([8]uint32{}) { return }")
+	s.p("copy(wg.kc[:], k[:])")
+	s.p("half := archsimd.BroadcastFloat32x8(0.5)")
+	s.p("kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])")
+	s.p("var t0, t1, t2 archsimd.Float32x8")
+	s.p("for o := 0; o < %d; o += 32 {", ci*co*4)
+	for t := range 9 {
+		s.p("g%d := %s", t, load(fmt.Sprintf("unsafe.Add(kb, o+%d)", t*ci*co*4), 0))
+	}
+	// Rows of G g: row 0 is g's first row, row 3 its last, rows 1 and 2
+	// the halved sum and alternating sum of its rows.
+	for r := range 4 {
+		for x := range 3 {
+			switch r {
+			case 0:
+				s.p("t%d = g%d", x, x)
+			case 1:
+				s.p("t%d = g%d.Add(g%d).Add(g%d).Mul(half)", x, x, 3+x, 6+x)
+			case 2:
+				s.p("t%d = g%d.Sub(g%d).Add(g%d).Mul(half)", x, x, 3+x, 6+x)
+			case 3:
+				s.p("t%d = g%d", x, 6+x)
+			}
+		}
+		// Columns: the same combination of t0, t1, t2.
+		for c := range 4 {
+			var v string
+			switch c {
+			case 0:
+				v = "t0"
+			case 1:
+				v = "t0.Add(t1).Add(t2).Mul(half)"
+			case 2:
+				v = "t0.Sub(t1).Add(t2).Mul(half)"
+			case 3:
+				v = "t2"
+			}
+			s.p("%s.Store((*[8]float32)(unsafe.Add(ub, o+%d)))", v, (r*4+c)*ci*co*4)
+		}
+	}
+	s.p("}")
+	return s.String()
+}
+
+// bTerms lists, for row r of Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+// its two nonzero columns and their signs.
+var bTerms = [4][2]struct {
+	col  int
+	sign int
+}{
+	{{0, 1}, {2, -1}},
+	{{1, 1}, {2, 1}},
+	{{2, 1}, {1, -1}},
+	{{1, 1}, {3, -1}},
+}
+
+// convForwardWinoSIMD returns the body of a Winograd forward convolution.
+// For each of the 16 positions of a transformed tile it computes the
+// position's transformed input, V = (Bᵀ d B) at that position, for every
+// tile and input channel (4 inputs each, since every row of Bᵀ has two
+// nonzeros), pre-broadcast into bc as the direct kernels' inputs are, and
+// multiplies it by the position's transformed kernel into m. Then each
+// tile's outputs are Aᵀ m A with A ᵀ= [1 1 1 0; 0 1 -1 -1], plus the bias,
+// with ReLU fused into the stores.
+func (g *gen) convForwardWinoSIMD(i int) string {
+	l := &g.m.Layers[i]
+	c := g.geom(i)
+	ci, co := c.ci, c.co
+	th, tw := g.winoTiles(i)
+	nt := th * tw
+	relu := g.act(i) == "relu"
+	s := &src{}
+	s.p("winoKernel%d(k, wg)", i)
+	s.p("ib := unsafe.Pointer(&in[0])")
+	s.p("vb := unsafe.Pointer(&bc[0])")
+	s.p("ub := unsafe.Pointer(&wg.u[0])")
+	s.p("mb := unsafe.Pointer(&wg.m[0])")
+	for k := range 8 {
+		s.p("i%d := archsimd.LoadUint32x8(&bcIdx[%d])", k, k)
+	}
+	rowB, pixB := c.wp*ci*4, ci*4
+	for p := range 16 {
+		pr, pc := p/4, p%4
+		s.p("// position (%d, %d)", pr, pc)
+		s.p("for ty := range %d {", th)
+		s.p("for tx := range %d {", tw)
+		s.p("tp := unsafe.Add(ib, ty*%d+tx*%d)", 2*rowB, 2*pixB)
+		s.p("vp := unsafe.Add(vb, (ty*%d+tx)*%d)", tw, ci*32)
+		s.p("for cv := 0; cv < %d; cv += 32 {", ci*4)
+		first := true
+		for _, a := range bTerms[pr] {
+			for _, b := range bTerms[pc] {
+				x := load(fmt.Sprintf("unsafe.Add(tp, cv+%d)", a.col*rowB+b.col*pixB), 0)
+				sign := a.sign * b.sign
+				switch {
+				case first && sign > 0:
+					s.p("x := %s", x)
+				case first:
+					s.p("var x archsimd.Float32x8")
+					s.p("x = x.Sub(%s)", x)
+				case sign > 0:
+					s.p("x = x.Add(%s)", x)
+				default:
+					s.p("x = x.Sub(%s)", x)
+				}
+				first = false
+			}
+		}
+		s.p("op := unsafe.Add(vp, cv*8)")
+		for k := range 8 {
+			s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*32))
+		}
+		s.p("}")
+		s.p("}")
+		s.p("}")
+		s.p("winoGemm%d(vb, unsafe.Add(ub, %d), unsafe.Add(mb, %d))", i, p*ci*co*4, p*nt*co*4)
+	}
+	// The inverse transform.
+	if l.UseBias {
+		s.p("bb := unsafe.Pointer(&b[0])")
+	}
+	if relu {
+		s.p("var zero archsimd.Float32x8")
+	}
+	s.p("ob := unsafe.Pointer(&out[0])")
+	s.p("for ty := range %d {", th)
+	s.p("for tx := range %d {", tw)
+	s.p("mt := unsafe.Add(mb, (ty*%d+tx)*%d)", tw, co*4)
+	s.p("ot := unsafe.Add(ob, ty*%d+tx*%d)", 2*c.ow*co*4, 2*co*4)
+	s.p("for cv := 0; cv < %d; cv += 32 {", co*4)
+	m := func(p int) string { return load(fmt.Sprintf("unsafe.Add(mt, cv+%d)", p*nt*co*4), 0) }
+	for j := range 4 {
+		s.p("m0_%d, m1_%d, m2_%d, m3_%d := %s, %s, %s, %s", j, j, j, j, m(j), m(4+j), m(8+j), m(12+j))
+		s.p("r0_%d := m0_%d.Add(m1_%d).Add(m2_%d)", j, j, j, j)
+		s.p("r1_%d := m1_%d.Sub(m2_%d).Sub(m3_%d)", j, j, j, j)
+	}
+	if l.UseBias {
+		s.p("bv := %s", load("unsafe.Add(bb, cv)", 0))
+	}
+	for dy := range 2 {
+		for dx := range 2 {
+			var y string
+			if dx == 0 {
+				y = fmt.Sprintf("r%d_0.Add(r%d_1).Add(r%d_2)", dy, dy, dy)
+			} else {
+				y = fmt.Sprintf("r%d_1.Sub(r%d_2).Sub(r%d_3)", dy, dy, dy)
+			}
+			if l.UseBias {
+				y += ".Add(bv)"
+			}
+			if relu {
+				y += ".Max(zero)"
+			}
+			s.p("%s.Store((*[8]float32)(unsafe.Add(ot, cv+%d)))", y, (dy*c.ow+dx)*co*4)
+		}
+	}
+	s.p("}")
+	s.p("}")
+	s.p("}")
+	return s.String()
+}
+
+// winoGemmSIMD returns the body of winoGemm<i>(v, u, m): the product of
+// one position's pre-broadcast transformed input v (tiles by input
+// channels) and transformed kernel u (input by output channels) into m
+// (tiles by output channels). Register blocks are 4 tiles by 2 vectors of
+// output channels, as in the direct kernel; a last lone tile takes up to 4
+// vectors at once, with the kernel vectors, each used once, as the
+// receivers of the multiply-adds.
+func (g *gen) winoGemmSIMD(i int) string {
+	l := &g.m.Layers[i]
+	ci, co := l.In[2], l.Out[2]
+	th, tw := g.winoTiles(i)
+	nt := th * tw
+	u := unroll(ci)
+	s := &src{}
+	// block emits np tiles from tile expression t0 by nv vectors at
+	// output-channel byte offset cOff.
+	block := func(t0 string, np, nv int, cOff string) {
+		for j := range np {
+			for v := range nv {
+				s.p("var acc%d_%d archsimd.Float32x8", j, v)
+			}
+		}
+		s.p("wt := unsafe.Add(u, %s)", cOff)
+		s.p("rt := unsafe.Add(v, (%s)*%d)", t0, ci*32)
+		s.loop(ci/u, [][2]string{{"wt", fmt.Sprint(u * co * 4)}, {"rt", fmt.Sprint(u * 32)}}, func() {
+			for st := range u {
+				for v := range nv {
+					s.p("w%d_%d := %s", st, v, load("wt", st*co*4+v*32))
+				}
+				for j := range np {
+					s.p("x%d_%d := %s", st, j, load("rt", j*ci*32+st*32))
+					for v := range nv {
+						if np == 1 {
+							s.p("acc%d_%d = w%d_%d.MulAdd(x%d_%d, acc%d_%d)", j, v, st, v, st, j, j, v)
+						} else {
+							s.p("acc%d_%d = x%d_%d.MulAdd(w%d_%d, acc%d_%d)", j, v, st, j, st, v, j, v)
+						}
+					}
+				}
+			}
+		})
+		s.p("mt := unsafe.Add(m, (%s)*%d+%s)", t0, co*4, cOff)
+		for j := range np {
+			for v := range nv {
+				s.p("acc%d_%d.Store((*[8]float32)(%s))", j, v, addr("mt", j*co*4+v*32))
+			}
+		}
+	}
+	nv := co / 8
+	// channels emits the channel blocks of np tiles from t0, by pairs of
+	// vectors, or for a lone tile by up to 4 vectors.
+	channels := func(t0 string, np int) {
+		per := 2
+		if np == 1 {
+			per = min(4, nv)
+		}
+		if nv/per > 0 {
+			s.p("for cb := 0; cb < %d; cb += %d {", nv/per*per*32, per*32)
+			block(t0, np, per, "cb")
+			s.p("}")
+		}
+		if r := nv % per; r > 0 {
+			s.p("{")
+			block(t0, np, r, fmt.Sprint(nv/per*per*32))
+			s.p("}")
+		}
+	}
+	if nt/4 > 0 {
+		s.p("for tb := 0; tb < %d; tb += 4 {", nt/4*4)
+		channels("tb", 4)
+		s.p("}")
+	}
+	if r := nt % 4; r > 0 {
+		s.p("{")
+		channels(fmt.Sprint(nt/4*4), r)
+		s.p("}")
+	}
+	return s.String()
+}
