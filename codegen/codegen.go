@@ -592,6 +592,9 @@ func (g *gen) backward(f *jen.File) {
 						if sc := g.scratchArg(i, name+"Weights"); sc != nil {
 							a = append(a, sc)
 						}
+						if g.wino(i) {
+							a = append(a, winoArg(i))
+						}
 						return a
 					}
 					if g.deferW[i] {

@@ -88,7 +88,7 @@ func (g *gen) entryParams(d dispatched) []jen.Code {
 	if g.usesScratch(d) {
 		ps = append(ps, g.scratchParam())
 	}
-	if g.wino(d.layer) && strings.HasPrefix(d.name, "forward") {
+	if g.wino(d.layer) && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights")) {
 		ps = append(ps, winoParam(d.layer))
 	}
 	return ps
@@ -146,6 +146,13 @@ func (g *gen) simdFile() *jen.File {
 		f.Func().Id(fmt.Sprintf("winoGemm%d", i)).Params(jen.List(jen.Id("v"), jen.Id("u"), jen.Id("m")).Qual("unsafe", "Pointer")).Block(
 			jen.Id(g.winoGemmSIMD(i)),
 		)
+		if l.Trainable {
+			f.Comment(fmt.Sprintf("winoGrad%d computes one position's gradient du of the transformed kernel\n"+
+				"from the transformed input v and output gradient m, for %s.", i, l.Name))
+			f.Func().Id(fmt.Sprintf("winoGrad%d", i)).Params(jen.List(jen.Id("v"), jen.Id("m"), jen.Id("du")).Qual("unsafe", "Pointer")).Block(
+				jen.Id(g.winoGradSIMD(i)),
+			)
+		}
 	}
 	for i := range g.m.Layers {
 		l := &g.m.Layers[i]
@@ -186,6 +193,8 @@ func (g *gen) simdFile() *jen.File {
 			body = g.convForwardWinoSIMD(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):
 			body = g.convForwardSIMD(d.layer)
+		case strings.HasSuffix(d.name, "Weights") && g.wino(d.layer):
+			body = g.convWeightsWinoSIMD(d.layer)
 		case strings.HasSuffix(d.name, "Weights") && simdConv(l):
 			body = g.convWeightsSIMD(d.layer)
 		case strings.HasSuffix(d.name, "Input") && simdConvInput(l):

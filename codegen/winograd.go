@@ -75,13 +75,21 @@ func (g *gen) winoType(f *jen.File, i int) {
 	ci, co := l.In[2], l.Out[2]
 	f.Comment(fmt.Sprintf("wino%d is the Winograd F(2x2, 3x3) state of %s: kc is the kernel that u\n"+
 		"was transformed from, u[16][%d][%d] the transformed kernel, and m[16][%d][%d] the\n"+
-		"16 products of the transformed input and kernel for the %dx%d tiles.", i, l.Name, ci, co, th*tw, co, th, tw))
+		"16 products of the transformed input and kernel for the %dx%d tiles (in the\n"+
+		"backward pass, the transformed output gradient), and du the gradient of u.", i, l.Name, ci, co, th*tw, co, th, tw))
 	f.Type().Id(fmt.Sprintf("wino%d", i)).Struct(
 		jen.Id("kc").Index(jen.Lit(9*ci*co)).Float32(),
 		jen.Id("u").Index(jen.Lit(16*ci*co)).Float32(),
 		jen.Id("m").Index(jen.Lit(16*th*tw*co)).Float32(),
+		jen.Id("du").Index(jen.Lit(16*winoDUStride(l))).Float32(),
 	)
 }
+
+// winoDUStride returns the floats from one position of the kernel gradient
+// du to the next: a cache line more than the position's floats, so that
+// the 16 positions the last transform reads together do not fall into the
+// same L1 sets (positions of 32 KiB would).
+func winoDUStride(l *dsl.Layer) int { return l.In[2]*l.Out[2] + 16 }
 
 // winoParam is the declaration of layer i's Winograd state parameter.
 func winoParam(i int) jen.Code { return jen.Id("wg").Op("*").Id(fmt.Sprintf("wino%d", i)) }
@@ -191,41 +199,8 @@ func (g *gen) convForwardWinoSIMD(i int) string {
 	for k := range 8 {
 		s.p("i%d := archsimd.LoadUint32x8(&bcIdx[%d])", k, k)
 	}
-	rowB, pixB := c.wp*ci*4, ci*4
 	for p := range 16 {
-		pr, pc := p/4, p%4
-		s.p("// position (%d, %d)", pr, pc)
-		s.p("for ty := range %d {", th)
-		s.p("for tx := range %d {", tw)
-		s.p("tp := unsafe.Add(ib, ty*%d+tx*%d)", 2*rowB, 2*pixB)
-		s.p("vp := unsafe.Add(vb, (ty*%d+tx)*%d)", tw, ci*32)
-		s.p("for cv := 0; cv < %d; cv += 32 {", ci*4)
-		first := true
-		for _, a := range bTerms[pr] {
-			for _, b := range bTerms[pc] {
-				x := load(fmt.Sprintf("unsafe.Add(tp, cv+%d)", a.col*rowB+b.col*pixB), 0)
-				sign := a.sign * b.sign
-				switch {
-				case first && sign > 0:
-					s.p("x := %s", x)
-				case first:
-					s.p("var x archsimd.Float32x8")
-					s.p("x = x.Sub(%s)", x)
-				case sign > 0:
-					s.p("x = x.Add(%s)", x)
-				default:
-					s.p("x = x.Sub(%s)", x)
-				}
-				first = false
-			}
-		}
-		s.p("op := unsafe.Add(vp, cv*8)")
-		for k := range 8 {
-			s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*32))
-		}
-		s.p("}")
-		s.p("}")
-		s.p("}")
+		g.winoInput(s, i, p, false)
 		s.p("winoGemm%d(vb, unsafe.Add(ub, %d), unsafe.Add(mb, %d))", i, p*ci*co*4, p*nt*co*4)
 	}
 	// The inverse transform.
@@ -271,6 +246,62 @@ func (g *gen) convForwardWinoSIMD(i int) string {
 	s.p("}")
 	s.p("}")
 	return s.String()
+}
+
+// winoInput emits the transformed input of layer i at position p of the
+// tiles, V = (Bᵀ d B)[p] for every tile and input channel, pre-broadcast
+// into bc: 4 inputs each, since every row of Bᵀ has two nonzeros. It reads
+// the input from ib, writes through vb, and needs the permutations i0 to
+// i7. The planes are tile-major ([tile][channel][8]) for the forward pass,
+// whose products sum over channels, and channel-major for the weight
+// gradient, whose products sum over tiles, so that each sum reads
+// consecutive vectors.
+func (g *gen) winoInput(s *src, i, p int, channelMajor bool) {
+	c := g.geom(i)
+	ci := c.ci
+	th, tw := g.winoTiles(i)
+	rowB, pixB := c.wp*ci*4, ci*4
+	pr, pc := p/4, p%4
+	s.p("// position (%d, %d)", pr, pc)
+	s.p("for ty := range %d {", th)
+	s.p("for tx := range %d {", tw)
+	s.p("tp := unsafe.Add(ib, ty*%d+tx*%d)", 2*rowB, 2*pixB)
+	if channelMajor {
+		s.p("vp := unsafe.Add(vb, (ty*%d+tx)*32)", tw)
+	} else {
+		s.p("vp := unsafe.Add(vb, (ty*%d+tx)*%d)", tw, ci*32)
+	}
+	s.p("for cv := 0; cv < %d; cv += 32 {", ci*4)
+	first := true
+	for _, a := range bTerms[pr] {
+		for _, b := range bTerms[pc] {
+			x := load(fmt.Sprintf("unsafe.Add(tp, cv+%d)", a.col*rowB+b.col*pixB), 0)
+			switch {
+			case first:
+				// Every row of Bᵀ starts with a positive term.
+				s.p("x := %s", x)
+			case a.sign*b.sign > 0:
+				s.p("x = x.Add(%s)", x)
+			default:
+				s.p("x = x.Sub(%s)", x)
+			}
+			first = false
+		}
+	}
+	if channelMajor {
+		s.p("op := unsafe.Add(vp, cv*%d)", 8*th*tw)
+		for k := range 8 {
+			s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*th*tw*32))
+		}
+	} else {
+		s.p("op := unsafe.Add(vp, cv*8)")
+		for k := range 8 {
+			s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*32))
+		}
+	}
+	s.p("}")
+	s.p("}")
+	s.p("}")
 }
 
 // winoGemmSIMD returns the body of winoGemm<i>(v, u, m): the product of
@@ -350,5 +381,201 @@ func (g *gen) winoGemmSIMD(i int) string {
 		channels(fmt.Sprint(nt/4*4), r)
 		s.p("}")
 	}
+	return s.String()
+}
+
+// convWeightsWinoSIMD returns the body of a Winograd weight gradient. The
+// forward pass is a sum over tiles of Aᵀ [U ⊙ V] A, so the gradient of U
+// is dU = Σ_tiles V ⊙ (A dY Aᵀ), one matrix product per position (input
+// channels by tiles times tiles by output channels), and the kernel's is
+// Gᵀ dU G. The transformed output gradient A dY Aᵀ goes to wg.m, each
+// position's V to bc as in the forward pass, and dU to wg.du.
+func (g *gen) convWeightsWinoSIMD(i int) string {
+	l := &g.m.Layers[i]
+	c := g.geom(i)
+	ci, co := c.ci, c.co
+	th, tw := g.winoTiles(i)
+	nt := th * tw
+	rowB, pixB := c.ow*co*4, co*4
+	s := &src{}
+	s.p("zb := unsafe.Pointer(&dz[0])")
+	if l.UseBias {
+		// The bias gradient: dz summed over the live outputs, up to 8
+		// vectors of channels at a time.
+		s.p("bp := unsafe.Pointer(&db[0])")
+		for c0 := 0; c0 < co/8; c0 += 8 {
+			n := min(8, co/8-c0)
+			s.p("{")
+			for v := range n {
+				s.p("b%d := %s", v, load("bp", (c0+v)*32))
+			}
+			s.p("for y := range %d {", c.lh)
+			s.p("for x := range %d {", c.lw)
+			s.p("zp := unsafe.Add(zb, y*%d+x*%d)", rowB, pixB)
+			for v := range n {
+				s.p("b%d = b%d.Add(%s)", v, v, load("zp", (c0+v)*32))
+			}
+			s.p("}")
+			s.p("}")
+			for v := range n {
+				s.p("b%d.Store((*[8]float32)(%s))", v, addr("bp", (c0+v)*32))
+			}
+			s.p("}")
+		}
+	}
+	// A dY Aᵀ with A = [1 0; 1 1; 1 -1; 0 -1], for each tile.
+	s.p("mb := unsafe.Pointer(&wg.m[0])")
+	s.p("var zero archsimd.Float32x8")
+	s.p("for ty := range %d {", th)
+	s.p("for tx := range %d {", tw)
+	s.p("zt := unsafe.Add(zb, ty*%d+tx*%d)", 2*rowB, 2*pixB)
+	s.p("mt := unsafe.Add(mb, (ty*%d+tx)*%d)", tw, co*4)
+	s.p("for cv := 0; cv < %d; cv += 32 {", co*4)
+	for a := range 2 {
+		for b := range 2 {
+			s.p("y%d%d := %s", a, b, load(fmt.Sprintf("unsafe.Add(zt, cv+%d)", a*rowB+b*pixB), 0))
+		}
+	}
+	// Rows of A dY, then their columns times Aᵀ.
+	combine := func(r int, v0, v1 string) string {
+		switch r {
+		case 0:
+			return v0
+		case 1:
+			return v0 + ".Add(" + v1 + ")"
+		case 2:
+			return v0 + ".Sub(" + v1 + ")"
+		}
+		return "zero.Sub(" + v1 + ")"
+	}
+	for r := range 4 {
+		s.p("r%d_0 := %s", r, combine(r, "y00", "y10"))
+		s.p("r%d_1 := %s", r, combine(r, "y01", "y11"))
+	}
+	for r := range 4 {
+		for q := range 4 {
+			v := combine(q, fmt.Sprintf("r%d_0", r), fmt.Sprintf("r%d_1", r))
+			s.p("%s.Store((*[8]float32)(unsafe.Add(mt, cv+%d)))", v, (r*4+q)*nt*co*4)
+		}
+	}
+	s.p("}")
+	s.p("}")
+	s.p("}")
+	// dU, position by position.
+	s.p("ib := unsafe.Pointer(&in[0])")
+	s.p("vb := unsafe.Pointer(&bc[0])")
+	s.p("dub := unsafe.Pointer(&wg.du[0])")
+	for k := range 8 {
+		s.p("i%d := archsimd.LoadUint32x8(&bcIdx[%d])", k, k)
+	}
+	for p := range 16 {
+		g.winoInput(s, i, p, true)
+		s.p("winoGrad%d(vb, unsafe.Add(mb, %d), unsafe.Add(dub, %d))", i, p*nt*co*4, p*winoDUStride(l)*4)
+	}
+	// dk += Gᵀ dU G, with the columns of G (1 ½ ½ 0), (0 ½ -½ 0) and
+	// (0 ½ ½ 1).
+	s.p("half := archsimd.BroadcastFloat32x8(0.5)")
+	s.p("kb := unsafe.Pointer(&dk[0])")
+	s.p("for o := 0; o < %d; o += 32 {", ci*co*4)
+	du := func(r, q int) string {
+		return load(fmt.Sprintf("unsafe.Add(dub, o+%d)", (r*4+q)*winoDUStride(l)*4), 0)
+	}
+	for y := range 3 {
+		for q := range 4 {
+			switch y {
+			case 0:
+				s.p("s%d := %s.Add(%s.Add(%s).Mul(half))", q, du(0, q), du(1, q), du(2, q))
+			case 1:
+				s.p("s%d = %s.Sub(%s).Mul(half)", q, du(1, q), du(2, q))
+			case 2:
+				s.p("s%d = %s.Add(%s).Mul(half).Add(%s)", q, du(1, q), du(2, q), du(3, q))
+			}
+		}
+		for x := range 3 {
+			var v string
+			switch x {
+			case 0:
+				v = "s0.Add(s1.Add(s2).Mul(half))"
+			case 1:
+				v = "s1.Sub(s2).Mul(half)"
+			case 2:
+				v = "s1.Add(s2).Mul(half).Add(s3)"
+			}
+			kp := fmt.Sprintf("unsafe.Add(kb, o+%d)", (y*3+x)*ci*co*4)
+			s.p("%s.Add(%s).Store((*[8]float32)(%s))", load(kp, 0), v, kp)
+		}
+	}
+	s.p("}")
+	return s.String()
+}
+
+// tileUnroll returns how many tiles the weight gradient's products take
+// per iteration: the largest divisor of nt up to 5.
+func tileUnroll(nt int) int {
+	for u := 5; u > 1; u-- {
+		if nt%u == 0 {
+			return u
+		}
+	}
+	return 1
+}
+
+// winoGradSIMD returns the body of winoGrad<i>(v, m, du): one position's
+// gradient of the transformed kernel, the product of the pre-broadcast
+// transformed input v (input channels by tiles) and the
+// transformed output gradient m (tiles by output channels), into du (input
+// by output channels). Register blocks are 4 input channels by 2 vectors
+// of output channels, summed over the tiles.
+func (g *gen) winoGradSIMD(i int) string {
+	l := &g.m.Layers[i]
+	ci, co := l.In[2], l.Out[2]
+	th, tw := g.winoTiles(i)
+	nt := th * tw
+	s := &src{}
+	block := func(nv int, cOff string) {
+		for j := range 4 {
+			for v := range nv {
+				s.p("var acc%d_%d archsimd.Float32x8", j, v)
+			}
+		}
+		s.p("rt := unsafe.Add(v, c0*%d)", nt*32)
+		s.p("mt := unsafe.Add(m, %s)", cOff)
+		// The tiles are unrolled so that the accumulators, which Go
+		// rotates through registers at the loop's back edge, move once
+		// every few tiles.
+		u := tileUnroll(nt)
+		s.loop(nt/u, [][2]string{{"rt", fmt.Sprint(u * 32)}, {"mt", fmt.Sprint(u * co * 4)}}, func() {
+			for st := range u {
+				for v := range nv {
+					s.p("w%d_%d := %s", st, v, load("mt", st*co*4+v*32))
+				}
+				for j := range 4 {
+					s.p("x%d_%d := %s", st, j, load("rt", j*nt*32+st*32))
+					for v := range nv {
+						s.p("acc%d_%d = x%d_%d.MulAdd(w%d_%d, acc%d_%d)", j, v, st, j, st, v, j, v)
+					}
+				}
+			}
+		})
+		s.p("dt := unsafe.Add(du, c0*%d+%s)", co*4, cOff)
+		for j := range 4 {
+			for v := range nv {
+				s.p("acc%d_%d.Store((*[8]float32)(%s))", j, v, addr("dt", j*co*4+v*32))
+			}
+		}
+	}
+	nv := co / 8
+	s.p("for c0 := 0; c0 < %d; c0 += 4 {", ci)
+	if nv/2 > 0 {
+		s.p("for cb := 0; cb < %d; cb += 64 {", nv/2*64)
+		block(2, "cb")
+		s.p("}")
+	}
+	if nv%2 == 1 {
+		s.p("{")
+		block(1, fmt.Sprint(nv/2*64))
+		s.p("}")
+	}
+	s.p("}")
 	return s.String()
 }

@@ -419,7 +419,7 @@ func (w *worker) BackwardDefer(dOut []float32, grads [][]float32, flush bool) {
 
 	// conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6
 	if grads[2] != nil {
-		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg3)
 	}
 	backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2)
 

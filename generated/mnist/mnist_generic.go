@@ -47,7 +47,7 @@ func backward3Activation(y, d *[7744]float32) {
 }
 
 // backward3Weights runs backward3WeightsGeneric: conv2d_1.
-func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, db *[64]float32, bc *[43264]float32) {
+func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, db *[64]float32, bc *[43264]float32, wg *wino3) {
 	backward3WeightsGeneric(in, dz, dk, db)
 }
 

@@ -252,7 +252,7 @@ func BenchmarkConv2d_1BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg3)
 	}
 }
 

@@ -20,12 +20,14 @@ var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2,
 /*
 wino3 is the Winograd F(2x2, 3x3) state of conv2d_1: kc is the kernel that u
 was transformed from, u[16][32][64] the transformed kernel, and m[16][25][64] the
-16 products of the transformed input and kernel for the 5x5 tiles.
+16 products of the transformed input and kernel for the 5x5 tiles (in the
+backward pass, the transformed output gradient), and du the gradient of u.
 */
 type wino3 struct {
 	kc [18432]float32
 	u  [32768]float32
 	m  [25600]float32
+	du [33024]float32
 }
 
 /*
