@@ -628,7 +628,11 @@ func (g *gen) backward(f *jen.File) {
 					if l.Kind == dsl.KindConv2D && hasPad(l) {
 						dst = jen.Op("&").Id("w").Dot(fmt.Sprintf("dp%d", i))
 					}
-					b.Add(g.record(i, "BackwardInput", jen.Id(name+"Input").Call(g.paramArg(i, 0), dout, dst)))
+					iargs := []jen.Code{g.paramArg(i, 0), dout, dst}
+					if g.wino(i) {
+						iargs = append(iargs, winoArg(i))
+					}
+					b.Add(g.record(i, "BackwardInput", jen.Id(name+"Input").Call(iargs...)))
 					if l.Kind == dsl.KindConv2D && hasPad(l) {
 						b.Id(fmt.Sprintf("unpad%d", i)).Call(dst, din)
 					}

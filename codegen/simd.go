@@ -88,7 +88,7 @@ func (g *gen) entryParams(d dispatched) []jen.Code {
 	if g.usesScratch(d) {
 		ps = append(ps, g.scratchParam())
 	}
-	if g.wino(d.layer) && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights")) {
+	if g.wino(d.layer) && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights") || strings.HasSuffix(d.name, "Input")) {
 		ps = append(ps, winoParam(d.layer))
 	}
 	return ps
@@ -146,6 +146,11 @@ func (g *gen) simdFile() *jen.File {
 		f.Func().Id(fmt.Sprintf("winoGemm%d", i)).Params(jen.List(jen.Id("v"), jen.Id("u"), jen.Id("m")).Qual("unsafe", "Pointer")).Block(
 			jen.Id(g.winoGemmSIMD(i)),
 		)
+		f.Comment(fmt.Sprintf("winoBack%d computes one position's gradient q of the transformed input\n"+
+			"from the transformed kernel u and output gradient m, for %s.", i, l.Name))
+		f.Func().Id(fmt.Sprintf("winoBack%d", i)).Params(jen.List(jen.Id("u"), jen.Id("m"), jen.Id("q")).Qual("unsafe", "Pointer")).Block(
+			jen.Id(g.winoBackSIMD(i)),
+		)
 		if l.Trainable {
 			f.Comment(fmt.Sprintf("winoGrad%d computes one position's gradient du of the transformed kernel\n"+
 				"from the transformed input v and output gradient m, for %s.", i, l.Name))
@@ -197,6 +202,8 @@ func (g *gen) simdFile() *jen.File {
 			body = g.convWeightsWinoSIMD(d.layer)
 		case strings.HasSuffix(d.name, "Weights") && simdConv(l):
 			body = g.convWeightsSIMD(d.layer)
+		case strings.HasSuffix(d.name, "Input") && g.wino(d.layer):
+			body = g.convInputWinoSIMD(d.layer)
 		case strings.HasSuffix(d.name, "Input") && simdConvInput(l):
 			body = g.convInputSIMD(d.layer)
 		}

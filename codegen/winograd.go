@@ -76,12 +76,14 @@ func (g *gen) winoType(f *jen.File, i int) {
 	f.Comment(fmt.Sprintf("wino%d is the Winograd F(2x2, 3x3) state of %s: kc is the kernel that u\n"+
 		"was transformed from, u[16][%d][%d] the transformed kernel, and m[16][%d][%d] the\n"+
 		"16 products of the transformed input and kernel for the %dx%d tiles (in the\n"+
-		"backward pass, the transformed output gradient), and du the gradient of u.", i, l.Name, ci, co, th*tw, co, th, tw))
+		"backward pass, the transformed output gradient), du the gradient of u, and\n"+
+		"dv[16][%d][%d] that of the transformed input.", i, l.Name, ci, co, th*tw, co, th, tw, th*tw, ci))
 	f.Type().Id(fmt.Sprintf("wino%d", i)).Struct(
 		jen.Id("kc").Index(jen.Lit(9*ci*co)).Float32(),
 		jen.Id("u").Index(jen.Lit(16*ci*co)).Float32(),
 		jen.Id("m").Index(jen.Lit(16*th*tw*co)).Float32(),
 		jen.Id("du").Index(jen.Lit(16*winoDUStride(l))).Float32(),
+		jen.Id("dv").Index(jen.Lit(16*th*tw*ci)).Float32(),
 	)
 }
 
@@ -423,44 +425,9 @@ func (g *gen) convWeightsWinoSIMD(i int) string {
 			s.p("}")
 		}
 	}
-	// A dY Aᵀ with A = [1 0; 1 1; 1 -1; 0 -1], for each tile.
 	s.p("mb := unsafe.Pointer(&wg.m[0])")
 	s.p("var zero archsimd.Float32x8")
-	s.p("for ty := range %d {", th)
-	s.p("for tx := range %d {", tw)
-	s.p("zt := unsafe.Add(zb, ty*%d+tx*%d)", 2*rowB, 2*pixB)
-	s.p("mt := unsafe.Add(mb, (ty*%d+tx)*%d)", tw, co*4)
-	s.p("for cv := 0; cv < %d; cv += 32 {", co*4)
-	for a := range 2 {
-		for b := range 2 {
-			s.p("y%d%d := %s", a, b, load(fmt.Sprintf("unsafe.Add(zt, cv+%d)", a*rowB+b*pixB), 0))
-		}
-	}
-	// Rows of A dY, then their columns times Aᵀ.
-	combine := func(r int, v0, v1 string) string {
-		switch r {
-		case 0:
-			return v0
-		case 1:
-			return v0 + ".Add(" + v1 + ")"
-		case 2:
-			return v0 + ".Sub(" + v1 + ")"
-		}
-		return "zero.Sub(" + v1 + ")"
-	}
-	for r := range 4 {
-		s.p("r%d_0 := %s", r, combine(r, "y00", "y10"))
-		s.p("r%d_1 := %s", r, combine(r, "y01", "y11"))
-	}
-	for r := range 4 {
-		for q := range 4 {
-			v := combine(q, fmt.Sprintf("r%d_0", r), fmt.Sprintf("r%d_1", r))
-			s.p("%s.Store((*[8]float32)(unsafe.Add(mt, cv+%d)))", v, (r*4+q)*nt*co*4)
-		}
-	}
-	s.p("}")
-	s.p("}")
-	s.p("}")
+	g.winoOutputGrad(s, i)
 	// dU, position by position.
 	s.p("ib := unsafe.Pointer(&in[0])")
 	s.p("vb := unsafe.Pointer(&bc[0])")
@@ -520,6 +487,52 @@ func tileUnroll(nt int) int {
 	return 1
 }
 
+// winoOutputGrad emits the transformed output gradient of layer i,
+// A dY Aᵀ with A = [1 0; 1 1; 1 -1; 0 -1] for each tile, from dz at zb into
+// m at mb ([position][tile][output channel]); zero must be a zero vector.
+func (g *gen) winoOutputGrad(s *src, i int) {
+	c := g.geom(i)
+	co := c.co
+	th, tw := g.winoTiles(i)
+	nt := th * tw
+	rowB, pixB := c.ow*co*4, co*4
+	s.p("for ty := range %d {", th)
+	s.p("for tx := range %d {", tw)
+	s.p("zt := unsafe.Add(zb, ty*%d+tx*%d)", 2*rowB, 2*pixB)
+	s.p("mt := unsafe.Add(mb, (ty*%d+tx)*%d)", tw, co*4)
+	s.p("for cv := 0; cv < %d; cv += 32 {", co*4)
+	for a := range 2 {
+		for b := range 2 {
+			s.p("y%d%d := %s", a, b, load(fmt.Sprintf("unsafe.Add(zt, cv+%d)", a*rowB+b*pixB), 0))
+		}
+	}
+	// Rows of A dY, then their columns times Aᵀ.
+	combine := func(r int, v0, v1 string) string {
+		switch r {
+		case 0:
+			return v0
+		case 1:
+			return v0 + ".Add(" + v1 + ")"
+		case 2:
+			return v0 + ".Sub(" + v1 + ")"
+		}
+		return "zero.Sub(" + v1 + ")"
+	}
+	for r := range 4 {
+		s.p("r%d_0 := %s", r, combine(r, "y00", "y10"))
+		s.p("r%d_1 := %s", r, combine(r, "y01", "y11"))
+	}
+	for r := range 4 {
+		for q := range 4 {
+			v := combine(q, fmt.Sprintf("r%d_0", r), fmt.Sprintf("r%d_1", r))
+			s.p("%s.Store((*[8]float32)(unsafe.Add(mt, cv+%d)))", v, (r*4+q)*nt*co*4)
+		}
+	}
+	s.p("}")
+	s.p("}")
+	s.p("}")
+}
+
 // winoGradSIMD returns the body of winoGrad<i>(v, m, du): one position's
 // gradient of the transformed kernel, the product of the pre-broadcast
 // transformed input v (input channels by tiles) and the
@@ -575,6 +588,147 @@ func (g *gen) winoGradSIMD(i int) string {
 		s.p("{")
 		block(1, fmt.Sprint(nv/2*64))
 		s.p("}")
+	}
+	s.p("}")
+	return s.String()
+}
+
+// bCols lists, for row a of B (column a of Bᵀ), its nonzero columns and
+// their signs.
+var bCols = [4][]struct {
+	col  int
+	sign int
+}{
+	{{0, 1}},
+	{{1, 1}, {2, -1}, {3, 1}},
+	{{0, -1}, {1, 1}, {2, 1}},
+	{{3, -1}},
+}
+
+// combineB returns the sum of terms(k) with the signs of row a of B.
+func combineB(a int, term func(k int) string) string {
+	var e string
+	for n, t := range bCols[a] {
+		x := term(t.col)
+		switch {
+		case n == 0 && t.sign > 0:
+			e = x
+		case n == 0:
+			e = "zero.Sub(" + x + ")"
+		case t.sign > 0:
+			e += ".Add(" + x + ")"
+		default:
+			e += ".Sub(" + x + ")"
+		}
+	}
+	return e
+}
+
+// convInputWinoSIMD returns the body of a Winograd input gradient: for
+// each tile, dV = U ⊙ (A dY Aᵀ) summed over output channels, one product
+// per position (tiles by output channels times output by input channels,
+// in wg.dv), and the input window's gradient B dV Bᵀ, added into din; the
+// windows of neighbouring tiles overlap by two rows or columns. It uses
+// the transformed kernel that the forward pass of the same sample left in
+// wg.u.
+func (g *gen) convInputWinoSIMD(i int) string {
+	c := g.geom(i)
+	ci, co := c.ci, c.co
+	th, tw := g.winoTiles(i)
+	nt := th * tw
+	s := &src{}
+	s.p("clear(din[:])")
+	s.p("zb := unsafe.Pointer(&dz[0])")
+	s.p("mb := unsafe.Pointer(&wg.m[0])")
+	s.p("var zero archsimd.Float32x8")
+	g.winoOutputGrad(s, i)
+	s.p("ub := unsafe.Pointer(&wg.u[0])")
+	s.p("qb := unsafe.Pointer(&wg.dv[0])")
+	for p := range 16 {
+		s.p("winoBack%d(unsafe.Add(ub, %d), unsafe.Add(mb, %d), unsafe.Add(qb, %d))", i, p*ci*co*4, p*nt*co*4, p*nt*ci*4)
+	}
+	s.p("db := unsafe.Pointer(&din[0])")
+	s.p("for ty := range %d {", th)
+	s.p("for tx := range %d {", tw)
+	s.p("qt := unsafe.Add(qb, (ty*%d+tx)*%d)", tw, ci*4)
+	s.p("dt := unsafe.Add(db, ty*%d+tx*%d)", 2*c.wp*ci*4, 2*ci*4)
+	s.p("for cv := 0; cv < %d; cv += 32 {", ci*4)
+	for a := range 4 {
+		// Row a of B dV: e_a_j = Σ_i B[a][i] dV[i][j].
+		for j := range 4 {
+			s.p("e%d_%d := %s", a, j, combineB(a, func(r int) string {
+				return load(fmt.Sprintf("unsafe.Add(qt, cv+%d)", (r*4+j)*nt*ci*4), 0)
+			}))
+		}
+		for b := range 4 {
+			v := combineB(b, func(j int) string { return fmt.Sprintf("e%d_%d", a, j) })
+			dp := fmt.Sprintf("unsafe.Add(dt, cv+%d)", (a*c.wp+b)*ci*4)
+			s.p("%s.Add(%s).Store((*[8]float32)(%s))", load(dp, 0), v, dp)
+		}
+	}
+	s.p("}")
+	s.p("}")
+	s.p("}")
+	return s.String()
+}
+
+// winoBackSIMD returns the body of winoBack<i>(u, m, q): one position's
+// gradient of the transformed input, q[tile][input channel] = Σ over
+// output channels of m[tile][output channel] u[input channel][output
+// channel]. Register blocks are 2 tiles by 4 input channels, each
+// accumulator a vector over output channels, summed horizontally at the
+// end as in the direct input gradient.
+func (g *gen) winoBackSIMD(i int) string {
+	l := &g.m.Layers[i]
+	ci, co := l.In[2], l.Out[2]
+	th, tw := g.winoTiles(i)
+	nt := th * tw
+	nv := co / 8
+	step := min(nv, 8)
+	for nv%step != 0 {
+		step--
+	}
+	s := &src{}
+	block := func(np int, t string) {
+		s.p("{")
+		for j := range np {
+			for ch := range 4 {
+				s.p("var a%d_%d archsimd.Float32x8", j, ch)
+			}
+		}
+		s.p("zt := unsafe.Add(m, (%s)*%d)", t, co*4)
+		s.p("wt := unsafe.Add(u, c0*%d)", co*4)
+		s.loop(nv/step, [][2]string{{"zt", fmt.Sprint(step * 32)}, {"wt", fmt.Sprint(step * 32)}}, func() {
+			for v := range step {
+				for j := range np {
+					s.p("d%d_%d := %s", v, j, load("zt", j*co*4+v*32))
+				}
+				for ch := range 4 {
+					// The kernel row is the receiver: it dies after np
+					// uses, the output gradient after 4.
+					s.p("w%d_%d := %s", v, ch, load("wt", ch*co*4+v*32))
+					for j := range np {
+						s.p("a%d_%d = w%d_%d.MulAdd(d%d_%d, a%d_%d)", j, ch, v, ch, v, j, j, ch)
+					}
+				}
+			}
+		})
+		for j := range np {
+			s.p("h%d01 := a%d_0.AddPairsGrouped(a%d_1)", j, j, j)
+			s.p("h%d23 := a%d_2.AddPairsGrouped(a%d_3)", j, j, j)
+			s.p("h%d := h%d01.AddPairsGrouped(h%d23)", j, j, j)
+			s.p("h%d.GetLo().Add(h%d.GetHi()).Store((*[4]float32)(unsafe.Add(q, (%s)*%d+c0*4+%d)))", j, j, t, ci*4, j*ci*4)
+		}
+		s.p("}")
+	}
+	s.p("for c0 := 0; c0 < %d; c0 += 4 {", ci)
+	if nt/2 > 0 {
+		s.p("for t := 0; t < %d; t += 2 {", nt/2*2)
+		block(2, "t")
+		s.p("}")
+	}
+	if nt%2 == 1 {
+		block(1, fmt.Sprint(nt-1))
 	}
 	s.p("}")
 	return s.String()

@@ -421,7 +421,7 @@ func (w *worker) BackwardDefer(dOut []float32, grads [][]float32, flush bool) {
 	if grads[2] != nil {
 		backward3Weights(&w.a2, &w.d3, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg3)
 	}
-	backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2)
+	backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2, &w.wg3)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist.cnn:5
 	backward2(&w.d2, &w.arg2, &w.a2, &w.d1)

@@ -52,7 +52,7 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 }
 
 // backward3Input runs backward3InputGeneric: conv2d_1.
-func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
+func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32, wg *wino3) {
 	backward3InputGeneric(k, dz, din)
 }
 

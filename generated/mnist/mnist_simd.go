@@ -21,13 +21,15 @@ var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2,
 wino3 is the Winograd F(2x2, 3x3) state of conv2d_1: kc is the kernel that u
 was transformed from, u[16][32][64] the transformed kernel, and m[16][25][64] the
 16 products of the transformed input and kernel for the 5x5 tiles (in the
-backward pass, the transformed output gradient), and du the gradient of u.
+backward pass, the transformed output gradient), du the gradient of u, and
+dv[16][25][32] that of the transformed input.
 */
 type wino3 struct {
 	kc [18432]float32
 	u  [32768]float32
 	m  [25600]float32
 	du [33024]float32
+	dv [12800]float32
 }
 
 /*
@@ -250,6 +252,234 @@ func winoGemm3(v, u, m unsafe.Pointer) {
 			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
 			acc0_2.Store((*[8]float32)(unsafe.Add(mt, 64)))
 			acc0_3.Store((*[8]float32)(unsafe.Add(mt, 96)))
+		}
+	}
+
+}
+
+/*
+winoBack3 computes one position's gradient q of the transformed input
+from the transformed kernel u and output gradient m, for conv2d_1.
+*/
+func winoBack3(u, m, q unsafe.Pointer) {
+	for c0 := 0; c0 < 32; c0 += 4 {
+		for t := 0; t < 24; t += 2 {
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				var a1_0 archsimd.Float32x8
+				var a1_1 archsimd.Float32x8
+				var a1_2 archsimd.Float32x8
+				var a1_3 archsimd.Float32x8
+				zt := unsafe.Add(m, (t)*256)
+				wt := unsafe.Add(u, c0*256)
+				d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+				d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				a0_0 = w0_0.MulAdd(d0_0, a0_0)
+				a1_0 = w0_0.MulAdd(d0_1, a1_0)
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+				a0_1 = w0_1.MulAdd(d0_0, a0_1)
+				a1_1 = w0_1.MulAdd(d0_1, a1_1)
+				w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				a0_2 = w0_2.MulAdd(d0_0, a0_2)
+				a1_2 = w0_2.MulAdd(d0_1, a1_2)
+				w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+				a0_3 = w0_3.MulAdd(d0_0, a0_3)
+				a1_3 = w0_3.MulAdd(d0_1, a1_3)
+				d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+				d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				a0_0 = w1_0.MulAdd(d1_0, a0_0)
+				a1_0 = w1_0.MulAdd(d1_1, a1_0)
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+				a0_1 = w1_1.MulAdd(d1_0, a0_1)
+				a1_1 = w1_1.MulAdd(d1_1, a1_1)
+				w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				a0_2 = w1_2.MulAdd(d1_0, a0_2)
+				a1_2 = w1_2.MulAdd(d1_1, a1_2)
+				w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+				a0_3 = w1_3.MulAdd(d1_0, a0_3)
+				a1_3 = w1_3.MulAdd(d1_1, a1_3)
+				d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+				d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+				a0_0 = w2_0.MulAdd(d2_0, a0_0)
+				a1_0 = w2_0.MulAdd(d2_1, a1_0)
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+				a0_1 = w2_1.MulAdd(d2_0, a0_1)
+				a1_1 = w2_1.MulAdd(d2_1, a1_1)
+				w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+				a0_2 = w2_2.MulAdd(d2_0, a0_2)
+				a1_2 = w2_2.MulAdd(d2_1, a1_2)
+				w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+				a0_3 = w2_3.MulAdd(d2_0, a0_3)
+				a1_3 = w2_3.MulAdd(d2_1, a1_3)
+				d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+				d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+				a0_0 = w3_0.MulAdd(d3_0, a0_0)
+				a1_0 = w3_0.MulAdd(d3_1, a1_0)
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+				a0_1 = w3_1.MulAdd(d3_0, a0_1)
+				a1_1 = w3_1.MulAdd(d3_1, a1_1)
+				w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+				a0_2 = w3_2.MulAdd(d3_0, a0_2)
+				a1_2 = w3_2.MulAdd(d3_1, a1_2)
+				w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+				a0_3 = w3_3.MulAdd(d3_0, a0_3)
+				a1_3 = w3_3.MulAdd(d3_1, a1_3)
+				d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 128)))
+				d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 384)))
+				w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 128)))
+				a0_0 = w4_0.MulAdd(d4_0, a0_0)
+				a1_0 = w4_0.MulAdd(d4_1, a1_0)
+				w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 384)))
+				a0_1 = w4_1.MulAdd(d4_0, a0_1)
+				a1_1 = w4_1.MulAdd(d4_1, a1_1)
+				w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 640)))
+				a0_2 = w4_2.MulAdd(d4_0, a0_2)
+				a1_2 = w4_2.MulAdd(d4_1, a1_2)
+				w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 896)))
+				a0_3 = w4_3.MulAdd(d4_0, a0_3)
+				a1_3 = w4_3.MulAdd(d4_1, a1_3)
+				d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 160)))
+				d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 416)))
+				w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 160)))
+				a0_0 = w5_0.MulAdd(d5_0, a0_0)
+				a1_0 = w5_0.MulAdd(d5_1, a1_0)
+				w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 416)))
+				a0_1 = w5_1.MulAdd(d5_0, a0_1)
+				a1_1 = w5_1.MulAdd(d5_1, a1_1)
+				w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 672)))
+				a0_2 = w5_2.MulAdd(d5_0, a0_2)
+				a1_2 = w5_2.MulAdd(d5_1, a1_2)
+				w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 928)))
+				a0_3 = w5_3.MulAdd(d5_0, a0_3)
+				a1_3 = w5_3.MulAdd(d5_1, a1_3)
+				d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 192)))
+				d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 448)))
+				w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 192)))
+				a0_0 = w6_0.MulAdd(d6_0, a0_0)
+				a1_0 = w6_0.MulAdd(d6_1, a1_0)
+				w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 448)))
+				a0_1 = w6_1.MulAdd(d6_0, a0_1)
+				a1_1 = w6_1.MulAdd(d6_1, a1_1)
+				w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 704)))
+				a0_2 = w6_2.MulAdd(d6_0, a0_2)
+				a1_2 = w6_2.MulAdd(d6_1, a1_2)
+				w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 960)))
+				a0_3 = w6_3.MulAdd(d6_0, a0_3)
+				a1_3 = w6_3.MulAdd(d6_1, a1_3)
+				d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 224)))
+				d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 480)))
+				w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 224)))
+				a0_0 = w7_0.MulAdd(d7_0, a0_0)
+				a1_0 = w7_0.MulAdd(d7_1, a1_0)
+				w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 480)))
+				a0_1 = w7_1.MulAdd(d7_0, a0_1)
+				a1_1 = w7_1.MulAdd(d7_1, a1_1)
+				w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 736)))
+				a0_2 = w7_2.MulAdd(d7_0, a0_2)
+				a1_2 = w7_2.MulAdd(d7_1, a1_2)
+				w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 992)))
+				a0_3 = w7_3.MulAdd(d7_0, a0_3)
+				a1_3 = w7_3.MulAdd(d7_1, a1_3)
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(q, (t)*128+c0*4+0)))
+				h101 := a1_0.AddPairsGrouped(a1_1)
+				h123 := a1_2.AddPairsGrouped(a1_3)
+				h1 := h101.AddPairsGrouped(h123)
+				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(q, (t)*128+c0*4+128)))
+			}
+		}
+		{
+			var a0_0 archsimd.Float32x8
+			var a0_1 archsimd.Float32x8
+			var a0_2 archsimd.Float32x8
+			var a0_3 archsimd.Float32x8
+			zt := unsafe.Add(m, (24)*256)
+			wt := unsafe.Add(u, c0*256)
+			d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
+			w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+			a0_0 = w0_0.MulAdd(d0_0, a0_0)
+			w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+			a0_1 = w0_1.MulAdd(d0_0, a0_1)
+			w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+			a0_2 = w0_2.MulAdd(d0_0, a0_2)
+			w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+			a0_3 = w0_3.MulAdd(d0_0, a0_3)
+			d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
+			w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+			a0_0 = w1_0.MulAdd(d1_0, a0_0)
+			w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+			a0_1 = w1_1.MulAdd(d1_0, a0_1)
+			w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+			a0_2 = w1_2.MulAdd(d1_0, a0_2)
+			w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+			a0_3 = w1_3.MulAdd(d1_0, a0_3)
+			d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
+			w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+			a0_0 = w2_0.MulAdd(d2_0, a0_0)
+			w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+			a0_1 = w2_1.MulAdd(d2_0, a0_1)
+			w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+			a0_2 = w2_2.MulAdd(d2_0, a0_2)
+			w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+			a0_3 = w2_3.MulAdd(d2_0, a0_3)
+			d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
+			w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+			a0_0 = w3_0.MulAdd(d3_0, a0_0)
+			w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+			a0_1 = w3_1.MulAdd(d3_0, a0_1)
+			w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+			a0_2 = w3_2.MulAdd(d3_0, a0_2)
+			w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+			a0_3 = w3_3.MulAdd(d3_0, a0_3)
+			d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 128)))
+			w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 128)))
+			a0_0 = w4_0.MulAdd(d4_0, a0_0)
+			w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 384)))
+			a0_1 = w4_1.MulAdd(d4_0, a0_1)
+			w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 640)))
+			a0_2 = w4_2.MulAdd(d4_0, a0_2)
+			w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 896)))
+			a0_3 = w4_3.MulAdd(d4_0, a0_3)
+			d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 160)))
+			w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 160)))
+			a0_0 = w5_0.MulAdd(d5_0, a0_0)
+			w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 416)))
+			a0_1 = w5_1.MulAdd(d5_0, a0_1)
+			w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 672)))
+			a0_2 = w5_2.MulAdd(d5_0, a0_2)
+			w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 928)))
+			a0_3 = w5_3.MulAdd(d5_0, a0_3)
+			d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 192)))
+			w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 192)))
+			a0_0 = w6_0.MulAdd(d6_0, a0_0)
+			w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 448)))
+			a0_1 = w6_1.MulAdd(d6_0, a0_1)
+			w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 704)))
+			a0_2 = w6_2.MulAdd(d6_0, a0_2)
+			w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 960)))
+			a0_3 = w6_3.MulAdd(d6_0, a0_3)
+			d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 224)))
+			w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 224)))
+			a0_0 = w7_0.MulAdd(d7_0, a0_0)
+			w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 480)))
+			a0_1 = w7_1.MulAdd(d7_0, a0_1)
+			w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 736)))
+			a0_2 = w7_2.MulAdd(d7_0, a0_2)
+			w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 992)))
+			a0_3 = w7_3.MulAdd(d7_0, a0_3)
+			h001 := a0_0.AddPairsGrouped(a0_1)
+			h023 := a0_2.AddPairsGrouped(a0_3)
+			h0 := h001.AddPairsGrouped(h023)
+			h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(q, (24)*128+c0*4+0)))
 		}
 	}
 
@@ -2566,575 +2796,108 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 }
 
 // backward3Input is the AVX2 version of backward3InputGeneric: conv2d_1: Conv2D(64, 3, activation="relu") (13, 13, 32) -> (11, 11, 64), specs/mnist.cnn:6.
-func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32) {
+func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32, wg *wino3) {
 	if !useSIMD {
 		backward3InputGeneric(k, dz, din)
 		return
 	}
 	var _ unsafe.Pointer
-	clear(din[4992:])
-	kb := unsafe.Pointer(&k[0])
+	clear(din[:])
 	zb := unsafe.Pointer(&dz[0])
-	qb := unsafe.Pointer(&din[0])
-	for cb := range 8 {
-		wc := unsafe.Add(kb, cb*1024)
-		for qy := range 12 {
-			ky0, ky1 := max(0, qy-9), min(2, qy)
-			dq := unsafe.Add(qb, qy*1664+cb*16)
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*2816)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 0)
-					{
-						zt := zr
-						wt := wr
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					// tap (ky, 1)
-					{
-						zt := zr
-						wt := unsafe.Add(wr, 8192)
-						for n := 2; ; {
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -2816)
-					wr = unsafe.Add(wr, 24576)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 128)))
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	for ty := range 5 {
+		for tx := range 5 {
+			zt := unsafe.Add(zb, ty*5632+tx*512)
+			mt := unsafe.Add(mb, (ty*5+tx)*256)
+			for cv := 0; cv < 256; cv += 32 {
+				y00 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+0)))
+				y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+256)))
+				y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+2816)))
+				y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+3072)))
+				r0_0 := y00
+				r0_1 := y01
+				r1_0 := y00.Add(y10)
+				r1_1 := y01.Add(y11)
+				r2_0 := y00.Sub(y10)
+				r2_1 := y01.Sub(y11)
+				r3_0 := zero.Sub(y10)
+				r3_1 := zero.Sub(y11)
+				r0_0.Store((*[8]float32)(unsafe.Add(mt, cv+0)))
+				r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+6400)))
+				r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+12800)))
+				zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+19200)))
+				r1_0.Store((*[8]float32)(unsafe.Add(mt, cv+25600)))
+				r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+32000)))
+				r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+38400)))
+				zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+44800)))
+				r2_0.Store((*[8]float32)(unsafe.Add(mt, cv+51200)))
+				r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+57600)))
+				r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+64000)))
+				zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+70400)))
+				r3_0.Store((*[8]float32)(unsafe.Add(mt, cv+76800)))
+				r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+83200)))
+				r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+89600)))
+				zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+96000)))
 			}
-			{
-				zq := unsafe.Add(zb, 512)
-				dx := unsafe.Add(dq, 256)
-				for n := 4; ; {
-					{
-						var a0_0 archsimd.Float32x8
-						var a0_1 archsimd.Float32x8
-						var a0_2 archsimd.Float32x8
-						var a0_3 archsimd.Float32x8
-						var a1_0 archsimd.Float32x8
-						var a1_1 archsimd.Float32x8
-						var a1_2 archsimd.Float32x8
-						var a1_3 archsimd.Float32x8
-						zr := unsafe.Add(zq, (qy-ky0)*2816)
-						wr := unsafe.Add(wc, ky0*24576)
-						for ky := ky0; ; ky++ {
-							// tap (ky, 0)
-							{
-								zt := zr
-								wt := wr
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 1)
-							{
-								zt := unsafe.Add(zr, -256)
-								wt := unsafe.Add(wr, 8192)
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 2)
-							{
-								zt := unsafe.Add(zr, -512)
-								wt := unsafe.Add(wr, 16384)
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							if ky == ky1 {
-								break
-							}
-							zr = unsafe.Add(zr, -2816)
-							wr = unsafe.Add(wr, 24576)
-						}
-						h001 := a0_0.AddPairsGrouped(a0_1)
-						h023 := a0_2.AddPairsGrouped(a0_3)
-						h0 := h001.AddPairsGrouped(h023)
-						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
-						h101 := a1_0.AddPairsGrouped(a1_1)
-						h123 := a1_2.AddPairsGrouped(a1_3)
-						h1 := h101.AddPairsGrouped(h123)
-						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 128)))
-					}
-					n--
-					if n == 0 {
-						break
-					}
-					zq = unsafe.Add(zq, 512)
-					dx = unsafe.Add(dx, 256)
-				}
-			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*2816)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 1)
-					{
-						zt := unsafe.Add(zr, 2304)
-						wt := unsafe.Add(wr, 8192)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					// tap (ky, 2)
-					{
-						zt := unsafe.Add(zr, 2048)
-						wt := unsafe.Add(wr, 16384)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -2816)
-					wr = unsafe.Add(wr, 24576)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1280)))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1408)))
-			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*2816)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -2816)
-					wr = unsafe.Add(wr, 24576)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 1536)))
+		}
+	}
+	ub := unsafe.Pointer(&wg.u[0])
+	qb := unsafe.Pointer(&wg.dv[0])
+	winoBack3(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
+	winoBack3(unsafe.Add(ub, 8192), unsafe.Add(mb, 6400), unsafe.Add(qb, 3200))
+	winoBack3(unsafe.Add(ub, 16384), unsafe.Add(mb, 12800), unsafe.Add(qb, 6400))
+	winoBack3(unsafe.Add(ub, 24576), unsafe.Add(mb, 19200), unsafe.Add(qb, 9600))
+	winoBack3(unsafe.Add(ub, 32768), unsafe.Add(mb, 25600), unsafe.Add(qb, 12800))
+	winoBack3(unsafe.Add(ub, 40960), unsafe.Add(mb, 32000), unsafe.Add(qb, 16000))
+	winoBack3(unsafe.Add(ub, 49152), unsafe.Add(mb, 38400), unsafe.Add(qb, 19200))
+	winoBack3(unsafe.Add(ub, 57344), unsafe.Add(mb, 44800), unsafe.Add(qb, 22400))
+	winoBack3(unsafe.Add(ub, 65536), unsafe.Add(mb, 51200), unsafe.Add(qb, 25600))
+	winoBack3(unsafe.Add(ub, 73728), unsafe.Add(mb, 57600), unsafe.Add(qb, 28800))
+	winoBack3(unsafe.Add(ub, 81920), unsafe.Add(mb, 64000), unsafe.Add(qb, 32000))
+	winoBack3(unsafe.Add(ub, 90112), unsafe.Add(mb, 70400), unsafe.Add(qb, 35200))
+	winoBack3(unsafe.Add(ub, 98304), unsafe.Add(mb, 76800), unsafe.Add(qb, 38400))
+	winoBack3(unsafe.Add(ub, 106496), unsafe.Add(mb, 83200), unsafe.Add(qb, 41600))
+	winoBack3(unsafe.Add(ub, 114688), unsafe.Add(mb, 89600), unsafe.Add(qb, 44800))
+	winoBack3(unsafe.Add(ub, 122880), unsafe.Add(mb, 96000), unsafe.Add(qb, 48000))
+	db := unsafe.Pointer(&din[0])
+	for ty := range 5 {
+		for tx := range 5 {
+			qt := unsafe.Add(qb, (ty*5+tx)*128)
+			dt := unsafe.Add(db, ty*3328+tx*256)
+			for cv := 0; cv < 128; cv += 32 {
+				e0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+0)))
+				e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+3200)))
+				e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+6400)))
+				e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+9600)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+0))).Add(e0_0).Store((*[8]float32)(unsafe.Add(dt, cv+0)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+128))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dt, cv+128)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+256))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dt, cv+256)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+384))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dt, cv+384)))
+				e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+12800))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+25600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+38400))))
+				e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+16000))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+28800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+41600))))
+				e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+19200))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+32000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+44800))))
+				e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+22400))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+35200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+48000))))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+1664))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dt, cv+1664)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+1792))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dt, cv+1792)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+1920))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dt, cv+1920)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+2048))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dt, cv+2048)))
+				e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+0)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+12800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+25600))))
+				e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+3200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+16000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+28800))))
+				e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+6400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+19200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+32000))))
+				e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+9600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+22400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+35200))))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3328))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dt, cv+3328)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3456))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dt, cv+3456)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3584))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dt, cv+3584)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3712))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dt, cv+3712)))
+				e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+38400))))
+				e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+41600))))
+				e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+44800))))
+				e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+48000))))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+4992))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dt, cv+4992)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+5120))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dt, cv+5120)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+5248))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dt, cv+5248)))
+				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+5376))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dt, cv+5376)))
 			}
 		}
 	}

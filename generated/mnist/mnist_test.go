@@ -266,7 +266,7 @@ func BenchmarkConv2d_1BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2)
+		backward3Input((*[18432]float32)(m.params[2]), &w.d3, &w.d2, &w.wg3)
 	}
 }
 
