@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/convc/convc/dsl"
 	"github.com/dave/jennifer/jen"
@@ -126,43 +127,58 @@ func (g *gen) winoKernelSIMD(i int) string {
 	s.p("half := archsimd.BroadcastFloat32x8(0.5)")
 	s.p("kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])")
 	s.p("var t0, t1, t2 archsimd.Float32x8")
-	s.p("for o := 0; o < %d; o += 32 {", ci*co*4)
-	for t := range 9 {
-		s.p("g%d := %s", t, load(fmt.Sprintf("unsafe.Add(kb, o+%d)", t*ci*co*4), 0))
-	}
-	// Rows of G g: row 0 is g's first row, row 3 its last, rows 1 and 2
-	// the halved sum and alternating sum of its rows.
-	for r := range 4 {
-		for x := range 3 {
-			switch r {
-			case 0:
-				s.p("t%d = g%d", x, x)
-			case 1:
-				s.p("t%d = g%d.Add(g%d).Add(g%d).Mul(half)", x, x, 3+x, 6+x)
-			case 2:
-				s.p("t%d = g%d.Sub(g%d).Add(g%d).Mul(half)", x, x, 3+x, 6+x)
-			case 3:
-				s.p("t%d = g%d", x, 6+x)
+	s.walk(ci*co/8, []string{"kq", "uq"}, []string{"kb", "ub"}, []string{"32", "32"}, func() {
+		for t := range 9 {
+			s.p("g%d := %s", t, load("kq", t*ci*co*4))
+		}
+		// Rows of G g: row 0 is g's first row, row 3 its last, rows 1 and 2
+		// the halved sum and alternating sum of its rows.
+		for r := range 4 {
+			for x := range 3 {
+				switch r {
+				case 0:
+					s.p("t%d = g%d", x, x)
+				case 1:
+					s.p("t%d = g%d.Add(g%d).Add(g%d).Mul(half)", x, x, 3+x, 6+x)
+				case 2:
+					s.p("t%d = g%d.Sub(g%d).Add(g%d).Mul(half)", x, x, 3+x, 6+x)
+				case 3:
+					s.p("t%d = g%d", x, 6+x)
+				}
+			}
+			// Columns: the same combination of t0, t1, t2.
+			for c := range 4 {
+				var v string
+				switch c {
+				case 0:
+					v = "t0"
+				case 1:
+					v = "t0.Add(t1).Add(t2).Mul(half)"
+				case 2:
+					v = "t0.Sub(t1).Add(t2).Mul(half)"
+				case 3:
+					v = "t2"
+				}
+				s.p("%s.Store((*[8]float32)(%s))", v, addr("uq", (r*4+c)*ci*co*4))
 			}
 		}
-		// Columns: the same combination of t0, t1, t2.
-		for c := range 4 {
-			var v string
-			switch c {
-			case 0:
-				v = "t0"
-			case 1:
-				v = "t0.Add(t1).Add(t2).Mul(half)"
-			case 2:
-				v = "t0.Sub(t1).Add(t2).Mul(half)"
-			case 3:
-				v = "t2"
-			}
-			s.p("%s.Store((*[8]float32)(unsafe.Add(ub, o+%d)))", v, (r*4+c)*ci*co*4)
-		}
-	}
-	s.p("}")
+	})
 	return s.String()
+}
+
+// walk emits body n times with the pointers ps, initialized from inits,
+// bumped by strides between the iterations: loads and stores then take
+// constant offsets from a register, where offsets from an index would
+// cost an address computation each.
+func (s *src) walk(n int, ps, inits, strides []string, body func()) {
+	s.p("{")
+	s.p("%s := %s", strings.Join(ps, ", "), strings.Join(inits, ", "))
+	var bumps [][2]string
+	for k := range ps {
+		bumps = append(bumps, [2]string{ps[k], strides[k]})
+	}
+	s.loop(n, bumps, body)
+	s.p("}")
 }
 
 // bTerms lists, for row r of Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
@@ -217,34 +233,38 @@ func (g *gen) convForwardWinoSIMD(i int) string {
 	s.p("for tx := range %d {", tw)
 	s.p("mt := unsafe.Add(mb, (ty*%d+tx)*%d)", tw, co*4)
 	s.p("ot := unsafe.Add(ob, ty*%d+tx*%d)", 2*c.ow*co*4, 2*co*4)
-	s.p("for cv := 0; cv < %d; cv += 32 {", co*4)
-	m := func(p int) string { return load(fmt.Sprintf("unsafe.Add(mt, cv+%d)", p*nt*co*4), 0) }
-	for j := range 4 {
-		s.p("m0_%d, m1_%d, m2_%d, m3_%d := %s, %s, %s, %s", j, j, j, j, m(j), m(4+j), m(8+j), m(12+j))
-		s.p("r0_%d := m0_%d.Add(m1_%d).Add(m2_%d)", j, j, j, j)
-		s.p("r1_%d := m1_%d.Sub(m2_%d).Sub(m3_%d)", j, j, j, j)
-	}
+	ps, inits := []string{"mq", "oq"}, []string{"mt", "ot"}
 	if l.UseBias {
-		s.p("bv := %s", load("unsafe.Add(bb, cv)", 0))
+		ps, inits = append(ps, "bq"), append(inits, "bb")
 	}
-	for dy := range 2 {
-		for dx := range 2 {
-			var y string
-			if dx == 0 {
-				y = fmt.Sprintf("r%d_0.Add(r%d_1).Add(r%d_2)", dy, dy, dy)
-			} else {
-				y = fmt.Sprintf("r%d_1.Sub(r%d_2).Sub(r%d_3)", dy, dy, dy)
-			}
-			if l.UseBias {
-				y += ".Add(bv)"
-			}
-			if relu {
-				y += ".Max(zero)"
-			}
-			s.p("%s.Store((*[8]float32)(unsafe.Add(ot, cv+%d)))", y, (dy*c.ow+dx)*co*4)
+	s.walk(co/8, ps, inits, []string{"32", "32", "32"}, func() {
+		m := func(p int) string { return load("mq", p*nt*co*4) }
+		for j := range 4 {
+			s.p("m0_%d, m1_%d, m2_%d, m3_%d := %s, %s, %s, %s", j, j, j, j, m(j), m(4+j), m(8+j), m(12+j))
+			s.p("r0_%d := m0_%d.Add(m1_%d).Add(m2_%d)", j, j, j, j)
+			s.p("r1_%d := m1_%d.Sub(m2_%d).Sub(m3_%d)", j, j, j, j)
 		}
-	}
-	s.p("}")
+		if l.UseBias {
+			s.p("bv := %s", load("bq", 0))
+		}
+		for dy := range 2 {
+			for dx := range 2 {
+				var y string
+				if dx == 0 {
+					y = fmt.Sprintf("r%d_0.Add(r%d_1).Add(r%d_2)", dy, dy, dy)
+				} else {
+					y = fmt.Sprintf("r%d_1.Sub(r%d_2).Sub(r%d_3)", dy, dy, dy)
+				}
+				if l.UseBias {
+					y += ".Add(bv)"
+				}
+				if relu {
+					y += ".Max(zero)"
+				}
+				s.p("%s.Store((*[8]float32)(%s))", y, addr("oq", (dy*c.ow+dx)*co*4))
+			}
+		}
+	})
 	s.p("}")
 	s.p("}")
 	return s.String()
@@ -273,35 +293,31 @@ func (g *gen) winoInput(s *src, i, p int, channelMajor bool) {
 	} else {
 		s.p("vp := unsafe.Add(vb, (ty*%d+tx)*%d)", tw, ci*32)
 	}
-	s.p("for cv := 0; cv < %d; cv += 32 {", ci*4)
-	first := true
-	for _, a := range bTerms[pr] {
-		for _, b := range bTerms[pc] {
-			x := load(fmt.Sprintf("unsafe.Add(tp, cv+%d)", a.col*rowB+b.col*pixB), 0)
-			switch {
-			case first:
-				// Every row of Bᵀ starts with a positive term.
-				s.p("x := %s", x)
-			case a.sign*b.sign > 0:
-				s.p("x = x.Add(%s)", x)
-			default:
-				s.p("x = x.Sub(%s)", x)
-			}
-			first = false
-		}
-	}
+	vStride := 256
 	if channelMajor {
-		s.p("op := unsafe.Add(vp, cv*%d)", 8*th*tw)
-		for k := range 8 {
-			s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*th*tw*32))
-		}
-	} else {
-		s.p("op := unsafe.Add(vp, cv*8)")
-		for k := range 8 {
-			s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*32))
-		}
+		vStride = 8 * th * tw * 32
 	}
-	s.p("}")
+	s.walk(ci/8, []string{"tq", "op"}, []string{"tp", "vp"}, []string{"32", fmt.Sprint(vStride)}, func() {
+		first := true
+		for _, a := range bTerms[pr] {
+			for _, b := range bTerms[pc] {
+				x := load("tq", a.col*rowB+b.col*pixB)
+				switch {
+				case first:
+					// Every row of Bᵀ starts with a positive term.
+					s.p("x := %s", x)
+				case a.sign*b.sign > 0:
+					s.p("x = x.Add(%s)", x)
+				default:
+					s.p("x = x.Sub(%s)", x)
+				}
+				first = false
+			}
+		}
+		for k := range 8 {
+			s.p("x.Permute(i%d).Store((*[8]float32)(%s))", k, addr("op", k*vStride/8))
+		}
+	})
 	s.p("}")
 	s.p("}")
 }
@@ -443,36 +459,36 @@ func (g *gen) convWeightsWinoSIMD(i int) string {
 	// (0 ½ ½ 1).
 	s.p("half := archsimd.BroadcastFloat32x8(0.5)")
 	s.p("kb := unsafe.Pointer(&dk[0])")
-	s.p("for o := 0; o < %d; o += 32 {", ci*co*4)
-	du := func(r, q int) string {
-		return load(fmt.Sprintf("unsafe.Add(dub, o+%d)", (r*4+q)*winoDUStride(l)*4), 0)
-	}
-	for y := range 3 {
-		for q := range 4 {
-			switch y {
-			case 0:
-				s.p("s%d := %s.Add(%s.Add(%s).Mul(half))", q, du(0, q), du(1, q), du(2, q))
-			case 1:
-				s.p("s%d = %s.Sub(%s).Mul(half)", q, du(1, q), du(2, q))
-			case 2:
-				s.p("s%d = %s.Add(%s).Mul(half).Add(%s)", q, du(1, q), du(2, q), du(3, q))
+	s.walk(ci*co/8, []string{"dq", "kq"}, []string{"dub", "kb"}, []string{"32", "32"}, func() {
+		du := func(r, q int) string {
+			return load("dq", (r*4+q)*winoDUStride(l)*4)
+		}
+		for y := range 3 {
+			for q := range 4 {
+				switch y {
+				case 0:
+					s.p("s%d := %s.Add(%s.Add(%s).Mul(half))", q, du(0, q), du(1, q), du(2, q))
+				case 1:
+					s.p("s%d = %s.Sub(%s).Mul(half)", q, du(1, q), du(2, q))
+				case 2:
+					s.p("s%d = %s.Add(%s).Mul(half).Add(%s)", q, du(1, q), du(2, q), du(3, q))
+				}
+			}
+			for x := range 3 {
+				var v string
+				switch x {
+				case 0:
+					v = "s0.Add(s1.Add(s2).Mul(half))"
+				case 1:
+					v = "s1.Sub(s2).Mul(half)"
+				case 2:
+					v = "s1.Add(s2).Mul(half).Add(s3)"
+				}
+				kp := addr("kq", (y*3+x)*ci*co*4)
+				s.p("%s.Add(%s).Store((*[8]float32)(%s))", load(kp, 0), v, kp)
 			}
 		}
-		for x := range 3 {
-			var v string
-			switch x {
-			case 0:
-				v = "s0.Add(s1.Add(s2).Mul(half))"
-			case 1:
-				v = "s1.Sub(s2).Mul(half)"
-			case 2:
-				v = "s1.Add(s2).Mul(half).Add(s3)"
-			}
-			kp := fmt.Sprintf("unsafe.Add(kb, o+%d)", (y*3+x)*ci*co*4)
-			s.p("%s.Add(%s).Store((*[8]float32)(%s))", load(kp, 0), v, kp)
-		}
-	}
-	s.p("}")
+	})
 	return s.String()
 }
 
@@ -500,35 +516,35 @@ func (g *gen) winoOutputGrad(s *src, i int) {
 	s.p("for tx := range %d {", tw)
 	s.p("zt := unsafe.Add(zb, ty*%d+tx*%d)", 2*rowB, 2*pixB)
 	s.p("mt := unsafe.Add(mb, (ty*%d+tx)*%d)", tw, co*4)
-	s.p("for cv := 0; cv < %d; cv += 32 {", co*4)
-	for a := range 2 {
-		for b := range 2 {
-			s.p("y%d%d := %s", a, b, load(fmt.Sprintf("unsafe.Add(zt, cv+%d)", a*rowB+b*pixB), 0))
+	s.walk(co/8, []string{"zq", "mq"}, []string{"zt", "mt"}, []string{"32", "32"}, func() {
+		for a := range 2 {
+			for b := range 2 {
+				s.p("y%d%d := %s", a, b, load("zq", a*rowB+b*pixB))
+			}
 		}
-	}
-	// Rows of A dY, then their columns times Aᵀ.
-	combine := func(r int, v0, v1 string) string {
-		switch r {
-		case 0:
-			return v0
-		case 1:
-			return v0 + ".Add(" + v1 + ")"
-		case 2:
-			return v0 + ".Sub(" + v1 + ")"
+		// Rows of A dY, then their columns times Aᵀ.
+		combine := func(r int, v0, v1 string) string {
+			switch r {
+			case 0:
+				return v0
+			case 1:
+				return v0 + ".Add(" + v1 + ")"
+			case 2:
+				return v0 + ".Sub(" + v1 + ")"
+			}
+			return "zero.Sub(" + v1 + ")"
 		}
-		return "zero.Sub(" + v1 + ")"
-	}
-	for r := range 4 {
-		s.p("r%d_0 := %s", r, combine(r, "y00", "y10"))
-		s.p("r%d_1 := %s", r, combine(r, "y01", "y11"))
-	}
-	for r := range 4 {
-		for q := range 4 {
-			v := combine(q, fmt.Sprintf("r%d_0", r), fmt.Sprintf("r%d_1", r))
-			s.p("%s.Store((*[8]float32)(unsafe.Add(mt, cv+%d)))", v, (r*4+q)*nt*co*4)
+		for r := range 4 {
+			s.p("r%d_0 := %s", r, combine(r, "y00", "y10"))
+			s.p("r%d_1 := %s", r, combine(r, "y01", "y11"))
 		}
-	}
-	s.p("}")
+		for r := range 4 {
+			for q := range 4 {
+				v := combine(q, fmt.Sprintf("r%d_0", r), fmt.Sprintf("r%d_1", r))
+				s.p("%s.Store((*[8]float32)(%s))", v, addr("mq", (r*4+q)*nt*co*4))
+			}
+		}
+	})
 	s.p("}")
 	s.p("}")
 }
@@ -652,21 +668,21 @@ func (g *gen) convInputWinoSIMD(i int) string {
 	s.p("for tx := range %d {", tw)
 	s.p("qt := unsafe.Add(qb, (ty*%d+tx)*%d)", tw, ci*4)
 	s.p("dt := unsafe.Add(db, ty*%d+tx*%d)", 2*c.wp*ci*4, 2*ci*4)
-	s.p("for cv := 0; cv < %d; cv += 32 {", ci*4)
-	for a := range 4 {
-		// Row a of B dV: e_a_j = Σ_i B[a][i] dV[i][j].
-		for j := range 4 {
-			s.p("e%d_%d := %s", a, j, combineB(a, func(r int) string {
-				return load(fmt.Sprintf("unsafe.Add(qt, cv+%d)", (r*4+j)*nt*ci*4), 0)
-			}))
+	s.walk(ci/8, []string{"qq", "dq"}, []string{"qt", "dt"}, []string{"32", "32"}, func() {
+		for a := range 4 {
+			// Row a of B dV: e_a_j = Σ_i B[a][i] dV[i][j].
+			for j := range 4 {
+				s.p("e%d_%d := %s", a, j, combineB(a, func(r int) string {
+					return load("qq", (r*4+j)*nt*ci*4)
+				}))
+			}
+			for b := range 4 {
+				v := combineB(b, func(j int) string { return fmt.Sprintf("e%d_%d", a, j) })
+				dp := addr("dq", (a*c.wp+b)*ci*4)
+				s.p("%s.Add(%s).Store((*[8]float32)(%s))", load(dp, 0), v, dp)
+			}
 		}
-		for b := range 4 {
-			v := combineB(b, func(j int) string { return fmt.Sprintf("e%d_%d", a, j) })
-			dp := fmt.Sprintf("unsafe.Add(dt, cv+%d)", (a*c.wp+b)*ci*4)
-			s.p("%s.Add(%s).Store((*[8]float32)(%s))", load(dp, 0), v, dp)
-		}
-	}
-	s.p("}")
+	})
 	s.p("}")
 	s.p("}")
 	return s.String()
@@ -689,24 +705,27 @@ func (g *gen) winoBackSIMD(i int) string {
 		step--
 	}
 	s := &src{}
-	block := func(np int, t string) {
+	// block emits np tiles whose output gradient is at zt and whose
+	// result goes to qt, for the 4 input channels whose kernel rows are
+	// at wc. The pointers are bumped, not indexed, so that every load has
+	// a constant offset from a register.
+	block := func(np int) {
 		s.p("{")
 		for j := range np {
 			for ch := range 4 {
 				s.p("var a%d_%d archsimd.Float32x8", j, ch)
 			}
 		}
-		s.p("zt := unsafe.Add(m, (%s)*%d)", t, co*4)
-		s.p("wt := unsafe.Add(u, c0*%d)", co*4)
-		s.loop(nv/step, [][2]string{{"zt", fmt.Sprint(step * 32)}, {"wt", fmt.Sprint(step * 32)}}, func() {
+		s.p("zv, wv := zt, wc")
+		s.loop(nv/step, [][2]string{{"zv", fmt.Sprint(step * 32)}, {"wv", fmt.Sprint(step * 32)}}, func() {
 			for v := range step {
 				for j := range np {
-					s.p("d%d_%d := %s", v, j, load("zt", j*co*4+v*32))
+					s.p("d%d_%d := %s", v, j, load("zv", j*co*4+v*32))
 				}
 				for ch := range 4 {
 					// The kernel row is the receiver: it dies after np
 					// uses, the output gradient after 4.
-					s.p("w%d_%d := %s", v, ch, load("wt", ch*co*4+v*32))
+					s.p("w%d_%d := %s", v, ch, load("wv", ch*co*4+v*32))
 					for j := range np {
 						s.p("a%d_%d = w%d_%d.MulAdd(d%d_%d, a%d_%d)", j, ch, v, ch, v, j, j, ch)
 					}
@@ -717,19 +736,26 @@ func (g *gen) winoBackSIMD(i int) string {
 			s.p("h%d01 := a%d_0.AddPairsGrouped(a%d_1)", j, j, j)
 			s.p("h%d23 := a%d_2.AddPairsGrouped(a%d_3)", j, j, j)
 			s.p("h%d := h%d01.AddPairsGrouped(h%d23)", j, j, j)
-			s.p("h%d.GetLo().Add(h%d.GetHi()).Store((*[4]float32)(unsafe.Add(q, (%s)*%d+c0*4+%d)))", j, j, t, ci*4, j*ci*4)
+			s.p("h%d.GetLo().Add(h%d.GetHi()).Store((*[4]float32)(%s))", j, j, addr("qt", j*ci*4))
 		}
 		s.p("}")
 	}
-	s.p("for c0 := 0; c0 < %d; c0 += 4 {", ci)
-	if nt/2 > 0 {
-		s.p("for t := 0; t < %d; t += 2 {", nt/2*2)
-		block(2, "t")
-		s.p("}")
-	}
-	if nt%2 == 1 {
-		block(1, fmt.Sprint(nt-1))
-	}
-	s.p("}")
+	s.p("wc, qc := u, q")
+	s.loop(ci/4, [][2]string{{"wc", fmt.Sprint(4 * co * 4)}, {"qc", "16"}}, func() {
+		if nt/2 > 0 {
+			s.p("{")
+			s.p("zt, qt := m, qc")
+			s.loop(nt/2, [][2]string{{"zt", fmt.Sprint(2 * co * 4)}, {"qt", fmt.Sprint(2 * ci * 4)}}, func() {
+				block(2)
+			})
+			s.p("}")
+		}
+		if nt%2 == 1 {
+			s.p("{")
+			s.p("zt, qt := unsafe.Add(m, %d), unsafe.Add(qc, %d)", (nt-1)*co*4, (nt-1)*ci*4)
+			block(1)
+			s.p("}")
+		}
+	})
 	return s.String()
 }

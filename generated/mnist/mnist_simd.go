@@ -61,44 +61,53 @@ func winoKernel3(k *[18432]float32, wg *wino3) {
 	half := archsimd.BroadcastFloat32x8(0.5)
 	kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])
 	var t0, t1, t2 archsimd.Float32x8
-	for o := 0; o < 8192; o += 32 {
-		g0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+0)))
-		g1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+8192)))
-		g2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+16384)))
-		g3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+24576)))
-		g4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+32768)))
-		g5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+40960)))
-		g6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+49152)))
-		g7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+57344)))
-		g8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+65536)))
-		t0 = g0
-		t1 = g1
-		t2 = g2
-		t0.Store((*[8]float32)(unsafe.Add(ub, o+0)))
-		t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+8192)))
-		t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+16384)))
-		t2.Store((*[8]float32)(unsafe.Add(ub, o+24576)))
-		t0 = g0.Add(g3).Add(g6).Mul(half)
-		t1 = g1.Add(g4).Add(g7).Mul(half)
-		t2 = g2.Add(g5).Add(g8).Mul(half)
-		t0.Store((*[8]float32)(unsafe.Add(ub, o+32768)))
-		t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+40960)))
-		t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+49152)))
-		t2.Store((*[8]float32)(unsafe.Add(ub, o+57344)))
-		t0 = g0.Sub(g3).Add(g6).Mul(half)
-		t1 = g1.Sub(g4).Add(g7).Mul(half)
-		t2 = g2.Sub(g5).Add(g8).Mul(half)
-		t0.Store((*[8]float32)(unsafe.Add(ub, o+65536)))
-		t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+73728)))
-		t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+81920)))
-		t2.Store((*[8]float32)(unsafe.Add(ub, o+90112)))
-		t0 = g6
-		t1 = g7
-		t2 = g8
-		t0.Store((*[8]float32)(unsafe.Add(ub, o+98304)))
-		t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+106496)))
-		t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(ub, o+114688)))
-		t2.Store((*[8]float32)(unsafe.Add(ub, o+122880)))
+	{
+		kq, uq := kb, ub
+		for n := 256; ; {
+			g0 := archsimd.LoadFloat32x8((*[8]float32)(kq))
+			g1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 8192)))
+			g2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 16384)))
+			g3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 24576)))
+			g4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768)))
+			g5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 40960)))
+			g6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 49152)))
+			g7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 57344)))
+			g8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536)))
+			t0 = g0
+			t1 = g1
+			t2 = g2
+			t0.Store((*[8]float32)(uq))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 8192)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 16384)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 24576)))
+			t0 = g0.Add(g3).Add(g6).Mul(half)
+			t1 = g1.Add(g4).Add(g7).Mul(half)
+			t2 = g2.Add(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 32768)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 40960)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 49152)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 57344)))
+			t0 = g0.Sub(g3).Add(g6).Mul(half)
+			t1 = g1.Sub(g4).Add(g7).Mul(half)
+			t2 = g2.Sub(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 65536)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 73728)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 81920)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 90112)))
+			t0 = g6
+			t1 = g7
+			t2 = g8
+			t0.Store((*[8]float32)(unsafe.Add(uq, 98304)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 106496)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 114688)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 122880)))
+			n--
+			if n == 0 {
+				break
+			}
+			kq = unsafe.Add(kq, 32)
+			uq = unsafe.Add(uq, 32)
+		}
 	}
 
 }
@@ -262,225 +271,242 @@ winoBack3 computes one position's gradient q of the transformed input
 from the transformed kernel u and output gradient m, for conv2d_1.
 */
 func winoBack3(u, m, q unsafe.Pointer) {
-	for c0 := 0; c0 < 32; c0 += 4 {
-		for t := 0; t < 24; t += 2 {
+	wc, qc := u, q
+	for n := 8; ; {
+		{
+			zt, qt := m, qc
+			for n := 12; ; {
+				{
+					var a0_0 archsimd.Float32x8
+					var a0_1 archsimd.Float32x8
+					var a0_2 archsimd.Float32x8
+					var a0_3 archsimd.Float32x8
+					var a1_0 archsimd.Float32x8
+					var a1_1 archsimd.Float32x8
+					var a1_2 archsimd.Float32x8
+					var a1_3 archsimd.Float32x8
+					zv, wv := zt, wc
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 256)))
+					w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+					a0_0 = w0_0.MulAdd(d0_0, a0_0)
+					a1_0 = w0_0.MulAdd(d0_1, a1_0)
+					w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 256)))
+					a0_1 = w0_1.MulAdd(d0_0, a0_1)
+					a1_1 = w0_1.MulAdd(d0_1, a1_1)
+					w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
+					a0_2 = w0_2.MulAdd(d0_0, a0_2)
+					a1_2 = w0_2.MulAdd(d0_1, a1_2)
+					w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 768)))
+					a0_3 = w0_3.MulAdd(d0_0, a0_3)
+					a1_3 = w0_3.MulAdd(d0_1, a1_3)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 288)))
+					w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+					a0_0 = w1_0.MulAdd(d1_0, a0_0)
+					a1_0 = w1_0.MulAdd(d1_1, a1_0)
+					w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 288)))
+					a0_1 = w1_1.MulAdd(d1_0, a0_1)
+					a1_1 = w1_1.MulAdd(d1_1, a1_1)
+					w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
+					a0_2 = w1_2.MulAdd(d1_0, a0_2)
+					a1_2 = w1_2.MulAdd(d1_1, a1_2)
+					w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 800)))
+					a0_3 = w1_3.MulAdd(d1_0, a0_3)
+					a1_3 = w1_3.MulAdd(d1_1, a1_3)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 320)))
+					w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+					a0_0 = w2_0.MulAdd(d2_0, a0_0)
+					a1_0 = w2_0.MulAdd(d2_1, a1_0)
+					w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 320)))
+					a0_1 = w2_1.MulAdd(d2_0, a0_1)
+					a1_1 = w2_1.MulAdd(d2_1, a1_1)
+					w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
+					a0_2 = w2_2.MulAdd(d2_0, a0_2)
+					a1_2 = w2_2.MulAdd(d2_1, a1_2)
+					w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 832)))
+					a0_3 = w2_3.MulAdd(d2_0, a0_3)
+					a1_3 = w2_3.MulAdd(d2_1, a1_3)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 352)))
+					w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+					a0_0 = w3_0.MulAdd(d3_0, a0_0)
+					a1_0 = w3_0.MulAdd(d3_1, a1_0)
+					w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 352)))
+					a0_1 = w3_1.MulAdd(d3_0, a0_1)
+					a1_1 = w3_1.MulAdd(d3_1, a1_1)
+					w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
+					a0_2 = w3_2.MulAdd(d3_0, a0_2)
+					a1_2 = w3_2.MulAdd(d3_1, a1_2)
+					w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 864)))
+					a0_3 = w3_3.MulAdd(d3_0, a0_3)
+					a1_3 = w3_3.MulAdd(d3_1, a1_3)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 384)))
+					w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+					a0_0 = w4_0.MulAdd(d4_0, a0_0)
+					a1_0 = w4_0.MulAdd(d4_1, a1_0)
+					w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 384)))
+					a0_1 = w4_1.MulAdd(d4_0, a0_1)
+					a1_1 = w4_1.MulAdd(d4_1, a1_1)
+					w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
+					a0_2 = w4_2.MulAdd(d4_0, a0_2)
+					a1_2 = w4_2.MulAdd(d4_1, a1_2)
+					w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 896)))
+					a0_3 = w4_3.MulAdd(d4_0, a0_3)
+					a1_3 = w4_3.MulAdd(d4_1, a1_3)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 416)))
+					w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+					a0_0 = w5_0.MulAdd(d5_0, a0_0)
+					a1_0 = w5_0.MulAdd(d5_1, a1_0)
+					w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 416)))
+					a0_1 = w5_1.MulAdd(d5_0, a0_1)
+					a1_1 = w5_1.MulAdd(d5_1, a1_1)
+					w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
+					a0_2 = w5_2.MulAdd(d5_0, a0_2)
+					a1_2 = w5_2.MulAdd(d5_1, a1_2)
+					w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 928)))
+					a0_3 = w5_3.MulAdd(d5_0, a0_3)
+					a1_3 = w5_3.MulAdd(d5_1, a1_3)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 448)))
+					w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+					a0_0 = w6_0.MulAdd(d6_0, a0_0)
+					a1_0 = w6_0.MulAdd(d6_1, a1_0)
+					w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 448)))
+					a0_1 = w6_1.MulAdd(d6_0, a0_1)
+					a1_1 = w6_1.MulAdd(d6_1, a1_1)
+					w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
+					a0_2 = w6_2.MulAdd(d6_0, a0_2)
+					a1_2 = w6_2.MulAdd(d6_1, a1_2)
+					w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 960)))
+					a0_3 = w6_3.MulAdd(d6_0, a0_3)
+					a1_3 = w6_3.MulAdd(d6_1, a1_3)
+					d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+					d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 480)))
+					w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+					a0_0 = w7_0.MulAdd(d7_0, a0_0)
+					a1_0 = w7_0.MulAdd(d7_1, a1_0)
+					w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 480)))
+					a0_1 = w7_1.MulAdd(d7_0, a0_1)
+					a1_1 = w7_1.MulAdd(d7_1, a1_1)
+					w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
+					a0_2 = w7_2.MulAdd(d7_0, a0_2)
+					a1_2 = w7_2.MulAdd(d7_1, a1_2)
+					w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 992)))
+					a0_3 = w7_3.MulAdd(d7_0, a0_3)
+					a1_3 = w7_3.MulAdd(d7_1, a1_3)
+					h001 := a0_0.AddPairsGrouped(a0_1)
+					h023 := a0_2.AddPairsGrouped(a0_3)
+					h0 := h001.AddPairsGrouped(h023)
+					h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+					h101 := a1_0.AddPairsGrouped(a1_1)
+					h123 := a1_2.AddPairsGrouped(a1_3)
+					h1 := h101.AddPairsGrouped(h123)
+					h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(qt, 128)))
+				}
+				n--
+				if n == 0 {
+					break
+				}
+				zt = unsafe.Add(zt, 512)
+				qt = unsafe.Add(qt, 256)
+			}
+		}
+		{
+			zt, qt := unsafe.Add(m, 6144), unsafe.Add(qc, 3072)
 			{
 				var a0_0 archsimd.Float32x8
 				var a0_1 archsimd.Float32x8
 				var a0_2 archsimd.Float32x8
 				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zt := unsafe.Add(m, (t)*256)
-				wt := unsafe.Add(u, c0*256)
-				d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-				d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				zv, wv := zt, wc
+				d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
 				a0_0 = w0_0.MulAdd(d0_0, a0_0)
-				a1_0 = w0_0.MulAdd(d0_1, a1_0)
-				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 256)))
 				a0_1 = w0_1.MulAdd(d0_0, a0_1)
-				a1_1 = w0_1.MulAdd(d0_1, a1_1)
-				w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
 				a0_2 = w0_2.MulAdd(d0_0, a0_2)
-				a1_2 = w0_2.MulAdd(d0_1, a1_2)
-				w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+				w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 768)))
 				a0_3 = w0_3.MulAdd(d0_0, a0_3)
-				a1_3 = w0_3.MulAdd(d0_1, a1_3)
-				d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-				d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
 				a0_0 = w1_0.MulAdd(d1_0, a0_0)
-				a1_0 = w1_0.MulAdd(d1_1, a1_0)
-				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 288)))
 				a0_1 = w1_1.MulAdd(d1_0, a0_1)
-				a1_1 = w1_1.MulAdd(d1_1, a1_1)
-				w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
 				a0_2 = w1_2.MulAdd(d1_0, a0_2)
-				a1_2 = w1_2.MulAdd(d1_1, a1_2)
-				w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+				w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 800)))
 				a0_3 = w1_3.MulAdd(d1_0, a0_3)
-				a1_3 = w1_3.MulAdd(d1_1, a1_3)
-				d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-				d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+				d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
 				a0_0 = w2_0.MulAdd(d2_0, a0_0)
-				a1_0 = w2_0.MulAdd(d2_1, a1_0)
-				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 320)))
 				a0_1 = w2_1.MulAdd(d2_0, a0_1)
-				a1_1 = w2_1.MulAdd(d2_1, a1_1)
-				w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
+				w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
 				a0_2 = w2_2.MulAdd(d2_0, a0_2)
-				a1_2 = w2_2.MulAdd(d2_1, a1_2)
-				w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
+				w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 832)))
 				a0_3 = w2_3.MulAdd(d2_0, a0_3)
-				a1_3 = w2_3.MulAdd(d2_1, a1_3)
-				d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-				d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+				d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
 				a0_0 = w3_0.MulAdd(d3_0, a0_0)
-				a1_0 = w3_0.MulAdd(d3_1, a1_0)
-				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 352)))
 				a0_1 = w3_1.MulAdd(d3_0, a0_1)
-				a1_1 = w3_1.MulAdd(d3_1, a1_1)
-				w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
+				w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
 				a0_2 = w3_2.MulAdd(d3_0, a0_2)
-				a1_2 = w3_2.MulAdd(d3_1, a1_2)
-				w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
+				w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 864)))
 				a0_3 = w3_3.MulAdd(d3_0, a0_3)
-				a1_3 = w3_3.MulAdd(d3_1, a1_3)
-				d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 128)))
-				d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 384)))
-				w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 128)))
+				d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+				w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
 				a0_0 = w4_0.MulAdd(d4_0, a0_0)
-				a1_0 = w4_0.MulAdd(d4_1, a1_0)
-				w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 384)))
+				w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 384)))
 				a0_1 = w4_1.MulAdd(d4_0, a0_1)
-				a1_1 = w4_1.MulAdd(d4_1, a1_1)
-				w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 640)))
+				w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
 				a0_2 = w4_2.MulAdd(d4_0, a0_2)
-				a1_2 = w4_2.MulAdd(d4_1, a1_2)
-				w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 896)))
+				w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 896)))
 				a0_3 = w4_3.MulAdd(d4_0, a0_3)
-				a1_3 = w4_3.MulAdd(d4_1, a1_3)
-				d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 160)))
-				d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 416)))
-				w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 160)))
+				d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+				w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
 				a0_0 = w5_0.MulAdd(d5_0, a0_0)
-				a1_0 = w5_0.MulAdd(d5_1, a1_0)
-				w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 416)))
+				w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 416)))
 				a0_1 = w5_1.MulAdd(d5_0, a0_1)
-				a1_1 = w5_1.MulAdd(d5_1, a1_1)
-				w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 672)))
+				w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
 				a0_2 = w5_2.MulAdd(d5_0, a0_2)
-				a1_2 = w5_2.MulAdd(d5_1, a1_2)
-				w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 928)))
+				w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 928)))
 				a0_3 = w5_3.MulAdd(d5_0, a0_3)
-				a1_3 = w5_3.MulAdd(d5_1, a1_3)
-				d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 192)))
-				d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 448)))
-				w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 192)))
+				d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+				w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
 				a0_0 = w6_0.MulAdd(d6_0, a0_0)
-				a1_0 = w6_0.MulAdd(d6_1, a1_0)
-				w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 448)))
+				w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 448)))
 				a0_1 = w6_1.MulAdd(d6_0, a0_1)
-				a1_1 = w6_1.MulAdd(d6_1, a1_1)
-				w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 704)))
+				w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
 				a0_2 = w6_2.MulAdd(d6_0, a0_2)
-				a1_2 = w6_2.MulAdd(d6_1, a1_2)
-				w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 960)))
+				w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 960)))
 				a0_3 = w6_3.MulAdd(d6_0, a0_3)
-				a1_3 = w6_3.MulAdd(d6_1, a1_3)
-				d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 224)))
-				d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 480)))
-				w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 224)))
+				d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+				w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
 				a0_0 = w7_0.MulAdd(d7_0, a0_0)
-				a1_0 = w7_0.MulAdd(d7_1, a1_0)
-				w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 480)))
+				w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 480)))
 				a0_1 = w7_1.MulAdd(d7_0, a0_1)
-				a1_1 = w7_1.MulAdd(d7_1, a1_1)
-				w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 736)))
+				w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
 				a0_2 = w7_2.MulAdd(d7_0, a0_2)
-				a1_2 = w7_2.MulAdd(d7_1, a1_2)
-				w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 992)))
+				w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 992)))
 				a0_3 = w7_3.MulAdd(d7_0, a0_3)
-				a1_3 = w7_3.MulAdd(d7_1, a1_3)
 				h001 := a0_0.AddPairsGrouped(a0_1)
 				h023 := a0_2.AddPairsGrouped(a0_3)
 				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(q, (t)*128+c0*4+0)))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(q, (t)*128+c0*4+128)))
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
 			}
 		}
-		{
-			var a0_0 archsimd.Float32x8
-			var a0_1 archsimd.Float32x8
-			var a0_2 archsimd.Float32x8
-			var a0_3 archsimd.Float32x8
-			zt := unsafe.Add(m, (24)*256)
-			wt := unsafe.Add(u, c0*256)
-			d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-			w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-			a0_0 = w0_0.MulAdd(d0_0, a0_0)
-			w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-			a0_1 = w0_1.MulAdd(d0_0, a0_1)
-			w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-			a0_2 = w0_2.MulAdd(d0_0, a0_2)
-			w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-			a0_3 = w0_3.MulAdd(d0_0, a0_3)
-			d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-			w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-			a0_0 = w1_0.MulAdd(d1_0, a0_0)
-			w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-			a0_1 = w1_1.MulAdd(d1_0, a0_1)
-			w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-			a0_2 = w1_2.MulAdd(d1_0, a0_2)
-			w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-			a0_3 = w1_3.MulAdd(d1_0, a0_3)
-			d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-			w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-			a0_0 = w2_0.MulAdd(d2_0, a0_0)
-			w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-			a0_1 = w2_1.MulAdd(d2_0, a0_1)
-			w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-			a0_2 = w2_2.MulAdd(d2_0, a0_2)
-			w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-			a0_3 = w2_3.MulAdd(d2_0, a0_3)
-			d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-			w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-			a0_0 = w3_0.MulAdd(d3_0, a0_0)
-			w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-			a0_1 = w3_1.MulAdd(d3_0, a0_1)
-			w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-			a0_2 = w3_2.MulAdd(d3_0, a0_2)
-			w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-			a0_3 = w3_3.MulAdd(d3_0, a0_3)
-			d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 128)))
-			w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 128)))
-			a0_0 = w4_0.MulAdd(d4_0, a0_0)
-			w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 384)))
-			a0_1 = w4_1.MulAdd(d4_0, a0_1)
-			w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 640)))
-			a0_2 = w4_2.MulAdd(d4_0, a0_2)
-			w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 896)))
-			a0_3 = w4_3.MulAdd(d4_0, a0_3)
-			d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 160)))
-			w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 160)))
-			a0_0 = w5_0.MulAdd(d5_0, a0_0)
-			w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 416)))
-			a0_1 = w5_1.MulAdd(d5_0, a0_1)
-			w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 672)))
-			a0_2 = w5_2.MulAdd(d5_0, a0_2)
-			w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 928)))
-			a0_3 = w5_3.MulAdd(d5_0, a0_3)
-			d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 192)))
-			w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 192)))
-			a0_0 = w6_0.MulAdd(d6_0, a0_0)
-			w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 448)))
-			a0_1 = w6_1.MulAdd(d6_0, a0_1)
-			w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 704)))
-			a0_2 = w6_2.MulAdd(d6_0, a0_2)
-			w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 960)))
-			a0_3 = w6_3.MulAdd(d6_0, a0_3)
-			d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 224)))
-			w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 224)))
-			a0_0 = w7_0.MulAdd(d7_0, a0_0)
-			w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 480)))
-			a0_1 = w7_1.MulAdd(d7_0, a0_1)
-			w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 736)))
-			a0_2 = w7_2.MulAdd(d7_0, a0_2)
-			w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 992)))
-			a0_3 = w7_3.MulAdd(d7_0, a0_3)
-			h001 := a0_0.AddPairsGrouped(a0_1)
-			h023 := a0_2.AddPairsGrouped(a0_3)
-			h0 := h001.AddPairsGrouped(h023)
-			h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(q, (24)*128+c0*4+0)))
+		n--
+		if n == 0 {
+			break
 		}
+		wc = unsafe.Add(wc, 1024)
+		qc = unsafe.Add(qc, 16)
 	}
 
 }
@@ -1896,20 +1922,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+0)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+256))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3328))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -1919,20 +1953,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+128)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+256))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -1942,20 +1984,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+256)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+128))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -1965,20 +2015,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+128)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+384))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3712))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -1988,20 +2046,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1664)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3328))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2011,20 +2077,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2034,20 +2108,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2057,20 +2139,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+2048))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3712))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2080,20 +2170,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3328)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1664))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2103,20 +2201,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2126,20 +2232,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2149,20 +2263,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3712))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+2048))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2172,20 +2294,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1664)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+4992))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5248))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2195,20 +2325,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5120))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5248))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2218,20 +2356,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5248))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5120))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2241,20 +2387,28 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+2048))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5120))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5376))))
-				op := unsafe.Add(vp, cv*8)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 256)
+				}
 			}
 		}
 	}
@@ -2266,24 +2420,34 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 		for tx := range 5 {
 			mt := unsafe.Add(mb, (ty*5+tx)*256)
 			ot := unsafe.Add(ob, ty*5632+tx*512)
-			for cv := 0; cv < 256; cv += 32 {
-				m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+0))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+25600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+51200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+76800)))
-				r0_0 := m0_0.Add(m1_0).Add(m2_0)
-				r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
-				m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+6400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+32000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+57600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+83200)))
-				r0_1 := m0_1.Add(m1_1).Add(m2_1)
-				r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
-				m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+12800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+38400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+64000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+89600)))
-				r0_2 := m0_2.Add(m1_2).Add(m2_2)
-				r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
-				m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+19200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+44800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+70400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, cv+96000)))
-				r0_3 := m0_3.Add(m1_3).Add(m2_3)
-				r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
-				bv := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cv)))
-				r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(ot, cv+0)))
-				r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(ot, cv+256)))
-				r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(ot, cv+2816)))
-				r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(ot, cv+3072)))
+			{
+				mq, oq, bq := mt, ot, bb
+				for n := 8; ; {
+					m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 25600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 51200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 76800)))
+					r0_0 := m0_0.Add(m1_0).Add(m2_0)
+					r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+					m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 6400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 32000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 57600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 83200)))
+					r0_1 := m0_1.Add(m1_1).Add(m2_1)
+					r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+					m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 12800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 38400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 64000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 89600)))
+					r0_2 := m0_2.Add(m1_2).Add(m2_2)
+					r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+					m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 19200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 44800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 70400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 96000)))
+					r0_3 := m0_3.Add(m1_3).Add(m2_3)
+					r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+					bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+					r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+					r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 256)))
+					r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 2816)))
+					r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 3072)))
+					n--
+					if n == 0 {
+						break
+					}
+					mq = unsafe.Add(mq, 32)
+					oq = unsafe.Add(oq, 32)
+					bq = unsafe.Add(bq, 32)
+				}
 			}
 		}
 	}
@@ -2355,35 +2519,44 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			zt := unsafe.Add(zb, ty*5632+tx*512)
 			mt := unsafe.Add(mb, (ty*5+tx)*256)
-			for cv := 0; cv < 256; cv += 32 {
-				y00 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+0)))
-				y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+256)))
-				y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+2816)))
-				y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+3072)))
-				r0_0 := y00
-				r0_1 := y01
-				r1_0 := y00.Add(y10)
-				r1_1 := y01.Add(y11)
-				r2_0 := y00.Sub(y10)
-				r2_1 := y01.Sub(y11)
-				r3_0 := zero.Sub(y10)
-				r3_1 := zero.Sub(y11)
-				r0_0.Store((*[8]float32)(unsafe.Add(mt, cv+0)))
-				r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+6400)))
-				r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+12800)))
-				zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+19200)))
-				r1_0.Store((*[8]float32)(unsafe.Add(mt, cv+25600)))
-				r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+32000)))
-				r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+38400)))
-				zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+44800)))
-				r2_0.Store((*[8]float32)(unsafe.Add(mt, cv+51200)))
-				r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+57600)))
-				r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+64000)))
-				zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+70400)))
-				r3_0.Store((*[8]float32)(unsafe.Add(mt, cv+76800)))
-				r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+83200)))
-				r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+89600)))
-				zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+96000)))
+			{
+				zq, mq := zt, mt
+				for n := 8; ; {
+					y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+					y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+					y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 2816)))
+					y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 3072)))
+					r0_0 := y00
+					r0_1 := y01
+					r1_0 := y00.Add(y10)
+					r1_1 := y01.Add(y11)
+					r2_0 := y00.Sub(y10)
+					r2_1 := y01.Sub(y11)
+					r3_0 := zero.Sub(y10)
+					r3_1 := zero.Sub(y11)
+					r0_0.Store((*[8]float32)(mq))
+					r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 6400)))
+					r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12800)))
+					zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 19200)))
+					r1_0.Store((*[8]float32)(unsafe.Add(mq, 25600)))
+					r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 32000)))
+					r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 38400)))
+					zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 44800)))
+					r2_0.Store((*[8]float32)(unsafe.Add(mq, 51200)))
+					r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 57600)))
+					r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 64000)))
+					zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 70400)))
+					r3_0.Store((*[8]float32)(unsafe.Add(mq, 76800)))
+					r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 83200)))
+					r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 89600)))
+					zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 96000)))
+					n--
+					if n == 0 {
+						break
+					}
+					zq = unsafe.Add(zq, 32)
+					mq = unsafe.Add(mq, 32)
+				}
 			}
 		}
 	}
@@ -2403,20 +2576,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+0)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+256))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3328))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2426,20 +2607,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+128)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+256))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2449,20 +2638,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+256)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+128))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2472,20 +2669,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+128)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+384))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3712))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2495,20 +2700,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1664)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3328))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2518,20 +2731,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2541,20 +2762,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2564,20 +2793,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+2048))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3712))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2587,20 +2824,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3328)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1664))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2610,20 +2855,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2633,20 +2886,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3584)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2656,20 +2917,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3456)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+3712))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+2048))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2679,20 +2948,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1664)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+4992))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5248))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2702,20 +2979,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5120))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5248))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2725,20 +3010,28 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1920)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5248))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5120))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
@@ -2748,48 +3041,65 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		for tx := range 5 {
 			tp := unsafe.Add(ib, ty*3328+tx*256)
 			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			for cv := 0; cv < 128; cv += 32 {
-				x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+1792)))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+2048))))
-				x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5120))))
-				x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tp, cv+5376))))
-				op := unsafe.Add(vp, cv*200)
-				x.Permute(i0).Store((*[8]float32)(op))
-				x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-				x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-				x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-				x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-				x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-				x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-				x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+			{
+				tq, op := tp, vp
+				for n := 4; ; {
+					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
+					x.Permute(i0).Store((*[8]float32)(op))
+					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+					n--
+					if n == 0 {
+						break
+					}
+					tq = unsafe.Add(tq, 32)
+					op = unsafe.Add(op, 6400)
+				}
 			}
 		}
 	}
 	winoGrad3(vb, unsafe.Add(mb, 96000), unsafe.Add(dub, 123840))
 	half := archsimd.BroadcastFloat32x8(0.5)
 	kb := unsafe.Pointer(&dk[0])
-	for o := 0; o < 8192; o += 32 {
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+0))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+66048)))).Mul(half))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+8256))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+74304)))).Mul(half))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+16512))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+82560)))).Mul(half))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+24768))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+90816)))).Mul(half))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+0))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kb, o+0)))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+8192))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kb, o+8192)))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+16384))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kb, o+16384)))
-		s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+33024))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+66048)))).Mul(half)
-		s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+41280))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+74304)))).Mul(half)
-		s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+49536))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+82560)))).Mul(half)
-		s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+57792))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+90816)))).Mul(half)
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+24576))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kb, o+24576)))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+32768))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kb, o+32768)))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+40960))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kb, o+40960)))
-		s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+66048)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+99072))))
-		s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+74304)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+107328))))
-		s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+82560)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+115584))))
-		s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+90816)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dub, o+123840))))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+49152))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kb, o+49152)))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+57344))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kb, o+57344)))
-		archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kb, o+65536))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kb, o+65536)))
+	{
+		dq, kq := dub, kb
+		for n := 256; ; {
+			s0 := archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half))
+			s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 8256))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half))
+			s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 16512))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half))
+			s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 24768))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half))
+			archsimd.LoadFloat32x8((*[8]float32)(kq)).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(kq))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 8192))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 8192)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 16384))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 16384)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half)
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half)
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half)
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half)
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 24576))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 24576)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 32768)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 40960))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 40960)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 99072))))
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 107328))))
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 115584))))
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 123840))))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 49152))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 49152)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 57344))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 57344)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 65536)))
+			n--
+			if n == 0 {
+				break
+			}
+			dq = unsafe.Add(dq, 32)
+			kq = unsafe.Add(kq, 32)
+		}
 	}
 
 	archsimd.ClearAVXUpperBits()
@@ -2810,35 +3120,44 @@ func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32, wg
 		for tx := range 5 {
 			zt := unsafe.Add(zb, ty*5632+tx*512)
 			mt := unsafe.Add(mb, (ty*5+tx)*256)
-			for cv := 0; cv < 256; cv += 32 {
-				y00 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+0)))
-				y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+256)))
-				y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+2816)))
-				y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, cv+3072)))
-				r0_0 := y00
-				r0_1 := y01
-				r1_0 := y00.Add(y10)
-				r1_1 := y01.Add(y11)
-				r2_0 := y00.Sub(y10)
-				r2_1 := y01.Sub(y11)
-				r3_0 := zero.Sub(y10)
-				r3_1 := zero.Sub(y11)
-				r0_0.Store((*[8]float32)(unsafe.Add(mt, cv+0)))
-				r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+6400)))
-				r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+12800)))
-				zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mt, cv+19200)))
-				r1_0.Store((*[8]float32)(unsafe.Add(mt, cv+25600)))
-				r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+32000)))
-				r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+38400)))
-				zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mt, cv+44800)))
-				r2_0.Store((*[8]float32)(unsafe.Add(mt, cv+51200)))
-				r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+57600)))
-				r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+64000)))
-				zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mt, cv+70400)))
-				r3_0.Store((*[8]float32)(unsafe.Add(mt, cv+76800)))
-				r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+83200)))
-				r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+89600)))
-				zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mt, cv+96000)))
+			{
+				zq, mq := zt, mt
+				for n := 8; ; {
+					y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+					y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+					y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 2816)))
+					y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 3072)))
+					r0_0 := y00
+					r0_1 := y01
+					r1_0 := y00.Add(y10)
+					r1_1 := y01.Add(y11)
+					r2_0 := y00.Sub(y10)
+					r2_1 := y01.Sub(y11)
+					r3_0 := zero.Sub(y10)
+					r3_1 := zero.Sub(y11)
+					r0_0.Store((*[8]float32)(mq))
+					r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 6400)))
+					r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12800)))
+					zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 19200)))
+					r1_0.Store((*[8]float32)(unsafe.Add(mq, 25600)))
+					r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 32000)))
+					r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 38400)))
+					zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 44800)))
+					r2_0.Store((*[8]float32)(unsafe.Add(mq, 51200)))
+					r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 57600)))
+					r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 64000)))
+					zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 70400)))
+					r3_0.Store((*[8]float32)(unsafe.Add(mq, 76800)))
+					r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 83200)))
+					r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 89600)))
+					zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 96000)))
+					n--
+					if n == 0 {
+						break
+					}
+					zq = unsafe.Add(zq, 32)
+					mq = unsafe.Add(mq, 32)
+				}
 			}
 		}
 	}
@@ -2865,39 +3184,48 @@ func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32, wg
 		for tx := range 5 {
 			qt := unsafe.Add(qb, (ty*5+tx)*128)
 			dt := unsafe.Add(db, ty*3328+tx*256)
-			for cv := 0; cv < 128; cv += 32 {
-				e0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+0)))
-				e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+3200)))
-				e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+6400)))
-				e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+9600)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+0))).Add(e0_0).Store((*[8]float32)(unsafe.Add(dt, cv+0)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+128))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dt, cv+128)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+256))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dt, cv+256)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+384))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dt, cv+384)))
-				e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+12800))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+25600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+38400))))
-				e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+16000))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+28800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+41600))))
-				e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+19200))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+32000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+44800))))
-				e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+22400))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+35200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+48000))))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+1664))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dt, cv+1664)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+1792))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dt, cv+1792)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+1920))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dt, cv+1920)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+2048))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dt, cv+2048)))
-				e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+0)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+12800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+25600))))
-				e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+3200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+16000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+28800))))
-				e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+6400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+19200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+32000))))
-				e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+9600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+22400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+35200))))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3328))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dt, cv+3328)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3456))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dt, cv+3456)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3584))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dt, cv+3584)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+3712))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dt, cv+3712)))
-				e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+38400))))
-				e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+41600))))
-				e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+44800))))
-				e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qt, cv+48000))))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+4992))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dt, cv+4992)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+5120))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dt, cv+5120)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+5248))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dt, cv+5248)))
-				archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, cv+5376))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dt, cv+5376)))
+			{
+				qq, dq := qt, dt
+				for n := 4; ; {
+					e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
+					e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 3200)))
+					e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6400)))
+					e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9600)))
+					archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 128))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 128)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 256))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 256)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 384))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 384)))
+					e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12800))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38400))))
+					e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16000))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41600))))
+					e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19200))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44800))))
+					e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22400))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 48000))))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1664))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 1664)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1792))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 1792)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1920))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 1920)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 2048))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 2048)))
+					e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600))))
+					e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 3200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28800))))
+					e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32000))))
+					e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35200))))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3328))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 3328)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3456))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 3456)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3584))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 3584)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3712))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 3712)))
+					e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38400))))
+					e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41600))))
+					e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44800))))
+					e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 48000))))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 4992))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 4992)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5120))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 5120)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5248))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 5248)))
+					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5376))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 5376)))
+					n--
+					if n == 0 {
+						break
+					}
+					qq = unsafe.Add(qq, 32)
+					dq = unsafe.Add(dq, 32)
+				}
 			}
 		}
 	}
