@@ -61,6 +61,10 @@ func (g *gen) specLiteral() *jen.Statement {
 		}
 		set("FillMode", l.FillMode, l.FillMode == "")
 		set("Interpolation", l.Interpolation, l.Interpolation == "")
+		if g.wino(i) {
+			th, tw := g.winoTiles(i)
+			d[jen.Id("WinogradTiles")] = jen.Lit(th * tw)
+		}
 		layers = append(layers, jen.Comment(l.Name+", "+g.opts.SpecPath+":"+itoa(m.Layers[i].Pos.Line)).Line().Values(d))
 	}
 	var params []jen.Code

@@ -41,6 +41,13 @@ type Layer struct {
 	Factor, WidthFactor [2]float32
 	FillMode            string
 	Interpolation       string
+
+	// WinogradTiles is the number of 2x2 output tiles of a Conv2D whose
+	// passes the SIMD build computes with Winograd's F(2x2, 3x3), 16
+	// multiply-adds per tile and channel pair instead of 36, or 0 when
+	// it convolves directly. Only benchmarks read it, to count the
+	// arithmetic done.
+	WinogradTiles int
 }
 
 // ParamSpec describes one parameter tensor.
