@@ -24,9 +24,10 @@ const archsimdPath = "simd/archsimd"
 // take it for a pointer into a free span.
 
 // simdConv reports whether layer l's convolution kernels have a SIMD
-// version: they are vectorized over output channels.
+// version: they are vectorized over output channels, with a masked last
+// vector when the channels are not a multiple of 8.
 func simdConv(l *dsl.Layer) bool {
-	return l.Kind == dsl.KindConv2D && l.Filters%8 == 0
+	return l.Kind == dsl.KindConv2D
 }
 
 // simdConvForward reports whether layer i's forward convolution has a SIMD
@@ -246,10 +247,37 @@ func addr(p string, off int) string {
 	return fmt.Sprintf("unsafe.Add(%s, %d)", p, off)
 }
 
+// tailMask emits the declaration of tail, the mask of the first n lanes,
+// for the partial last vector of n < 8 channels.
+func (s *src) tailMask(n int) {
+	s.p("tail := archsimd.BroadcastInt32x8(%d).Greater(archsimd.LoadInt32x8(&lanes8))", n)
+}
+
+// loadM is load, or with masked a load of the lanes of tail only (the
+// others read as zero, and memory past them is not touched).
+func loadM(p string, off int, masked bool) string {
+	if !masked {
+		return load(p, off)
+	}
+	return fmt.Sprintf("archsimd.LoadMaskedFloat32x8((*[8]float32)(%s), tail)", addr(p, off))
+}
+
+// storeM returns the store of vector v at p plus off, of the lanes of tail
+// only when masked.
+func storeM(v, p string, off int, masked bool) string {
+	if !masked {
+		return fmt.Sprintf("%s.Store((*[8]float32)(%s))", v, addr(p, off))
+	}
+	return fmt.Sprintf("%s.StoreMasked((*[8]float32)(%s), tail)", v, addr(p, off))
+}
+
 // loop emits body n times: unrolled when n is 1, and otherwise as a loop
 // that bumps the given pointers by their strides only when another
 // iteration follows.
 func (s *src) loop(n int, bumps [][2]string, body func()) {
+	if n == 0 {
+		return
+	}
 	if n == 1 {
 		body()
 		return
@@ -376,11 +404,15 @@ func (g *gen) convForwardSIMD(i int) string {
 	if relu {
 		s.p("var zero archsimd.Float32x8")
 	}
+	if c.co%8 != 0 {
+		s.tailMask(c.co % 8)
+	}
 	u := unroll(c.ci)
 	// block emits the pixels pix by nv vectors at channel byte offset cOff.
 	// pix holds each pixel's byte offsets from ip in the pre-broadcast
-	// input and from op in the output.
-	block := func(pix [][2]int, nv int, cOff string) {
+	// input and from op in the output. With masked, the last vector holds
+	// the co%8 channels of the tail.
+	block := func(pix [][2]int, nv int, cOff string, masked bool) {
 		np := len(pix)
 		s.p("wc := unsafe.Add(kb, %s)", cOff)
 		for j := range np {
@@ -389,7 +421,7 @@ func (g *gen) convForwardSIMD(i int) string {
 				case !l.UseBias:
 					s.p("var acc%d_%d archsimd.Float32x8", j, v)
 				case j == 0:
-					s.p("acc0_%d := %s", v, load(fmt.Sprintf("unsafe.Add(bb, %s)", cOff), v*32))
+					s.p("acc0_%d := %s", v, loadM(fmt.Sprintf("unsafe.Add(bb, %s)", cOff), v*32, masked && v == nv-1))
 				default:
 					s.p("acc%d_%d := acc0_%d", j, v, v)
 				}
@@ -401,7 +433,7 @@ func (g *gen) convForwardSIMD(i int) string {
 			s.loop(c.ci/u, [][2]string{{"wt", fmt.Sprint(u * c.co * 4)}, {"rt", fmt.Sprint(u * 32)}}, func() {
 				for st := range u {
 					for v := range nv {
-						s.p("w%d_%d := %s", st, v, load("wt", st*c.co*4+v*32))
+						s.p("w%d_%d := %s", st, v, loadM("wt", st*c.co*4+v*32, masked && v == nv-1))
 					}
 					for j := range np {
 						s.p("x%d_%d := %s", st, j, load("rt", pix[j][0]+st*32))
@@ -421,7 +453,7 @@ func (g *gen) convForwardSIMD(i int) string {
 				if relu {
 					val += ".Max(zero)"
 				}
-				s.p("%s.Store((*[8]float32)(%s))", val, addr("oc", pix[j][1]+v*32))
+				s.p("%s", storeM(val, "oc", pix[j][1]+v*32, masked && v == nv-1))
 			}
 		}
 	}
@@ -430,12 +462,17 @@ func (g *gen) convForwardSIMD(i int) string {
 		nv := c.co / 8
 		if nv >= 2 {
 			s.p("for cb := range %d {", nv/2)
-			block(pix, 2, "cb*64")
+			block(pix, 2, "cb*64", false)
 			s.p("}")
 		}
 		if nv%2 == 1 {
 			s.p("{")
-			block(pix, 1, fmt.Sprint(nv/2*64))
+			block(pix, 1, fmt.Sprint(nv/2*64), false)
+			s.p("}")
+		}
+		if c.co%8 != 0 {
+			s.p("{")
+			block(pix, 1, fmt.Sprint(nv*32), true)
 			s.p("}")
 		}
 	}
@@ -558,23 +595,29 @@ func (g *gen) convWeightsSIMD(i int) string {
 	s.p("zb := unsafe.Pointer(&dz[0])")
 	s.p("kb := unsafe.Pointer(&dk[0])")
 	nvAll := c.co / 8
+	if c.co%8 != 0 {
+		s.tailMask(c.co % 8)
+	}
 	if l.UseBias {
-		// The bias gradient sums dz over pixels, 8 vectors at a time.
+		// The bias gradient sums dz over pixels, 8 vectors at a time; a
+		// partial last vector is masked.
 		s.p("gb := unsafe.Pointer(&db[0])")
-		for v0 := 0; v0 < nvAll; v0 += 8 {
-			nv := min(8, nvAll-v0)
+		nvT := (c.co + 7) / 8
+		for v0 := 0; v0 < nvT; v0 += 8 {
+			nv := min(8, nvT-v0)
+			m := func(v int) bool { return c.co%8 != 0 && v0+v == nvT-1 }
 			s.p("{")
 			for v := range nv {
-				s.p("s%d := %s", v, load("gb", (v0+v)*32))
+				s.p("s%d := %s", v, loadM("gb", (v0+v)*32, m(v)))
 			}
 			s.p("zp := zb")
 			s.loop(c.oh*c.ow, [][2]string{{"zp", fmt.Sprint(c.co * 4)}}, func() {
 				for v := range nv {
-					s.p("s%d = s%d.Add(%s)", v, v, load("zp", (v0+v)*32))
+					s.p("s%d = s%d.Add(%s)", v, v, loadM("zp", (v0+v)*32, m(v)))
 				}
 			})
 			for v := range nv {
-				s.p("s%d.Store((*[8]float32)(%s))", v, addr("gb", (v0+v)*32))
+				s.p("%s", storeM(fmt.Sprintf("s%d", v), "gb", (v0+v)*32, m(v)))
 			}
 			s.p("}")
 		}
@@ -605,8 +648,9 @@ func (g *gen) convWeightsSIMD(i int) string {
 		rowStart, rowEnd = "oy0", "oy1"
 	}
 	// block emits the accumulation of rows r by nv vectors at channel byte
-	// offset cOff, and its addition into dk.
-	block := func(r wRows, nv int, cOff string) {
+	// offset cOff, and its addition into dk. With masked, the last vector
+	// holds the co%8 channels of the tail.
+	block := func(r wRows, nv int, cOff string, masked bool) {
 		nr := len(r.in)
 		for j := range nr {
 			for v := range nv {
@@ -630,7 +674,7 @@ func (g *gen) convWeightsSIMD(i int) string {
 				// it dies and MulAdd needs fewest register copies.
 				if nv <= nr {
 					for v := range nv {
-						s.p("d%d_%d := %s", k, v, load("zp", zo+v*32))
+						s.p("d%d_%d := %s", k, v, loadM("zp", zo+v*32, masked && v == nv-1))
 					}
 					for j := range nr {
 						s.p("x%d_%d := %s", k, j, load("rt", xo+r.in[j]))
@@ -643,7 +687,7 @@ func (g *gen) convWeightsSIMD(i int) string {
 						s.p("x%d_%d := %s", k, j, load("rt", xo+r.in[j]))
 					}
 					for v := range nv {
-						s.p("d%d_%d := %s", k, v, load("zp", zo+v*32))
+						s.p("d%d_%d := %s", k, v, loadM("zp", zo+v*32, masked && v == nv-1))
 						for j := range nr {
 							s.p("acc%d_%d = d%d_%d.MulAdd(x%d_%d, acc%d_%d)", j, v, k, v, k, j, j, v)
 						}
@@ -659,43 +703,49 @@ func (g *gen) convWeightsSIMD(i int) string {
 		s.p("kt := unsafe.Add(kb, %s+%s)", r.dkBase, cOff)
 		for j := range nr {
 			for v := range nv {
-				a := addr("kt", r.dk[j]+v*32)
-				s.p("%s.Add(acc%d_%d).Store((*[8]float32)(%s))", load("kt", r.dk[j]+v*32), j, v, a)
+				m := masked && v == nv-1
+				s.p("%s", storeM(fmt.Sprintf("%s.Add(acc%d_%d)", loadM("kt", r.dk[j]+v*32, m), j, v), "kt", r.dk[j]+v*32, m))
 			}
 		}
 	}
 	// channels emits body for every block of output channels: nvMax
-	// vectors at a time, then the remaining vectors.
-	channels := func(body func(nv int, cOff string)) {
+	// vectors at a time, then the remaining vectors, then the masked
+	// partial vector.
+	channels := func(body func(nv int, cOff string, masked bool)) {
 		if nvAll >= nvMax {
 			s.p("for cb := range %d {", nvAll/nvMax)
-			body(nvMax, fmt.Sprintf("cb*%d", nvMax*32))
+			body(nvMax, fmt.Sprintf("cb*%d", nvMax*32), false)
 			s.p("}")
 		}
 		if r := nvAll % nvMax; r > 0 {
 			s.p("{")
-			body(r, fmt.Sprint(nvAll/nvMax*nvMax*32))
+			body(r, fmt.Sprint(nvAll/nvMax*nvMax*32), false)
+			s.p("}")
+		}
+		if c.co%8 != 0 {
+			s.p("{")
+			body(1, fmt.Sprint(nvAll*32), true)
 			s.p("}")
 		}
 	}
 	switch {
 	case c.ci%4 == 0:
 		s.p("for cib := range %d {", c.ci/4)
-		channels(func(nv int, cOff string) {
+		channels(func(nv int, cOff string, masked bool) {
 			c.taps(s, func(inOff, wOff string) {
 				block(wRows{
 					inBase: fmt.Sprintf("%s+cib*%d", inOff, c.hp*c.wp*128),
 					dkBase: fmt.Sprintf("%s+cib*%d", wOff, 4*c.co*4),
 					in:     []int{0, 32, 64, 96},
 					dk:     []int{0, c.co * 4, 2 * c.co * 4, 3 * c.co * 4},
-				}, nv, cOff)
+				}, nv, cOff, masked)
 			})
 		})
 		s.p("}")
 	case static:
 		// Groups of at most 4 rows, as even as possible.
 		ng := (nRows + 3) / 4
-		channels(func(nv int, cOff string) {
+		channels(func(nv int, cOff string, masked bool) {
 			for gi := range ng {
 				r := wRows{inBase: "0", dkBase: "0"}
 				for row := gi * nRows / ng; row < (gi+1)*nRows/ng; row++ {
@@ -705,7 +755,7 @@ func (g *gen) convWeightsSIMD(i int) string {
 					r.dk = append(r.dk, row*c.co*4)
 				}
 				s.p("{")
-				block(r, nv, cOff)
+				block(r, nv, cOff, masked)
 				s.p("}")
 			}
 		})
@@ -713,12 +763,12 @@ func (g *gen) convWeightsSIMD(i int) string {
 		// One input channel at a time by up to 4 vectors.
 		c.taps(s, func(inOff, wOff string) {
 			s.p("for ci := range %d {", c.ci)
-			channels(func(nv int, cOff string) {
+			channels(func(nv int, cOff string, masked bool) {
 				block(wRows{
 					inBase: fmt.Sprintf("%s+ci*32", inOff),
 					dkBase: fmt.Sprintf("%s+ci*%d", wOff, c.co*4),
 					in:     []int{0}, dk: []int{0},
-				}, nv, cOff)
+				}, nv, cOff, masked)
 			})
 			s.p("}")
 		})
@@ -763,9 +813,12 @@ func (g *gen) convInputSIMD(i int) string {
 	s.p("qb := unsafe.Pointer(&din[0])")
 	rowB, wRow := c.ow*c.co*4, c.ci*c.co*4
 	nv := c.co / 8
-	step := min(nv, dinStep)
+	step := max(1, min(nv, dinStep))
 	for nv%step != 0 {
 		step--
+	}
+	if c.co%8 != 0 {
+		s.tailMask(c.co % 8)
 	}
 	// block emits np pixels starting at column qx0: the constant column,
 	// or -1 for the interior loop's column qx, where every tap is valid.
@@ -808,6 +861,19 @@ func (g *gen) convInputSIMD(i int) string {
 			s.p("{")
 			s.p("zt := %s", addr("zr", zOff))
 			s.p("wt := %s", addr("wr", kx*wRow))
+			if c.co%8 != 0 {
+				// The partial last vector of output channels, masked in
+				// both operands so that its other lanes add zero.
+				for _, j := range js {
+					s.p("dt_%d := %s", j, loadM("zt", (j-js[0])*c.co*4+nv*32, true))
+				}
+				for ch := range 4 {
+					s.p("wt_%d := %s", ch, loadM("wt", ch*c.co*4+nv*32, true))
+					for _, j := range js {
+						s.p("a%d_%d = wt_%d.MulAdd(dt_%d, a%d_%d)", j, ch, ch, j, j, ch)
+					}
+				}
+			}
 			s.loop(nv/step, [][2]string{{"zt", fmt.Sprint(step * 32)}, {"wt", fmt.Sprint(step * 32)}}, func() {
 				for v := range step {
 					for _, j := range js {
@@ -899,6 +965,9 @@ func (g *gen) convInputGatherSIMD(i int) string {
 	if c.ci%8 != 0 {
 		nb = 4
 	}
+	if c.co%8 != 0 {
+		s.tailMask(c.co % 8)
+	}
 	s.p("for qy := range %d {", c.hp)
 	s.p("for qx := range %d {", c.wp)
 	s.p("dq := unsafe.Add(qb, (qy*%d+qx)*%d)", c.wp, c.ci*4)
@@ -927,6 +996,14 @@ func (g *gen) convInputGatherSIMD(i int) string {
 	nv, step := c.co/8, 1
 	if nv <= 16 {
 		nv, step = 1, c.co/8
+	}
+	if c.co%8 != 0 {
+		// The partial last vector of output channels, masked in both
+		// operands so that its other lanes add zero.
+		s.p("dt := %s", loadM("zp", c.co/8*32, true))
+		for j := range nb {
+			s.p("a%d = %s.MulAdd(dt, a%d)", j, loadM("wp", j*c.co*4+c.co/8*32, true), j)
+		}
 	}
 	s.loop(nv, [][2]string{{"zp", fmt.Sprint(step * 32)}, {"wp", fmt.Sprint(step * 32)}}, func() {
 		for v := range step {
@@ -960,7 +1037,7 @@ func (g *gen) convInputGatherSIMD(i int) string {
 
 // simdPool reports whether a max pooling layer has a SIMD version: valid
 // windows over channels in whole vectors.
-func simdPool(l *dsl.Layer) bool { return !hasPad(l) && l.In[2]%8 == 0 }
+func simdPool(l *dsl.Layer) bool { return !hasPad(l) }
 
 // maxPoolSIMD emits the body of a max pooling kernel, 8 channels at a time.
 // With withArg it also keeps the index of the first maximum of each
@@ -987,9 +1064,14 @@ func (g *gen) maxPoolSIMD(i int, withArg bool) string {
 	if withArg {
 		s.p("ap := unsafe.Add(argp, (oy*%d+ox)*%d)", ow, c*4)
 	}
-	for cb := 0; cb < c/8; cb++ {
+	if c%8 != 0 {
+		s.tailMask(c % 8)
+	}
+	// The last vector of channels is masked when c is not a multiple of 8.
+	for cb := 0; cb < (c+7)/8; cb++ {
+		mk := cb == c/8
 		s.p("{")
-		s.p("m := %s", load("ip", cb*32))
+		s.p("m := %s", loadM("ip", cb*32, mk))
 		if withArg {
 			s.p("idx := lanes.Add(archsimd.BroadcastInt32x8(int32(first + %d)))", cb*8)
 		}
@@ -1000,18 +1082,20 @@ func (g *gen) maxPoolSIMD(i int, withArg bool) string {
 				}
 				off := (ky*w + kx) * c
 				if withArg {
-					s.p("if v := %s; true {", load("ip", (off+cb*8)*4))
+					s.p("if v := %s; true {", loadM("ip", (off+cb*8)*4, mk))
 					s.p("gt := v.Greater(m)")
 					s.p("m = v.Merge(m, gt)")
 					s.p("idx = lanes.Add(archsimd.BroadcastInt32x8(int32(first + %d))).Merge(idx, gt)", off+cb*8)
 					s.p("}")
 				} else {
-					s.p("m = m.Max(%s)", load("ip", (off+cb*8)*4))
+					s.p("m = m.Max(%s)", loadM("ip", (off+cb*8)*4, mk))
 				}
 			}
 		}
-		s.p("m.Store((*[8]float32)(%s))", addr("op", cb*32))
-		if withArg {
+		s.p("%s", storeM("m", "op", cb*32, mk))
+		if withArg && mk {
+			s.p("idx.StoreMasked((*[8]int32)(%s), tail)", addr("ap", cb*32))
+		} else if withArg {
 			s.p("idx.Store((*[8]int32)(%s))", addr("ap", cb*32))
 		}
 		s.p("}")
@@ -1163,14 +1247,23 @@ func (g *gen) maxPoolBackwardSIMD(i int) string {
 	s.p("first := (oy*%d + ox*%d) * %d", sh*w, sw, c)
 	s.p("o := (oy*%d + ox) * %d", ow, c*4)
 	s.p("ip := unsafe.Add(dp, first*4)")
-	for cb := 0; cb < c/8; cb++ {
+	if c%8 != 0 {
+		s.tailMask(c % 8)
+	}
+	// The last vector of channels is masked when c is not a multiple of 8.
+	for cb := 0; cb < (c+7)/8; cb++ {
+		mk := cb == c/8
 		s.p("{")
-		s.p("d := %s.Masked(%s.Greater(zero))", load(fmt.Sprintf("unsafe.Add(zp, o+%d)", cb*32), 0), load(fmt.Sprintf("unsafe.Add(yp, o+%d)", cb*32), 0))
-		s.p("a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+%d)))", cb*32)
+		s.p("d := %s.Masked(%s.Greater(zero))", loadM(fmt.Sprintf("unsafe.Add(zp, o+%d)", cb*32), 0, mk), loadM(fmt.Sprintf("unsafe.Add(yp, o+%d)", cb*32), 0, mk))
+		if mk {
+			s.p("a := archsimd.LoadMaskedInt32x8((*[8]int32)(unsafe.Add(ap, o+%d)), tail)", cb*32)
+		} else {
+			s.p("a := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(ap, o+%d)))", cb*32)
+		}
 		for ky := range kh {
 			for kx := range kw {
 				off := (ky*w+kx)*c + cb*8
-				s.p("d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + %d))))).Store((*[8]float32)(%s))", off, addr("ip", off*4))
+				s.p("%s", storeM(fmt.Sprintf("d.Masked(a.Equal(lanes.Add(archsimd.BroadcastInt32x8(int32(first + %d)))))", off), "ip", off*4, mk))
 			}
 		}
 		s.p("}")

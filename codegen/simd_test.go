@@ -56,6 +56,24 @@ fit(data=image_directory("pooled", image_size=(11, 12)), epochs=1, batch_size=8)
 compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), epochs=1, batch_size=8)
 `,
+	// Channels that do not fill a vector: 5 (a masked vector only) and
+	// 12 through convolutions and max pooling, and 20 (two vectors and a
+	// masked one) with stride 2, whose input gradient gathers; the 12
+	// above 20 input channels sum their input gradient over output
+	// channels.
+	"narrow": `model narrow {
+    Input(shape=(16, 13, 2))
+    Conv2D(5, 3, activation="relu")
+    MaxPooling2D(2)
+    Conv2D(20, 3, strides=2, padding="same")
+    Conv2D(12, 3, padding="same", activation="relu")
+    MaxPooling2D(2)
+    Conv2D(4, 1, use_bias=False)
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+`,
 	// The first two convolutions run Winograd's F(2x2, 3x3) in the SIMD
 	// build: 30 tiles (a block of 2 tiles last) by 3 vectors of channels
 	// (a lone vector last), without bias or activation, and 20 tiles of a
@@ -151,7 +169,12 @@ func TestWinogradChosen(t *testing.T) {
 		{"wino", awkwardSpecs["wino"], []int{1, 2}},
 		{"wino_tail", awkwardSpecs["wino_tail"], []int{1}},
 		{"odd", awkwardSpecs["odd"], nil},
+		{"narrow", awkwardSpecs["narrow"], nil},
 	}
+	cases = append(cases, struct {
+		name, spec string
+		want       []int
+	}{"filters12", "model filters12 {\n    Input(shape=(12, 12, 8))\n    Conv2D(12, 3)\n    Flatten()\n    Dense(2)\n}\n", nil})
 	src, err := os.ReadFile("../specs/mnist.cnn")
 	if err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ const winoMaxFloats = 64 << 10
 func (g *gen) wino(i int) bool {
 	l := &g.m.Layers[i]
 	if l.Kind != dsl.KindConv2D || !g.simdConvForward(i) || l.Kernel != [2]int{3, 3} ||
-		l.Strides != [2]int{1, 1} || hasPad(l) || l.In[2]%8 != 0 {
+		l.Strides != [2]int{1, 1} || hasPad(l) || l.In[2]%8 != 0 || l.Out[2]%8 != 0 {
 		return false
 	}
 	lh, lw := g.live(i)
