@@ -31,10 +31,35 @@ func simdConv(l *dsl.Layer) bool {
 }
 
 // simdConvForward reports whether layer i's forward convolution has a SIMD
-// version: the activation must be one the kernel fuses.
+// version: the kernel fuses ReLU, and sigmoid and tanh follow it, row by
+// row of live outputs, in scalar code (postActivation).
 func (g *gen) simdConvForward(i int) bool {
+	switch g.act(i) {
+	case "relu", "linear", "sigmoid", "tanh":
+		return simdConv(&g.m.Layers[i])
+	}
+	return false
+}
+
+// postActivation returns the statements that apply layer i's sigmoid or
+// tanh after its SIMD forward kernel has written the linear outputs, or
+// nil for the activations the kernel fuses. Only the live outputs (see
+// gen.live) are activated; the others stay zero.
+func (g *gen) postActivation(i int) []jen.Code {
 	a := g.act(i)
-	return simdConv(&g.m.Layers[i]) && (a == "relu" || a == "linear")
+	if a != "sigmoid" && a != "tanh" {
+		return nil
+	}
+	c := g.geom(i)
+	row := func(lo, hi jen.Code) jen.Code { return jen.Id("out").Index(jen.Add(lo).Op(":").Add(hi)) }
+	lo := jen.Id("oy").Op("*").Lit(c.ow * c.co)
+	hi := jen.Id("oy").Op("*").Lit(c.ow*c.co).Op("+").Lit(c.lw * c.co)
+	return []jen.Code{
+		jen.Comment(a + " of the live outputs, after the vector code."),
+		jen.For(jen.Id("oy").Op(":=").Range().Lit(c.lh)).Block(
+			jen.Qual(RuntimePath, "Activate").Call(jen.Lit(a), row(lo, hi), row(lo.Clone(), hi.Clone())),
+		),
+	}
 }
 
 // simdConvInput reports whether layer i's input gradient has a SIMD
@@ -215,13 +240,17 @@ func (g *gen) simdFile() *jen.File {
 			continue
 		}
 		f.Comment(fmt.Sprintf("%s is the AVX2 version of %sGeneric: %s.", d.name, d.name, g.layerComment(l)))
-		f.Func().Id(d.name).Params(params...).Block(
+		stmts := []jen.Code{
 			jen.If(jen.Op("!").Id("useSIMD")).Block(genericCall(d), jen.Return()),
 			// The first use of unsafe goes through jen so that it is imported.
 			jen.Var().Id("_").Qual("unsafe", "Pointer"),
 			jen.Id(body),
 			raw("archsimd.ClearAVXUpperBits()"),
-		)
+		}
+		if l.Kind == dsl.KindConv2D && strings.HasPrefix(d.name, "forward") {
+			stmts = append(stmts, g.postActivation(d.layer)...)
+		}
+		f.Func().Id(d.name).Params(params...).Block(stmts...)
 	}
 	return f
 }

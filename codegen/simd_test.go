@@ -58,14 +58,14 @@ fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), e
 `,
 	// Channels that do not fill a vector: 5 (a masked vector only) and
 	// 12 through convolutions and max pooling, and 20 (two vectors and a
-	// masked one) with stride 2, whose input gradient gathers; the 12
+	// masked one) with stride 2 and sigmoid, whose input gradient gathers; the 12
 	// above 20 input channels sum their input gradient over output
 	// channels.
 	"narrow": `model narrow {
     Input(shape=(16, 13, 2))
     Conv2D(5, 3, activation="relu")
     MaxPooling2D(2)
-    Conv2D(20, 3, strides=2, padding="same")
+    Conv2D(20, 3, strides=2, padding="same", activation="sigmoid")
     Conv2D(12, 3, padding="same", activation="relu")
     MaxPooling2D(2)
     Conv2D(4, 1, use_bias=False)
