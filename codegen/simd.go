@@ -211,6 +211,8 @@ func (g *gen) simdFile() *jen.File {
 			body = reluBackwardSIMD()
 		case l.Kind == dsl.KindDense && strings.HasPrefix(d.name, "forward") && g.simdDenseForward(d.layer):
 			body = g.denseForwardSIMD(d.layer)
+		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Input") && l.In[0]%8 == 0:
+			body = g.denseInputSIMD(d.layer)
 		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Weights") && simdDense(l):
 			body = g.denseWeightsSIMD(d.layer)
 		case l.Kind == dsl.KindMaxPooling2D && strings.HasPrefix(d.name, "backward"):
@@ -1299,5 +1301,63 @@ func (g *gen) maxPoolBackwardSIMD(i int) string {
 	}
 	s.p("}")
 	s.p("}")
+	return s.String()
+}
+
+// denseInputSIMD returns the body of a Dense layer's input gradient,
+// din[i] = Σ_u k[i][u] dz[u]: 8 kernel rows at a time, each row's dot
+// product with dz in a vector (a masked last vector when the units do not
+// fill one), the 8 vectors then summed horizontally into one vector of 8
+// inputs.
+func (g *gen) denseInputSIMD(i int) string {
+	l := &g.m.Layers[i]
+	n, u := l.In[0], l.Units
+	q, r := u/8, u%8
+	s := &src{}
+	s.p("kp := unsafe.Pointer(&k[0])")
+	s.p("zb := unsafe.Pointer(&dz[0])")
+	s.p("dp := unsafe.Pointer(&din[0])")
+	if r != 0 {
+		s.tailMask(r)
+	}
+	// dz stays in registers when it takes few vectors.
+	inRegs := q+1 <= 4
+	z := func(v int) string {
+		if inRegs {
+			return fmt.Sprintf("z%d", v)
+		}
+		return loadM("zb", v*32, v == q)
+	}
+	if inRegs {
+		for v := range q {
+			s.p("z%d := %s", v, load("zb", v*32))
+		}
+		if r != 0 {
+			s.p("z%d := %s", q, loadM("zb", q*32, true))
+		}
+	}
+	nv := q
+	if r != 0 {
+		nv++
+	}
+	s.loop(n/8, [][2]string{{"kp", fmt.Sprint(8 * u * 4)}, {"dp", "32"}}, func() {
+		for j := range 8 {
+			for v := range nv {
+				k := loadM("kp", j*u*4+v*32, v == q)
+				if v == 0 {
+					s.p("a%d := %s.Mul(%s)", j, k, z(v))
+				} else {
+					s.p("a%d = %s.MulAdd(%s, a%d)", j, k, z(v), j)
+				}
+			}
+		}
+		s.p("h01 := a0.AddPairsGrouped(a1)")
+		s.p("h23 := a2.AddPairsGrouped(a3)")
+		s.p("h03 := h01.AddPairsGrouped(h23)")
+		s.p("h45 := a4.AddPairsGrouped(a5)")
+		s.p("h67 := a6.AddPairsGrouped(a7)")
+		s.p("h47 := h45.AddPairsGrouped(h67)")
+		s.p("h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47)).Store((*[8]float32)(dp))")
+	})
 	return s.String()
 }

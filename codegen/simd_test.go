@@ -58,9 +58,9 @@ fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), e
 `,
 	// Channels that do not fill a vector: 5 (a masked vector only) and
 	// 12 through convolutions and max pooling, and 20 (two vectors and a
-	// masked one) with stride 2 and sigmoid, whose input gradient gathers; the 12
-	// above 20 input channels sum their input gradient over output
-	// channels.
+	// masked one) with stride 2 and sigmoid, whose input gradient
+	// gathers; the 12 above 20 input channels sum their input gradient
+	// over output channels.
 	"narrow": `model narrow {
     Input(shape=(16, 13, 2))
     Conv2D(5, 3, activation="relu")

@@ -5519,7 +5519,50 @@ func backward7Weights(in *[1152]float32, dz *[10]float32, dk *[11520]float32, db
 	archsimd.ClearAVXUpperBits()
 }
 
-// backward7Input runs backward7InputGeneric: dense has no SIMD version for its shape.
+// backward7Input is the AVX2 version of backward7InputGeneric: dense: Dense(10, activation="softmax") (1152) -> (10), specs/mnist.cnn:10.
 func backward7Input(k *[11520]float32, dz *[10]float32, din *[1152]float32) {
-	backward7InputGeneric(k, dz, din)
+	if !useSIMD {
+		backward7InputGeneric(k, dz, din)
+		return
+	}
+	var _ unsafe.Pointer
+	kp := unsafe.Pointer(&k[0])
+	zb := unsafe.Pointer(&dz[0])
+	dp := unsafe.Pointer(&din[0])
+	tail := archsimd.BroadcastInt32x8(2).Greater(archsimd.LoadInt32x8(&lanes8))
+	z0 := archsimd.LoadFloat32x8((*[8]float32)(zb))
+	z1 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(zb, 32)), tail)
+	for n := 144; ; {
+		a0 := archsimd.LoadFloat32x8((*[8]float32)(kp)).Mul(z0)
+		a0 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 32)), tail).MulAdd(z1, a0)
+		a1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 40))).Mul(z0)
+		a1 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 72)), tail).MulAdd(z1, a1)
+		a2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 80))).Mul(z0)
+		a2 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 112)), tail).MulAdd(z1, a2)
+		a3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 120))).Mul(z0)
+		a3 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 152)), tail).MulAdd(z1, a3)
+		a4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 160))).Mul(z0)
+		a4 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 192)), tail).MulAdd(z1, a4)
+		a5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 200))).Mul(z0)
+		a5 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 232)), tail).MulAdd(z1, a5)
+		a6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 240))).Mul(z0)
+		a6 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 272)), tail).MulAdd(z1, a6)
+		a7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 280))).Mul(z0)
+		a7 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 312)), tail).MulAdd(z1, a7)
+		h01 := a0.AddPairsGrouped(a1)
+		h23 := a2.AddPairsGrouped(a3)
+		h03 := h01.AddPairsGrouped(h23)
+		h45 := a4.AddPairsGrouped(a5)
+		h67 := a6.AddPairsGrouped(a7)
+		h47 := h45.AddPairsGrouped(h67)
+		h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47)).Store((*[8]float32)(dp))
+		n--
+		if n == 0 {
+			break
+		}
+		kp = unsafe.Add(kp, 320)
+		dp = unsafe.Add(dp, 32)
+	}
+
+	archsimd.ClearAVXUpperBits()
 }
