@@ -53,7 +53,7 @@ func (g *gen) postActivation(i int) []jen.Code {
 	c := g.geom(i)
 	row := func(lo, hi jen.Code) jen.Code { return jen.Id("out").Index(jen.Add(lo).Op(":").Add(hi)) }
 	lo := jen.Id("oy").Op("*").Lit(c.ow * c.co)
-	hi := jen.Id("oy").Op("*").Lit(c.ow*c.co).Op("+").Lit(c.lw * c.co)
+	hi := jen.Id("oy").Op("*").Lit(c.ow * c.co).Op("+").Lit(c.lw * c.co)
 	return []jen.Code{
 		jen.Comment(a + " of the live outputs, after the vector code."),
 		jen.For(jen.Id("oy").Op(":=").Range().Lit(c.lh)).Block(
