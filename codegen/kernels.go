@@ -441,7 +441,8 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 		}
 	}
 	f.Comment(fmt.Sprintf("forward%d averages each window over its cells inside the input.", i))
-	f.Func().Id(fmt.Sprintf("forward%d", i)).Params(jen.Id("in").Add(arr(h*w*c)), jen.Id("out").Add(arr(oh*ow*c))).Block(
+	fparams := []jen.Code{jen.Id("in").Add(arr(h * w * c)), jen.Id("out").Add(arr(oh * ow * c))}
+	f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), fparams)).Params(fparams...).Block(
 		jen.For(raw("oy := range %d", oh)).Block(
 			jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {
 				for _, s := range count() {
@@ -457,7 +458,9 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 			}),
 		),
 	)
-	f.Func().Id(fmt.Sprintf("backward%d", i)).Params(jen.Id("dz").Add(arr(oh*ow*c)), jen.Id("din").Add(arr(h*w*c))).Block(
+	f.Comment(fmt.Sprintf("backward%d spreads the gradient of each window evenly over its cells inside the input.", i))
+	bparams := []jen.Code{jen.Id("dz").Add(arr(oh * ow * c)), jen.Id("din").Add(arr(h * w * c))}
+	f.Func().Id(g.generic(fmt.Sprintf("backward%d", i), bparams)).Params(bparams...).Block(
 		raw("clear(din[:])"),
 		jen.For(raw("oy := range %d", oh)).Block(
 			jen.For(raw("ox := range %d", ow)).BlockFunc(func(b *jen.Group) {

@@ -219,6 +219,8 @@ func (g *gen) simdFile() *jen.File {
 			if simdPool(l) && l.Strides == l.Kernel {
 				body = g.maxPoolBackwardSIMD(d.layer)
 			}
+		case l.Kind == dsl.KindAveragePooling2D && simdPool(l):
+			body = g.avgPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
@@ -1359,5 +1361,60 @@ func (g *gen) denseInputSIMD(i int) string {
 		s.p("h47 := h45.AddPairsGrouped(h67)")
 		s.p("h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47)).Store((*[8]float32)(dp))")
 	})
+	return s.String()
+}
+
+// avgPoolSIMD returns the body of an average pooling kernel without
+// padding, 8 channels at a time (a masked last vector when the channels do
+// not fill one): the forward pass sums each window in the order of the
+// portable kernel and divides by its size, so both give the same bits; the
+// backward pass clears din and adds each window's gradient, divided by its
+// size, into its cells.
+func (g *gen) avgPoolSIMD(i int, forward bool) string {
+	l := &g.m.Layers[i]
+	w, c := l.In[1], l.In[2]
+	oh, ow := l.Out[0], l.Out[1]
+	kh, kw, sh, sw := l.Kernel[0], l.Kernel[1], l.Strides[0], l.Strides[1]
+	s := &src{}
+	if !forward {
+		s.p("clear(din[:])")
+	}
+	if c%8 != 0 {
+		s.tailMask(c % 8)
+	}
+	s.p("n := archsimd.BroadcastFloat32x8(%d)", kh*kw)
+	if forward {
+		s.p("inp, outp := unsafe.Pointer(&in[0]), unsafe.Pointer(&out[0])")
+	} else {
+		s.p("inp, outp := unsafe.Pointer(&din[0]), unsafe.Pointer(&dz[0])")
+	}
+	s.p("for oy := range %d {", oh)
+	s.p("for ox := range %d {", ow)
+	s.p("ip := unsafe.Add(inp, (oy*%d+ox*%d)*%d)", sh*w, sw, c*4)
+	s.p("op := unsafe.Add(outp, (oy*%d+ox)*%d)", ow, c*4)
+	for cb := 0; cb < (c+7)/8; cb++ {
+		mk := cb == c/8
+		s.p("{")
+		if forward {
+			s.p("var acc archsimd.Float32x8")
+			for ky := range kh {
+				for kx := range kw {
+					s.p("acc = acc.Add(%s)", loadM("ip", ((ky*w+kx)*c+cb*8)*4, mk))
+				}
+			}
+			s.p("%s", storeM("acc.Div(n)", "op", cb*32, mk))
+		} else {
+			s.p("gv := %s.Div(n)", loadM("op", cb*32, mk))
+			for ky := range kh {
+				for kx := range kw {
+					off := ((ky*w+kx)*c + cb*8) * 4
+					s.p("%s", storeM(fmt.Sprintf("%s.Add(gv)", loadM("ip", off, mk)), "ip", off, mk))
+				}
+			}
+		}
+		s.p("}")
+	}
+	s.p("}")
+	s.p("}")
 	return s.String()
 }

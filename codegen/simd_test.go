@@ -57,10 +57,10 @@ compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), epochs=1, batch_size=8)
 `,
 	// Channels that do not fill a vector: 5 (a masked vector only) and
-	// 12 through convolutions and max pooling, and 20 (two vectors and a
-	// masked one) with stride 2 and sigmoid, whose input gradient
-	// gathers; the 12 above 20 input channels sum their input gradient
-	// over output channels.
+	// 12 through convolutions and max pooling, 4 through average pooling,
+	// and 20 (two vectors and a masked one) with stride 2 and sigmoid,
+	// whose input gradient gathers; the 12 above 20 input channels sum
+	// their input gradient over output channels.
 	"narrow": `model narrow {
     Input(shape=(16, 13, 2))
     Conv2D(5, 3, activation="relu")
@@ -69,6 +69,7 @@ fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), e
     Conv2D(12, 3, padding="same", activation="relu")
     MaxPooling2D(2)
     Conv2D(4, 1, use_bias=False)
+    AveragePooling2D((2, 1))
     Flatten()
     Dense(3, activation="softmax")
 }
