@@ -8,10 +8,10 @@ import (
 	"github.com/dave/jennifer/jen"
 )
 
-// The SIMD build runs the forward pass of small 3x3 convolutions with
-// Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast
-// Algorithms for Convolutional Neural Networks", 2015): each 2x2 block of
-// outputs (a tile) is
+// The SIMD build runs small 3x3 convolutions, the forward pass and both
+// gradients, with Winograd's minimal filtering F(2x2, 3x3) (Lavin and
+// Gray, "Fast Algorithms for Convolutional Neural Networks", 2015): each
+// 2x2 block of outputs (a tile) is
 //
 //	Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A
 //
@@ -35,11 +35,12 @@ import (
 // layers keep the direct convolution.
 const winoMaxFloats = 64 << 10
 
-// wino reports whether the SIMD build computes layer i's forward pass with
+// wino reports whether the SIMD build computes layer i's passes with
 // F(2x2, 3x3): a 3x3 kernel with stride 1 and no padding, input and output
-// channels in whole vectors, an activation the kernel fuses, an even number
-// of live rows and columns (see gen.live), at least 8 tiles for the matrix
-// products to reuse their operands, and buffers within winoMaxFloats.
+// channels in whole vectors, an activation the SIMD forward takes, an even
+// number of live rows and columns (see gen.live), at least 8 tiles for the
+// matrix products to reuse their operands, and buffers within
+// winoMaxFloats.
 func (g *gen) wino(i int) bool {
 	l := &g.m.Layers[i]
 	if l.Kind != dsl.KindConv2D || !g.simdConvForward(i) || l.Kernel != [2]int{3, 3} ||
@@ -123,6 +124,8 @@ func (g *gen) winoKernelSIMD(i int) string {
 	s.p("var d [8]uint32")
 	s.p("d0.Or(d1).Or(d2.Or(d3)).Store(&d)")
 	s.p("if d == ([8]uint32{}) { return }")
+	// copy is memmove, which may use SSE.
+	s.p("archsimd.ClearAVXUpperBits()")
 	s.p("copy(wg.kc[:], k[:])")
 	s.p("half := archsimd.BroadcastFloat32x8(0.5)")
 	s.p("kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])")
@@ -199,7 +202,7 @@ var bTerms = [4][2]struct {
 // tile and input channel (4 inputs each, since every row of Bᵀ has two
 // nonzeros), pre-broadcast into bc as the direct kernels' inputs are, and
 // multiplies it by the position's transformed kernel into m. Then each
-// tile's outputs are Aᵀ m A with A ᵀ= [1 1 1 0; 0 1 -1 -1], plus the bias,
+// tile's outputs are Aᵀ m A with Aᵀ = [1 1 1 0; 0 1 -1 -1], plus the bias,
 // with ReLU fused into the stores.
 func (g *gen) convForwardWinoSIMD(i int) string {
 	l := &g.m.Layers[i]

@@ -57,6 +57,7 @@ func winoKernel3(k *[18432]float32, wg *wino3) {
 	if d == ([8]uint32{}) {
 		return
 	}
+	archsimd.ClearAVXUpperBits()
 	copy(wg.kc[:], k[:])
 	half := archsimd.BroadcastFloat32x8(0.5)
 	kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])
