@@ -143,8 +143,8 @@ func (g *gen) simdFile() *jen.File {
 	f.Var().Id("useSIMD").Op("=").Qual(archsimdPath, "X86").Dot("AVX2").Call().Op("&&").Qual(archsimdPath, "X86").Dot("FMA").Call()
 	f.Comment("lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.")
 	f.Var().Id("lanes8").Op("=").Index(jen.Lit(8)).Int32().Values(jen.Lit(0), jen.Lit(1), jen.Lit(2), jen.Lit(3), jen.Lit(4), jen.Lit(5), jen.Lit(6), jen.Lit(7))
-	if g.bcSize() > 0 {
-		f.Comment("bcIdx are the permutations that broadcast each lane of a vector, for the pre-broadcast of convolution inputs.")
+	if g.bcSize() > 0 || g.anyWideDense() {
+		f.Comment("bcIdx are the permutations that broadcast each lane of a vector: convolution inputs, wide Dense inputs.")
 		f.Var().Id("bcIdx").Op("=").Index(jen.Lit(8)).Index(jen.Lit(8)).Uint32().ValuesFunc(func(vs *jen.Group) {
 			for k := range 8 {
 				vs.ValuesFunc(func(ls *jen.Group) {
@@ -211,6 +211,10 @@ func (g *gen) simdFile() *jen.File {
 			body = reluBackwardSIMD()
 		case l.Kind == dsl.KindDense && strings.HasPrefix(d.name, "forward") && g.simdDenseForward(d.layer):
 			body = g.denseForwardSIMD(d.layer)
+		case l.Kind == dsl.KindDense && strings.HasPrefix(d.name, "forward") && wideDense(l) && (g.act(d.layer) == "relu" || g.act(d.layer) == "linear"):
+			body = g.denseForwardWideSIMD(d.layer)
+		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Weights") && wideDense(l):
+			body = g.denseWeightsWideSIMD(d.layer)
 		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Input") && l.In[0]%8 == 0:
 			body = g.denseInputSIMD(d.layer)
 		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Weights") && simdDense(l):
@@ -1416,5 +1420,108 @@ func (g *gen) avgPoolSIMD(i int, forward bool) string {
 	}
 	s.p("}")
 	s.p("}")
+	return s.String()
+}
+
+// wideDense reports whether a Dense layer whose units are too many for
+// simdDense's permutation tables has SIMD kernels vectorized over its
+// units instead: the inputs must come in whole vectors.
+func wideDense(l *dsl.Layer) bool {
+	return l.Kind == dsl.KindDense && l.In[0]%8 == 0 && !simdDense(l)
+}
+
+// anyWideDense reports whether some layer is a wideDense one.
+func (g *gen) anyWideDense() bool {
+	for i := range g.m.Layers {
+		if wideDense(&g.m.Layers[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// denseForwardWideSIMD returns the body of a wide Dense layer's forward
+// pass: blocks of up to 8 vectors of units (a masked last vector when the
+// units do not fill one) start from the bias and add, for each input, the
+// input broadcast by a permutation times its kernel row, the row being
+// the multiply-add's receiver since it is used once.
+func (g *gen) denseForwardWideSIMD(i int) string {
+	l := &g.m.Layers[i]
+	n, u := l.In[0], l.Units
+	nvT := (u + 7) / 8
+	relu := g.act(i) == "relu"
+	s := &src{}
+	if u%8 != 0 {
+		s.tailMask(u % 8)
+	}
+	if relu {
+		s.p("var zero archsimd.Float32x8")
+	}
+	s.p("ib, kb, ob := unsafe.Pointer(&in[0]), unsafe.Pointer(&k[0]), unsafe.Pointer(&out[0])")
+	if l.UseBias {
+		s.p("bb := unsafe.Pointer(&b[0])")
+	}
+	for v0 := 0; v0 < nvT; v0 += 8 {
+		nv := min(8, nvT-v0)
+		m := func(v int) bool { return u%8 != 0 && v0+v == nvT-1 }
+		s.p("{")
+		for v := range nv {
+			if l.UseBias {
+				s.p("acc%d := %s", v, loadM("bb", (v0+v)*32, m(v)))
+			} else {
+				s.p("var acc%d archsimd.Float32x8", v)
+			}
+		}
+		s.walk(n/8, []string{"ip", "kp"}, []string{"ib", fmt.Sprintf("unsafe.Add(kb, %d)", v0*32)}, []string{"32", fmt.Sprint(8 * u * 4)}, func() {
+			s.p("x := %s", load("ip", 0))
+			for ln := range 8 {
+				s.p("x%d := x.Permute(archsimd.LoadUint32x8(&bcIdx[%d]))", ln, ln)
+				for v := range nv {
+					s.p("acc%d = %s.MulAdd(x%d, acc%d)", v, loadM("kp", ln*u*4+v*32, m(v)), ln, v)
+				}
+			}
+		})
+		for v := range nv {
+			val := fmt.Sprintf("acc%d", v)
+			if relu {
+				val += ".Max(zero)"
+			}
+			s.p("%s", storeM(val, "ob", (v0+v)*32, m(v)))
+		}
+		s.p("}")
+	}
+	return s.String()
+}
+
+// denseWeightsWideSIMD returns the body of a wide Dense layer's weight
+// gradient: each kernel row adds its input, broadcast by a permutation,
+// times dz, a vector of units at a time (a masked last vector when the
+// units do not fill one).
+func (g *gen) denseWeightsWideSIMD(i int) string {
+	l := &g.m.Layers[i]
+	n, u := l.In[0], l.Units
+	nvT := (u + 7) / 8
+	s := &src{}
+	if u%8 != 0 {
+		s.tailMask(u % 8)
+	}
+	m := func(v int) bool { return u%8 != 0 && v == nvT-1 }
+	s.p("zb := unsafe.Pointer(&dz[0])")
+	if l.UseBias {
+		s.p("gb := unsafe.Pointer(&db[0])")
+		for v := range nvT {
+			s.p("%s", storeM(fmt.Sprintf("%s.Add(%s)", loadM("gb", v*32, m(v)), loadM("zb", v*32, m(v))), "gb", v*32, m(v)))
+		}
+	}
+	s.walk(n/8, []string{"ip", "kp"}, []string{"unsafe.Pointer(&in[0])", "unsafe.Pointer(&dk[0])"}, []string{"32", fmt.Sprint(8 * u * 4)}, func() {
+		s.p("x := %s", load("ip", 0))
+		for ln := range 8 {
+			s.p("x%d := x.Permute(archsimd.LoadUint32x8(&bcIdx[%d]))", ln, ln)
+			for v := range nvT {
+				off := ln*u*4 + v*32
+				s.p("%s", storeM(fmt.Sprintf("x%d.MulAdd(%s, %s)", ln, loadM("zb", v*32, m(v)), loadM("kp", off, m(v))), "kp", off, m(v)))
+			}
+		}
+	})
 	return s.String()
 }

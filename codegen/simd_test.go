@@ -75,6 +75,18 @@ fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), e
 }
 compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 `,
+	// Dense layers too wide for the permutation tables of the narrow
+	// kernels: 136 units with ReLU, 72 without bias, 9 (a masked vector),
+	// and a last one whose 9 inputs do not fill a vector.
+	"dense": `model dense {
+    Input(shape=(40,))
+    Dense(136, activation="relu")
+    Dense(72, use_bias=False)
+    Dense(9, activation="relu")
+    Dense(3, activation="softmax")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+`,
 	// The first two convolutions run Winograd's F(2x2, 3x3) in the SIMD
 	// build: 30 tiles (a block of 2 tiles last) by 3 vectors of channels
 	// (a lone vector last), without bias or activation, and 20 tiles of a

@@ -14,7 +14,7 @@ var useSIMD = archsimd.X86.AVX2() && archsimd.X86.FMA()
 // lanes8 numbers the lanes of a vector, for the indices that max pooling keeps.
 var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
 
-// bcIdx are the permutations that broadcast each lane of a vector, for the pre-broadcast of convolution inputs.
+// bcIdx are the permutations that broadcast each lane of a vector: convolution inputs, wide Dense inputs.
 var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2}, {3, 3, 3, 3, 3, 3, 3, 3}, {4, 4, 4, 4, 4, 4, 4, 4}, {5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6}, {7, 7, 7, 7, 7, 7, 7, 7}}
 
 /*
