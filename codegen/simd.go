@@ -34,21 +34,23 @@ func simdConv(l *dsl.Layer) bool {
 // version: the kernel fuses ReLU, and sigmoid and tanh follow it, row by
 // row of live outputs, in scalar code (postActivation).
 func (g *gen) simdConvForward(i int) bool {
-	switch g.act(i) {
-	case "relu", "linear", "sigmoid", "tanh":
-		return simdConv(&g.m.Layers[i])
-	}
-	return false
+	return simdConv(&g.m.Layers[i]) && simdAct(g.act(i))
 }
 
 // postActivation returns the statements that apply layer i's sigmoid or
 // tanh after its SIMD forward kernel has written the linear outputs, or
-// nil for the activations the kernel fuses. Only the live outputs (see
-// gen.live) are activated; the others stay zero.
+// nil for the activations the kernel fuses. Only the live outputs of a
+// convolution (see gen.live) are activated; the others stay zero.
 func (g *gen) postActivation(i int) []jen.Code {
 	a := g.act(i)
 	if a != "sigmoid" && a != "tanh" {
 		return nil
+	}
+	if g.m.Layers[i].Kind == dsl.KindDense {
+		return []jen.Code{
+			jen.Comment(a + ", after the vector code."),
+			jen.Qual(RuntimePath, "Activate").Call(jen.Lit(a), jen.Id("out").Index(jen.Op(":")), jen.Id("out").Index(jen.Op(":"))),
+		}
 	}
 	c := g.geom(i)
 	row := func(lo, hi jen.Code) jen.Code { return jen.Id("out").Index(jen.Add(lo).Op(":").Add(hi)) }
@@ -211,7 +213,7 @@ func (g *gen) simdFile() *jen.File {
 			body = reluBackwardSIMD()
 		case l.Kind == dsl.KindDense && strings.HasPrefix(d.name, "forward") && g.simdDenseForward(d.layer):
 			body = g.denseForwardSIMD(d.layer)
-		case l.Kind == dsl.KindDense && strings.HasPrefix(d.name, "forward") && wideDense(l) && (g.act(d.layer) == "relu" || g.act(d.layer) == "linear"):
+		case l.Kind == dsl.KindDense && strings.HasPrefix(d.name, "forward") && wideDense(l) && simdAct(g.act(d.layer)):
 			body = g.denseForwardWideSIMD(d.layer)
 		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Weights") && wideDense(l):
 			body = g.denseWeightsWideSIMD(d.layer)
@@ -255,7 +257,7 @@ func (g *gen) simdFile() *jen.File {
 			jen.Id(body),
 			raw("archsimd.ClearAVXUpperBits()"),
 		}
-		if l.Kind == dsl.KindConv2D && strings.HasPrefix(d.name, "forward") {
+		if (l.Kind == dsl.KindConv2D || l.Kind == dsl.KindDense) && strings.HasPrefix(d.name, "forward") {
 			stmts = append(stmts, g.postActivation(d.layer)...)
 		}
 		f.Func().Id(d.name).Params(params...).Block(stmts...)
@@ -1177,10 +1179,16 @@ func simdDense(l *dsl.Layer) bool {
 }
 
 // simdDenseForward reports whether layer i's forward Dense kernel has a
-// SIMD version: the activation must be one the kernel fuses.
+// SIMD version: the kernel fuses ReLU, and sigmoid and tanh follow it in
+// scalar code (postActivation).
 func (g *gen) simdDenseForward(i int) bool {
-	a := g.act(i)
-	return simdDense(&g.m.Layers[i]) && (a == "relu" || a == "linear")
+	return simdDense(&g.m.Layers[i]) && simdAct(g.act(i))
+}
+
+// simdAct reports whether a SIMD forward kernel takes activation a: it
+// fuses ReLU, and sigmoid and tanh follow it.
+func simdAct(a string) bool {
+	return a == "relu" || a == "linear" || a == "sigmoid" || a == "tanh"
 }
 
 // denseForwardSIMD returns the body of a Dense layer's forward pass. The

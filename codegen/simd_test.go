@@ -76,12 +76,14 @@ fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), e
 compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 `,
 	// Dense layers too wide for the permutation tables of the narrow
-	// kernels: 136 units with ReLU, 72 without bias, 9 (a masked vector),
-	// and a last one whose 9 inputs do not fill a vector.
+	// kernels: 136 units with ReLU, 72 without bias and with tanh, 9 (a
+	// masked vector); a narrow one with sigmoid; and a last one whose 9
+	// inputs do not fill a vector.
 	"dense": `model dense {
     Input(shape=(40,))
     Dense(136, activation="relu")
-    Dense(72, use_bias=False)
+    Dense(72, use_bias=False, activation="tanh")
+    Dense(16, activation="sigmoid")
     Dense(9, activation="relu")
     Dense(3, activation="softmax")
 }
