@@ -56,15 +56,17 @@ fit(data=image_directory("pooled", image_size=(11, 12)), epochs=1, batch_size=8)
 compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), epochs=1, batch_size=8)
 `,
-	// Channels that do not fill a vector: 5 (a masked vector only) and
-	// 12 through convolutions and max pooling, 4 through average pooling,
-	// and 20 (two vectors and a masked one) with stride 2 and sigmoid,
-	// whose input gradient gathers; the 12 above 20 input channels sum
-	// their input gradient over output channels.
+	// Channels that do not fill a vector: 5 (a masked vector only), 12
+	// through convolutions and max pooling, 4 through average pooling, and
+	// 20 (two vectors and a masked one) with stride 2 and sigmoid. The
+	// input gradients: over 5 input channels (portable), gathered for the
+	// stride-2 layer over 12, and summed over output channels for the 12
+	// above 20.
 	"narrow": `model narrow {
     Input(shape=(16, 13, 2))
     Conv2D(5, 3, activation="relu")
     MaxPooling2D(2)
+    Conv2D(12, 3, padding="same", activation="relu")
     Conv2D(20, 3, strides=2, padding="same", activation="sigmoid")
     Conv2D(12, 3, padding="same", activation="relu")
     MaxPooling2D(2)
