@@ -66,9 +66,10 @@ func (g *gen) postActivation(i int) []jen.Code {
 
 // simdConvInput reports whether layer i's input gradient has a SIMD
 // version: it reduces over output channels in vectors and writes input
-// channels in blocks of 8 or 4.
+// channels in blocks of 8 or 4; with stride 1, a last block of fewer than
+// 4 is written masked.
 func simdConvInput(l *dsl.Layer) bool {
-	return simdConv(l) && l.In[2]%4 == 0
+	return simdConv(l) && (l.In[2]%4 == 0 || l.Strides == [2]int{1, 1})
 }
 
 // bcSize returns the number of floats in the worker's broadcast scratch:
@@ -859,6 +860,14 @@ func (g *gen) convInputSIMD(i int) string {
 	if c.co%8 != 0 {
 		s.tailMask(c.co % 8)
 	}
+	if c.ci%4 != 0 {
+		// The last block of input channels holds ci%4 of them: its
+		// missing kernel rows sum as zero, and its stores are masked.
+		s.p("var z8 archsimd.Float32x8")
+		s.p("tail4 := archsimd.BroadcastInt32x4(%d).Greater(archsimd.LoadInt32x8(&lanes8).GetLo())", c.ci%4)
+	}
+	// nch is the number of input channels of the block being emitted.
+	nch := 4
 	// block emits np pixels starting at column qx0: the constant column,
 	// or -1 for the interior loop's column qx, where every tap is valid.
 	block := func(np, qx0 int) {
@@ -871,7 +880,7 @@ func (g *gen) convInputSIMD(i int) string {
 		}
 		s.p("{")
 		for j := range np {
-			for ch := range 4 {
+			for ch := range nch {
 				s.p("var a%d_%d archsimd.Float32x8", j, ch)
 			}
 		}
@@ -906,7 +915,7 @@ func (g *gen) convInputSIMD(i int) string {
 				for _, j := range js {
 					s.p("dt_%d := %s", j, loadM("zt", (j-js[0])*c.co*4+nv*32, true))
 				}
-				for ch := range 4 {
+				for ch := range nch {
 					s.p("wt_%d := %s", ch, loadM("wt", ch*c.co*4+nv*32, true))
 					for _, j := range js {
 						s.p("a%d_%d = wt_%d.MulAdd(dt_%d, a%d_%d)", j, ch, ch, j, j, ch)
@@ -918,7 +927,7 @@ func (g *gen) convInputSIMD(i int) string {
 					for _, j := range js {
 						s.p("d%d_%d := %s", v, j, load("zt", (j-js[0])*c.co*4+v*32))
 					}
-					for ch := range 4 {
+					for ch := range nch {
 						// The kernel row is the receiver: it dies after
 						// at most 2 uses, dz after 4.
 						s.p("w%d_%d := %s", v, ch, load("wt", ch*c.co*4+v*32))
@@ -936,8 +945,14 @@ func (g *gen) convInputSIMD(i int) string {
 		s.p("}")
 		// Horizontal sums: pairs within 128-bit lanes, then the lanes.
 		for j := range np {
-			s.p("h%d01 := a%d_0.AddPairsGrouped(a%d_1)", j, j, j)
-			s.p("h%d23 := a%d_2.AddPairsGrouped(a%d_3)", j, j, j)
+			a := func(ch int) string {
+				if ch < nch {
+					return fmt.Sprintf("a%d_%d", j, ch)
+				}
+				return "z8"
+			}
+			s.p("h%d01 := %s.AddPairsGrouped(%s)", j, a(0), a(1))
+			s.p("h%d23 := %s.AddPairsGrouped(%s)", j, a(2), a(3))
 			s.p("h%d := h%d01.AddPairsGrouped(h%d23)", j, j, j)
 			q := "dq"
 			off := j * c.ci * 4
@@ -946,45 +961,64 @@ func (g *gen) convInputSIMD(i int) string {
 			} else {
 				q = "dx"
 			}
-			s.p("h%d.GetLo().Add(h%d.GetHi()).Store((*[4]float32)(%s))", j, j, addr(q, off))
+			if nch < 4 {
+				s.p("h%d.GetLo().Add(h%d.GetHi()).StoreMasked((*[4]float32)(%s), tail4)", j, j, addr(q, off))
+			} else {
+				s.p("h%d.GetLo().Add(h%d.GetHi()).Store((*[4]float32)(%s))", j, j, addr(q, off))
+			}
 		}
 		s.p("}")
 	}
-	s.p("for cb := range %d {", c.ci/4)
-	s.p("wc := unsafe.Add(kb, cb*%d)", 4*c.co*4)
-	s.p("for qy := range %d {", rows)
-	s.p("ky0, ky1 := max(0, qy-%d), min(%d, qy)", c.lh-1, c.kh-1)
-	s.p("dq := unsafe.Add(qb, qy*%d+cb*16)", c.wp*c.ci*4)
-	// The interior columns [a, b] see every tap.
-	a, b := c.kw-1, c.lw-1
-	if a > b {
-		a, b = c.wp, c.wp-1
-	}
-	static := func(x0, x1 int) {
-		for x := x0; x < x1; x += 2 {
-			block(min(2, x1-x), x)
+	// rowsOf emits the rows of input gradient of the block of input
+	// channels cb.
+	rowsOf := func() {
+		s.p("for qy := range %d {", rows)
+		s.p("ky0, ky1 := max(0, qy-%d), min(%d, qy)", c.lh-1, c.kh-1)
+		s.p("dq := unsafe.Add(qb, qy*%d+cb*16)", c.wp*c.ci*4)
+		// The interior columns [a, b] see every tap.
+		a, b := c.kw-1, c.lw-1
+		if a > b {
+			a, b = c.wp, c.wp-1
 		}
+		static := func(x0, x1 int) {
+			for x := x0; x < x1; x += 2 {
+				block(min(2, x1-x), x)
+			}
+		}
+		static(0, a)
+		if pairs := (b - a + 1) / 2; pairs > 0 {
+			s.p("{")
+			s.p("zq := unsafe.Add(zb, %d)", a*c.co*4)
+			s.p("dx := unsafe.Add(dq, %d)", a*c.ci*4)
+			s.p("for n := %d; ; {", pairs)
+			block(2, -1)
+			s.p("n--")
+			s.p("if n == 0 { break }")
+			s.p("zq = unsafe.Add(zq, %d)", 2*c.co*4)
+			s.p("dx = unsafe.Add(dx, %d)", 2*c.ci*4)
+			s.p("}")
+			s.p("}")
+		}
+		if (b-a+1)%2 == 1 {
+			block(1, b)
+		}
+		static(b+1, c.wp)
+		s.p("}")
 	}
-	static(0, a)
-	if pairs := (b - a + 1) / 2; pairs > 0 {
+	if c.ci/4 > 0 {
+		s.p("for cb := range %d {", c.ci/4)
+		s.p("wc := unsafe.Add(kb, cb*%d)", 4*c.co*4)
+		rowsOf()
+		s.p("}")
+	}
+	if c.ci%4 != 0 {
+		nch = c.ci % 4
 		s.p("{")
-		s.p("zq := unsafe.Add(zb, %d)", a*c.co*4)
-		s.p("dx := unsafe.Add(dq, %d)", a*c.ci*4)
-		s.p("for n := %d; ; {", pairs)
-		block(2, -1)
-		s.p("n--")
-		s.p("if n == 0 { break }")
-		s.p("zq = unsafe.Add(zq, %d)", 2*c.co*4)
-		s.p("dx = unsafe.Add(dx, %d)", 2*c.ci*4)
-		s.p("}")
+		s.p("const cb = %d", c.ci/4)
+		s.p("wc := unsafe.Add(kb, cb*%d)", 4*c.co*4)
+		rowsOf()
 		s.p("}")
 	}
-	if (b-a+1)%2 == 1 {
-		block(1, b)
-	}
-	static(b+1, c.wp)
-	s.p("}")
-	s.p("}")
 	return s.String()
 }
 

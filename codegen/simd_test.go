@@ -59,9 +59,9 @@ fit(data=image_directory("even", image_size=(10, 12), color_mode="grayscale"), e
 	// Channels that do not fill a vector: 5 (a masked vector only), 12
 	// through convolutions and max pooling, 4 through average pooling, and
 	// 20 (two vectors and a masked one) with stride 2 and sigmoid. The
-	// input gradients: over 5 input channels (portable), gathered for the
-	// stride-2 layer over 12, and summed over output channels for the 12
-	// above 20.
+	// input gradients: over 5 input channels (a block of 4 and a masked
+	// one), gathered for the stride-2 layer over 12, and summed over
+	// output channels for the 12 above 20.
 	"narrow": `model narrow {
     Input(shape=(16, 13, 2))
     Conv2D(5, 3, activation="relu")
