@@ -1353,14 +1353,22 @@ func (g *gen) maxPoolBackwardSIMD(i int) string {
 }
 
 // denseInputSIMD returns the body of a Dense layer's input gradient,
-// din[i] = Σ_u k[i][u] dz[u]: 8 kernel rows at a time, each row's dot
-// product with dz in a vector (a masked last vector when the units do not
-// fill one), the 8 vectors then summed horizontally into one vector of 8
-// inputs.
+// din[i] = Σ_u k[i][u] dz[u]: 8 kernel rows at a time, each row's products
+// with dz in vectors of 8 units (a masked last vector when the units do
+// not fill one), the rows then summed horizontally into one vector of 8
+// inputs. With at most denseTreeUnits units, each vector of products is
+// summed horizontally on its own and the vectors' sums are added pairwise,
+// which is the order of the portable kernel's tree, so both give the same
+// bits; with more, the vectors accumulate with multiply-adds first.
 func (g *gen) denseInputSIMD(i int) string {
 	l := &g.m.Layers[i]
 	n, u := l.In[0], l.Units
 	q, r := u/8, u%8
+	nv := q
+	if r != 0 {
+		nv++
+	}
+	tree := u <= denseTreeUnits
 	s := &src{}
 	s.p("kp := unsafe.Pointer(&k[0])")
 	s.p("zb := unsafe.Pointer(&dz[0])")
@@ -1369,7 +1377,7 @@ func (g *gen) denseInputSIMD(i int) string {
 		s.tailMask(r)
 	}
 	// dz stays in registers when it takes few vectors.
-	inRegs := q+1 <= 4
+	inRegs := nv <= 4
 	z := func(v int) string {
 		if inRegs {
 			return fmt.Sprintf("z%d", v)
@@ -1377,35 +1385,62 @@ func (g *gen) denseInputSIMD(i int) string {
 		return loadM("zb", v*32, v == q)
 	}
 	if inRegs {
-		for v := range q {
-			s.p("z%d := %s", v, load("zb", v*32))
-		}
-		if r != 0 {
-			s.p("z%d := %s", q, loadM("zb", q*32, true))
+		for v := range nv {
+			s.p("z%d := %s", v, loadM("zb", v*32, v == q))
 		}
 	}
-	nv := q
-	if r != 0 {
-		nv++
-	}
-	s.loop(n/8, [][2]string{{"kp", fmt.Sprint(8 * u * 4)}, {"dp", "32"}}, func() {
-		for j := range 8 {
-			for v := range nv {
-				k := loadM("kp", j*u*4+v*32, v == q)
-				if v == 0 {
-					s.p("a%d := %s.Mul(%s)", j, k, z(v))
-				} else {
-					s.p("a%d = %s.MulAdd(%s, a%d)", j, k, z(v), j)
-				}
-			}
-		}
+	// hsum emits the horizontal sums of a0 to a7 into the vector named by
+	// dst: pairs within 128-bit lanes, then the lanes.
+	hsum := func(dst string) {
 		s.p("h01 := a0.AddPairsGrouped(a1)")
 		s.p("h23 := a2.AddPairsGrouped(a3)")
 		s.p("h03 := h01.AddPairsGrouped(h23)")
 		s.p("h45 := a4.AddPairsGrouped(a5)")
 		s.p("h67 := a6.AddPairsGrouped(a7)")
 		s.p("h47 := h45.AddPairsGrouped(h67)")
-		s.p("h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47)).Store((*[8]float32)(dp))")
+		s.p("%s := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))", dst)
+	}
+	s.loop(n/8, [][2]string{{"kp", fmt.Sprint(8 * u * 4)}, {"dp", "32"}}, func() {
+		if !tree {
+			for j := range 8 {
+				for v := range nv {
+					k := loadM("kp", j*u*4+v*32, v == q)
+					if v == 0 {
+						s.p("a%d := %s.Mul(%s)", j, k, z(v))
+					} else {
+						s.p("a%d = %s.MulAdd(%s, a%d)", j, k, z(v), j)
+					}
+				}
+			}
+			hsum("sum")
+			s.p("sum.Store((*[8]float32)(dp))")
+			return
+		}
+		var sums []string
+		for v := range nv {
+			s.p("var b%d archsimd.Float32x8", v)
+			s.p("{")
+			for j := range 8 {
+				s.p("a%d := %s.Mul(%s)", j, loadM("kp", j*u*4+v*32, v == q), z(v))
+			}
+			hsum(fmt.Sprintf("s%d", v))
+			s.p("b%d = s%d", v, v)
+			s.p("}")
+			sums = append(sums, fmt.Sprintf("b%d", v))
+		}
+		// The vectors' sums, added pairwise as the portable tree adds
+		// its blocks of 8 terms.
+		for len(sums) > 1 {
+			var next []string
+			for t := 0; t+1 < len(sums); t += 2 {
+				next = append(next, sums[t]+".Add("+sums[t+1]+")")
+			}
+			if len(sums)%2 == 1 {
+				next = append(next, sums[len(sums)-1])
+			}
+			sums = next
+		}
+		s.p("%s.Store((*[8]float32)(dp))", sums[0])
 	})
 	return s.String()
 }

@@ -16121,21 +16121,26 @@ func backward16Input(k *[12544]float32, dz *[1]float32, din *[12544]float32) {
 	tail := archsimd.BroadcastInt32x8(1).Greater(archsimd.LoadInt32x8(&lanes8))
 	z0 := archsimd.LoadMaskedFloat32x8((*[8]float32)(zb), tail)
 	for n := 1568; ; {
-		a0 := archsimd.LoadMaskedFloat32x8((*[8]float32)(kp), tail).Mul(z0)
-		a1 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 4)), tail).Mul(z0)
-		a2 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 8)), tail).Mul(z0)
-		a3 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 12)), tail).Mul(z0)
-		a4 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 16)), tail).Mul(z0)
-		a5 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 20)), tail).Mul(z0)
-		a6 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 24)), tail).Mul(z0)
-		a7 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 28)), tail).Mul(z0)
-		h01 := a0.AddPairsGrouped(a1)
-		h23 := a2.AddPairsGrouped(a3)
-		h03 := h01.AddPairsGrouped(h23)
-		h45 := a4.AddPairsGrouped(a5)
-		h67 := a6.AddPairsGrouped(a7)
-		h47 := h45.AddPairsGrouped(h67)
-		h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47)).Store((*[8]float32)(dp))
+		var b0 archsimd.Float32x8
+		{
+			a0 := archsimd.LoadMaskedFloat32x8((*[8]float32)(kp), tail).Mul(z0)
+			a1 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 4)), tail).Mul(z0)
+			a2 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 8)), tail).Mul(z0)
+			a3 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 12)), tail).Mul(z0)
+			a4 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 16)), tail).Mul(z0)
+			a5 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 20)), tail).Mul(z0)
+			a6 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 24)), tail).Mul(z0)
+			a7 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 28)), tail).Mul(z0)
+			h01 := a0.AddPairsGrouped(a1)
+			h23 := a2.AddPairsGrouped(a3)
+			h03 := h01.AddPairsGrouped(h23)
+			h45 := a4.AddPairsGrouped(a5)
+			h67 := a6.AddPairsGrouped(a7)
+			h47 := h45.AddPairsGrouped(h67)
+			s0 := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
+			b0 = s0
+		}
+		b0.Store((*[8]float32)(dp))
 		n--
 		if n == 0 {
 			break

@@ -8157,29 +8157,45 @@ func backward5Input(k *[619520]float32, dz *[10]float32, din *[61952]float32) {
 	z0 := archsimd.LoadFloat32x8((*[8]float32)(zb))
 	z1 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(zb, 32)), tail)
 	for n := 7744; ; {
-		a0 := archsimd.LoadFloat32x8((*[8]float32)(kp)).Mul(z0)
-		a0 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 32)), tail).MulAdd(z1, a0)
-		a1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 40))).Mul(z0)
-		a1 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 72)), tail).MulAdd(z1, a1)
-		a2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 80))).Mul(z0)
-		a2 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 112)), tail).MulAdd(z1, a2)
-		a3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 120))).Mul(z0)
-		a3 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 152)), tail).MulAdd(z1, a3)
-		a4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 160))).Mul(z0)
-		a4 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 192)), tail).MulAdd(z1, a4)
-		a5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 200))).Mul(z0)
-		a5 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 232)), tail).MulAdd(z1, a5)
-		a6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 240))).Mul(z0)
-		a6 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 272)), tail).MulAdd(z1, a6)
-		a7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 280))).Mul(z0)
-		a7 = archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 312)), tail).MulAdd(z1, a7)
-		h01 := a0.AddPairsGrouped(a1)
-		h23 := a2.AddPairsGrouped(a3)
-		h03 := h01.AddPairsGrouped(h23)
-		h45 := a4.AddPairsGrouped(a5)
-		h67 := a6.AddPairsGrouped(a7)
-		h47 := h45.AddPairsGrouped(h67)
-		h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47)).Store((*[8]float32)(dp))
+		var b0 archsimd.Float32x8
+		{
+			a0 := archsimd.LoadFloat32x8((*[8]float32)(kp)).Mul(z0)
+			a1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 40))).Mul(z0)
+			a2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 80))).Mul(z0)
+			a3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 120))).Mul(z0)
+			a4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 160))).Mul(z0)
+			a5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 200))).Mul(z0)
+			a6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 240))).Mul(z0)
+			a7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kp, 280))).Mul(z0)
+			h01 := a0.AddPairsGrouped(a1)
+			h23 := a2.AddPairsGrouped(a3)
+			h03 := h01.AddPairsGrouped(h23)
+			h45 := a4.AddPairsGrouped(a5)
+			h67 := a6.AddPairsGrouped(a7)
+			h47 := h45.AddPairsGrouped(h67)
+			s0 := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
+			b0 = s0
+		}
+		var b1 archsimd.Float32x8
+		{
+			a0 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 32)), tail).Mul(z1)
+			a1 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 72)), tail).Mul(z1)
+			a2 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 112)), tail).Mul(z1)
+			a3 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 152)), tail).Mul(z1)
+			a4 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 192)), tail).Mul(z1)
+			a5 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 232)), tail).Mul(z1)
+			a6 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 272)), tail).Mul(z1)
+			a7 := archsimd.LoadMaskedFloat32x8((*[8]float32)(unsafe.Add(kp, 312)), tail).Mul(z1)
+			h01 := a0.AddPairsGrouped(a1)
+			h23 := a2.AddPairsGrouped(a3)
+			h03 := h01.AddPairsGrouped(h23)
+			h45 := a4.AddPairsGrouped(a5)
+			h67 := a6.AddPairsGrouped(a7)
+			h47 := h45.AddPairsGrouped(h67)
+			s1 := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))
+			b1 = s1
+		}
+		b0.Add(b1).Store((*[8]float32)(dp))
 		n--
 		if n == 0 {
 			break
