@@ -62,6 +62,7 @@ func Generate(m *dsl.Model, opts Options) ([]File, error) {
 		{m.Name + "_generic.go", g.genericFile()},
 		{m.Name + "_weights.go", g.weightsFile()},
 		{m.Name + "_simd.go", g.simdFile()},
+		{m.Name + "_simd_test.go", g.simdTestFile()},
 		{path.Join("cmd", m.Name, "main.go"), g.mainFile()},
 	} {
 		if f.file == nil {

@@ -1602,3 +1602,81 @@ func (g *gen) denseWeightsWideSIMD(i int) string {
 	})
 	return s.String()
 }
+
+// simdTestFile emits TestSIMDMatchesPortable for the SIMD kernels that take
+// their sums in the portable kernels' order, or nil when there are none:
+// pooling, and the input gradient of Dense layers with few units.
+func (g *gen) simdTestFile() *jen.File {
+	var body []jen.Code
+	seed := uint64(1)
+	arrays := func(names []string, sizes []int, typ string) {
+		var decl []string
+		for k, n := range names {
+			decl = append(decl, fmt.Sprintf("%s := new([%d]%s)", n, sizes[k], typ))
+		}
+		body = append(body, raw("%s", strings.Join(decl, "\n")))
+	}
+	fill := func(names ...string) {
+		for _, n := range names {
+			body = append(body, jen.Qual(rtestPath, "Fill").Call(jen.Id(n).Index(jen.Op(":")), jen.Lit(int(seed))))
+			seed++
+		}
+	}
+	same := func(name, got, want string) {
+		body = append(body, jen.Qual(rtestPath, "SameBits").Call(jen.Id("t"), jen.Lit(name), jen.Id(got).Index(jen.Op(":")), jen.Id(want).Index(jen.Op(":"))))
+	}
+	for _, d := range g.dispatch {
+		l := &g.m.Layers[d.layer]
+		in, out := 0, 0
+		if len(l.In) > 0 {
+			in, out = l.In.Size(), l.Out.Size()
+		}
+		var block []jen.Code
+		start := len(body)
+		switch {
+		case l.Kind == dsl.KindAveragePooling2D && simdPool(l) && strings.HasPrefix(d.name, "forward"):
+			arrays([]string{"x", "got", "want"}, []int{in, out, out}, "float32")
+			fill("x")
+			body = append(body, raw("%s(x, got)", d.name), raw("%sGeneric(x, want)", d.name))
+			same(d.name, "got", "want")
+		case l.Kind == dsl.KindAveragePooling2D && simdPool(l):
+			arrays([]string{"dz", "got", "want"}, []int{out, in, in}, "float32")
+			fill("dz")
+			body = append(body, raw("%s(dz, got)", d.name), raw("%sGeneric(dz, want)", d.name))
+			same(d.name, "got", "want")
+		case l.Kind == dsl.KindMaxPooling2D && simdPool(l) && strings.HasPrefix(d.name, "forward"):
+			arrays([]string{"x", "got", "want"}, []int{in, out, out}, "float32")
+			arrays([]string{"ga", "wa"}, []int{out, out}, "int32")
+			fill("x")
+			body = append(body, raw("%s(x, got, ga)", d.name), raw("%sGeneric(x, want, wa)", d.name))
+			same(d.name, "got", "want")
+			body = append(body, jen.Qual(rtestPath, "SameInts").Call(jen.Id("t"), jen.Lit(d.name), jen.Id("ga").Index(jen.Op(":")), jen.Id("wa").Index(jen.Op(":"))))
+		case l.Kind == dsl.KindMaxPooling2D && simdPool(l) && strings.HasPrefix(d.name, "infer"):
+			arrays([]string{"x", "got", "want"}, []int{in, out, out}, "float32")
+			fill("x")
+			body = append(body, raw("%s(x, got)", d.name), raw("%sGeneric(x, want)", d.name))
+			same(d.name, "got", "want")
+		case l.Kind == dsl.KindDense && strings.HasSuffix(d.name, "Input") && l.In[0]%8 == 0 && l.Units <= denseTreeUnits:
+			n, u := l.In[0], l.Units
+			arrays([]string{"k", "dz", "got", "want"}, []int{n * u, u, n, n}, "float32")
+			fill("k", "dz")
+			body = append(body, raw("%s(k, dz, got)", d.name), raw("%sGeneric(k, dz, want)", d.name))
+			same(d.name, "got", "want")
+		default:
+			continue
+		}
+		block = append(block, body[start:]...)
+		body = append(body[:start], jen.Comment(g.layerComment(l)), jen.Block(block...))
+	}
+	if len(body) == 0 {
+		return nil
+	}
+	f := jen.NewFile(g.m.Name)
+	f.HeaderComment(g.header())
+	f.HeaderComment("//go:build goexperiment.simd && amd64")
+	f.ImportName(rtestPath, "rtest")
+	f.Comment("TestSIMDMatchesPortable checks that the SIMD kernels that take their sums in\n" +
+		"the portable kernels' order give the same bits as those, on random inputs.")
+	f.Func().Id("TestSIMDMatchesPortable").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(body...)
+	return f
+}

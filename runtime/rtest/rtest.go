@@ -396,3 +396,34 @@ func CheckInference(t *testing.T, m Library) {
 // NewGrads returns zeroed gradient buffers for the trainable parameters of
 // net, nil for the frozen ones.
 func NewGrads(net runtime.Net) [][]float32 { return newGrads(net.Spec(), net.Params()) }
+
+// Fill fills s with uniform values in [-1, 1) drawn from seed.
+func Fill(s []float32, seed uint64) {
+	rng := runtime.NewRNG(seed)
+	for i := range s {
+		s[i] = 2*rng.Float32() - 1
+	}
+}
+
+// SameBits fails t unless got and want hold the same float32 bits: kernel
+// name's SIMD version against its portable one, for kernels that take
+// their sums in the portable kernel's order.
+func SameBits(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s: element %d is %g (bits %#x), the portable kernel's %g (bits %#x)", name, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		}
+	}
+}
+
+// SameInts fails t unless got and want are equal: the indices that a SIMD
+// max pooling kernel keeps against the portable one's.
+func SameInts(t *testing.T, name string, got, want []int32) {
+	t.Helper()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%s: index %d is %d, the portable kernel's %d", name, i, got[i], want[i])
+		}
+	}
+}
