@@ -183,7 +183,7 @@ func (g *gen) simdFile() *jen.File {
 		if l.Trainable {
 			f.Comment(fmt.Sprintf("winoGrad%d computes one position's gradient du of the transformed kernel\n"+
 				"from the transformed input v and output gradient m, for %s.", i, l.Name))
-			f.Func().Id(fmt.Sprintf("winoGrad%d", i)).Params(jen.List(jen.Id("v"), jen.Id("m"), jen.Id("du")).Qual("unsafe", "Pointer")).Block(
+			f.Func().Id(fmt.Sprintf("winoGrad%d", i)).Params(jen.List(jen.Id("v"), jen.Id("m"), jen.Id("du")).Qual("unsafe", "Pointer"), jen.Id("add").Bool()).Block(
 				jen.Id(g.winoGradSIMD(i)),
 			)
 		}

@@ -106,6 +106,21 @@ compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 }
 compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 `,
+	// Winograd layers computed in bands of tile rows: 11 bands of 1 row
+	// (11 tiles each) for the first, 2 bands of 5 rows for the second,
+	// whose weight gradient adds its bands together and whose input
+	// gradient adds the overlapping windows of neighbouring bands.
+	"wino_bands": `model wino_bands {
+    Input(shape=(24, 24, 8))
+    Conv2D(64, 3, activation="relu")
+    Conv2D(64, 3, activation="relu")
+    MaxPooling2D(2)
+    Conv2D(16, 3)
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+`,
 	// A 7x7 output of which the pool reads 6x6: 9 tiles, the last one
 	// alone, by 9 vectors of channels (4, 4, then 1).
 	"wino_tail": `model wino_tail {
@@ -185,6 +200,7 @@ func TestWinogradChosen(t *testing.T) {
 	}{
 		{"wino", awkwardSpecs["wino"], []int{1, 2}},
 		{"wino_tail", awkwardSpecs["wino_tail"], []int{1}},
+		{"wino_bands", awkwardSpecs["wino_bands"], []int{1, 2, 4}},
 		{"odd", awkwardSpecs["odd"], nil},
 		{"narrow", awkwardSpecs["narrow"], nil},
 	}
@@ -215,6 +231,31 @@ func TestWinogradChosen(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("%s: Winograd layers %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestWinogradBands checks how many rows of tiles the Winograd layers
+// compute at a time: all of them for MNIST's conv2d_1, and bands for the
+// layers whose buffers would not stay in cache.
+func TestWinogradBands(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		layers map[int]int
+	}{
+		{"wino_bands", map[int]int{1: 1, 2: 5, 4: 4}},
+		{"wino", map[int]int{1: 6, 2: 5}},
+	} {
+		m, errs := dsl.Check(c.name+".cnn", []byte(awkwardSpecs[c.name]))
+		if err := errs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		g := &gen{m: m}
+		g.plan()
+		for i, want := range c.layers {
+			if got := g.winoBand(i); got != want {
+				t.Errorf("%s: layer %d computes %d rows of tiles at a time, want %d", c.name, i, got, want)
+			}
 		}
 	}
 }

@@ -30,17 +30,20 @@ import (
 // weights (an optimizer step, LoadWeights, a write into Params) can leave
 // it stale.
 //
-// winoMaxFloats bounds each of the worker's Winograd buffers (the
-// transformed kernel and the 16 products), so that they stay in L2; larger
-// layers keep the direct convolution.
+// winoMaxFloats bounds the worker's Winograd buffers that hold a band of
+// tiles (the 16 products, and the gradient of the transformed input), so
+// that they stay in L2: a layer with more tiles than fit is computed band
+// by band, a few rows of tiles at a time.
 const winoMaxFloats = 64 << 10
+
+// winoMaxKernel bounds the transformed kernel, which every band reads.
+const winoMaxKernel = 512 << 10
 
 // wino reports whether the SIMD build computes layer i's passes with
 // F(2x2, 3x3): a 3x3 kernel with stride 1 and no padding, input and output
 // channels in whole vectors, an activation the SIMD forward takes, an even
-// number of live rows and columns (see gen.live), at least 8 tiles for the
-// matrix products to reuse their operands, and buffers within
-// winoMaxFloats.
+// number of live rows and columns (see gen.live), a band of tiles (see
+// winoBand), and a transformed kernel within winoMaxKernel.
 func (g *gen) wino(i int) bool {
 	l := &g.m.Layers[i]
 	if l.Kind != dsl.KindConv2D || !g.simdConvForward(i) || l.Kernel != [2]int{3, 3} ||
@@ -51,14 +54,35 @@ func (g *gen) wino(i int) bool {
 	if lh%2 != 0 || lw%2 != 0 {
 		return false
 	}
-	t := lh / 2 * (lw / 2)
-	return t >= 8 && 16*t*l.Out[2] <= winoMaxFloats && 16*l.In[2]*l.Out[2] <= winoMaxFloats
+	return g.winoBand(i) > 0 && 16*l.In[2]*l.Out[2] <= winoMaxKernel
 }
 
-// winoTiles returns the tile rows and columns of Winograd layer i.
-func (g *gen) winoTiles(i int) (th, tw int) {
+// winoGrid returns the tile rows and columns of layer i's live outputs.
+func (g *gen) winoGrid(i int) (th, tw int) {
 	lh, lw := g.live(i)
 	return lh / 2, lw / 2
+}
+
+// winoBand returns how many rows of tiles layer i computes at a time: the
+// most that divide the tile rows and keep a band's buffers within
+// winoMaxFloats, with at least 8 tiles for the matrix products to reuse
+// their operands; 0 when there are none.
+func (g *gen) winoBand(i int) int {
+	l := &g.m.Layers[i]
+	th, tw := g.winoGrid(i)
+	for r := th; r >= 1; r-- {
+		if th%r == 0 && r*tw >= 8 && 16*r*tw*max(l.In[2], l.Out[2]) <= winoMaxFloats {
+			return r
+		}
+	}
+	return 0
+}
+
+// winoTiles returns the tile rows and columns of one band of layer i,
+// which the kernels below loop over.
+func (g *gen) winoTiles(i int) (th, tw int) {
+	_, tw = g.winoGrid(i)
+	return g.winoBand(i), tw
 }
 
 // winoBC returns the floats of the broadcast scratch that layer i's
@@ -77,7 +101,7 @@ func (g *gen) winoType(f *jen.File, i int) {
 	ci, co := l.In[2], l.Out[2]
 	f.Comment(fmt.Sprintf("wino%d is the Winograd F(2x2, 3x3) state of %s: kc is the kernel that u\n"+
 		"was transformed from, u[16][%d][%d] the transformed kernel, and m[16][%d][%d] the\n"+
-		"16 products of the transformed input and kernel for the %dx%d tiles (in the\n"+
+		"16 products of the transformed input and kernel for a band of %dx%d tiles (in the\n"+
 		"backward pass, the transformed output gradient), du the gradient of u, and\n"+
 		"dv[16][%d][%d] that of the transformed input.", i, l.Name, ci, co, th*tw, co, th, tw, th*tw, ci))
 	f.Type().Id(fmt.Sprintf("wino%d", i)).Struct(
@@ -213,25 +237,30 @@ func (g *gen) convForwardWinoSIMD(i int) string {
 	relu := g.act(i) == "relu"
 	s := &src{}
 	s.p("winoKernel%d(k, wg)", i)
-	s.p("ib := unsafe.Pointer(&in[0])")
+	s.p("inb := unsafe.Pointer(&in[0])")
 	s.p("vb := unsafe.Pointer(&bc[0])")
 	s.p("ub := unsafe.Pointer(&wg.u[0])")
 	s.p("mb := unsafe.Pointer(&wg.m[0])")
+	s.p("outb := unsafe.Pointer(&out[0])")
 	for k := range 8 {
 		s.p("i%d := archsimd.LoadUint32x8(&bcIdx[%d])", k, k)
 	}
-	for p := range 16 {
-		g.winoInput(s, i, p, false)
-		s.p("winoGemm%d(vb, unsafe.Add(ub, %d), unsafe.Add(mb, %d))", i, p*ci*co*4, p*nt*co*4)
-	}
-	// The inverse transform.
 	if l.UseBias {
 		s.p("bb := unsafe.Pointer(&b[0])")
 	}
 	if relu {
 		s.p("var zero archsimd.Float32x8")
 	}
-	s.p("ob := unsafe.Pointer(&out[0])")
+	gh, _ := g.winoGrid(i)
+	s.p("// Bands of %d of the %d rows of tiles.", th, gh)
+	s.p("for ty0 := 0; ty0 < %d; ty0 += %d {", gh, th)
+	s.p("ib := unsafe.Add(inb, ty0*%d)", 2*c.wp*ci*4)
+	s.p("ob := unsafe.Add(outb, ty0*%d)", 2*c.ow*co*4)
+	for p := range 16 {
+		g.winoInput(s, i, p, false)
+		s.p("winoGemm%d(vb, unsafe.Add(ub, %d), unsafe.Add(mb, %d))", i, p*ci*co*4, p*nt*co*4)
+	}
+	// The inverse transform.
 	s.p("for ty := range %d {", th)
 	s.p("for tx := range %d {", tw)
 	s.p("mt := unsafe.Add(mb, (ty*%d+tx)*%d)", tw, co*4)
@@ -268,6 +297,7 @@ func (g *gen) convForwardWinoSIMD(i int) string {
 			}
 		}
 	})
+	s.p("}")
 	s.p("}")
 	s.p("}")
 	return s.String()
@@ -419,7 +449,7 @@ func (g *gen) convWeightsWinoSIMD(i int) string {
 	nt := th * tw
 	rowB, pixB := c.ow*co*4, co*4
 	s := &src{}
-	s.p("zb := unsafe.Pointer(&dz[0])")
+	s.p("zf := unsafe.Pointer(&dz[0])")
 	if l.UseBias {
 		// The bias gradient: dz summed over the live outputs, up to 8
 		// vectors of channels at a time.
@@ -432,7 +462,7 @@ func (g *gen) convWeightsWinoSIMD(i int) string {
 			}
 			s.p("for y := range %d {", c.lh)
 			s.p("for x := range %d {", c.lw)
-			s.p("zp := unsafe.Add(zb, y*%d+x*%d)", rowB, pixB)
+			s.p("zp := unsafe.Add(zf, y*%d+x*%d)", rowB, pixB)
 			for v := range n {
 				s.p("b%d = b%d.Add(%s)", v, v, load("zp", (c0+v)*32))
 			}
@@ -446,18 +476,24 @@ func (g *gen) convWeightsWinoSIMD(i int) string {
 	}
 	s.p("mb := unsafe.Pointer(&wg.m[0])")
 	s.p("var zero archsimd.Float32x8")
-	g.winoOutputGrad(s, i)
-	// dU, position by position.
-	s.p("ib := unsafe.Pointer(&in[0])")
+	s.p("inb := unsafe.Pointer(&in[0])")
 	s.p("vb := unsafe.Pointer(&bc[0])")
 	s.p("dub := unsafe.Pointer(&wg.du[0])")
 	for k := range 8 {
 		s.p("i%d := archsimd.LoadUint32x8(&bcIdx[%d])", k, k)
 	}
+	// dU, band by band (the first band stores it, the others add to it),
+	// position by position.
+	gh, _ := g.winoGrid(i)
+	s.p("for ty0 := 0; ty0 < %d; ty0 += %d {", gh, th)
+	s.p("zb := unsafe.Add(zf, ty0*%d)", 2*rowB)
+	s.p("ib := unsafe.Add(inb, ty0*%d)", 2*c.wp*ci*4)
+	g.winoOutputGrad(s, i)
 	for p := range 16 {
 		g.winoInput(s, i, p, true)
-		s.p("winoGrad%d(vb, unsafe.Add(mb, %d), unsafe.Add(dub, %d))", i, p*nt*co*4, p*winoDUStride(l)*4)
+		s.p("winoGrad%d(vb, unsafe.Add(mb, %d), unsafe.Add(dub, %d), ty0 > 0)", i, p*nt*co*4, p*winoDUStride(l)*4)
 	}
+	s.p("}")
 	// dk += Gᵀ dU G, with the columns of G (1 ½ ½ 0), (0 ½ -½ 0) and
 	// (0 ½ ½ 1).
 	s.p("half := archsimd.BroadcastFloat32x8(0.5)")
@@ -552,8 +588,9 @@ func (g *gen) winoOutputGrad(s *src, i int) {
 	s.p("}")
 }
 
-// winoGradSIMD returns the body of winoGrad<i>(v, m, du): one position's
-// gradient of the transformed kernel, the product of the pre-broadcast
+// winoGradSIMD returns the body of winoGrad<i>(v, m, du, add): one
+// position's gradient of the transformed kernel over one band of tiles,
+// stored into du, or added to it with add; the product of the pre-broadcast
 // transformed input v (input channels by tiles) and the
 // transformed output gradient m (tiles by output channels), into du (input
 // by output channels). Register blocks are 4 input channels by 2 vectors
@@ -570,6 +607,14 @@ func (g *gen) winoGradSIMD(i int) string {
 				s.p("var acc%d_%d archsimd.Float32x8", j, v)
 			}
 		}
+		s.p("dt := unsafe.Add(du, c0*%d+%s)", co*4, cOff)
+		s.p("if add {")
+		for j := range 4 {
+			for v := range nv {
+				s.p("acc%d_%d = %s", j, v, load("dt", j*co*4+v*32))
+			}
+		}
+		s.p("}")
 		s.p("rt := unsafe.Add(v, c0*%d)", nt*32)
 		s.p("mt := unsafe.Add(m, %s)", cOff)
 		// The tiles are unrolled so that the accumulators, which Go
@@ -589,7 +634,6 @@ func (g *gen) winoGradSIMD(i int) string {
 				}
 			}
 		})
-		s.p("dt := unsafe.Add(du, c0*%d+%s)", co*4, cOff)
 		for j := range 4 {
 			for v := range nv {
 				s.p("acc%d_%d.Store((*[8]float32)(%s))", j, v, addr("dt", j*co*4+v*32))
@@ -657,16 +701,22 @@ func (g *gen) convInputWinoSIMD(i int) string {
 	nt := th * tw
 	s := &src{}
 	s.p("clear(din[:])")
-	s.p("zb := unsafe.Pointer(&dz[0])")
+	s.p("zf := unsafe.Pointer(&dz[0])")
 	s.p("mb := unsafe.Pointer(&wg.m[0])")
 	s.p("var zero archsimd.Float32x8")
-	g.winoOutputGrad(s, i)
 	s.p("ub := unsafe.Pointer(&wg.u[0])")
 	s.p("qb := unsafe.Pointer(&wg.dv[0])")
+	s.p("dinb := unsafe.Pointer(&din[0])")
+	// Band by band; the windows of the last row of tiles of a band overlap
+	// those of the next band's first row, and both add into din.
+	gh, _ := g.winoGrid(i)
+	s.p("for ty0 := 0; ty0 < %d; ty0 += %d {", gh, th)
+	s.p("zb := unsafe.Add(zf, ty0*%d)", 2*c.ow*co*4)
+	s.p("db := unsafe.Add(dinb, ty0*%d)", 2*c.wp*ci*4)
+	g.winoOutputGrad(s, i)
 	for p := range 16 {
 		s.p("winoBack%d(unsafe.Add(ub, %d), unsafe.Add(mb, %d), unsafe.Add(qb, %d))", i, p*ci*co*4, p*nt*co*4, p*nt*ci*4)
 	}
-	s.p("db := unsafe.Pointer(&din[0])")
 	s.p("for ty := range %d {", th)
 	s.p("for tx := range %d {", tw)
 	s.p("qt := unsafe.Add(qb, (ty*%d+tx)*%d)", tw, ci*4)
@@ -686,6 +736,7 @@ func (g *gen) convInputWinoSIMD(i int) string {
 			}
 		}
 	})
+	s.p("}")
 	s.p("}")
 	s.p("}")
 	return s.String()

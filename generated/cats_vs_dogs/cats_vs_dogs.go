@@ -75,18 +75,19 @@ var spec = runtime.Spec{
 			Trainable: true,
 		}, // conv2d_1, specs/cats_vs_dogs.cnn:9
 		{
-			Activation: "relu",
-			Filters:    64,
-			In:         []int{89, 89, 32},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_1",
-			Out:        []int{87, 87, 64},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       64,
+			In:            []int{89, 89, 32},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_1",
+			Out:           []int{87, 87, 64},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 43,
 		}, // max_pooling2d_1, specs/cats_vs_dogs.cnn:10
 		{
 			In:        []int{87, 87, 64},
@@ -100,18 +101,19 @@ var spec = runtime.Spec{
 			Trainable: true,
 		}, // conv2d_2, specs/cats_vs_dogs.cnn:11
 		{
-			Activation: "relu",
-			Filters:    128,
-			In:         []int{43, 43, 64},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_2",
-			Out:        []int{41, 41, 128},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       128,
+			In:            []int{43, 43, 64},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_2",
+			Out:           []int{41, 41, 128},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 20,
 		}, // max_pooling2d_2, specs/cats_vs_dogs.cnn:12
 		{
 			In:        []int{41, 41, 128},
@@ -125,18 +127,19 @@ var spec = runtime.Spec{
 			Trainable: true,
 		}, // conv2d_3, specs/cats_vs_dogs.cnn:13
 		{
-			Activation: "relu",
-			Filters:    256,
-			In:         []int{20, 20, 128},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_3",
-			Out:        []int{18, 18, 256},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       256,
+			In:            []int{20, 20, 128},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_3",
+			Out:           []int{18, 18, 256},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 9,
 		}, // max_pooling2d_3, specs/cats_vs_dogs.cnn:14
 		{
 			In:        []int{18, 18, 256},
@@ -409,6 +412,8 @@ type worker struct {
 	// conv2d_1 (87, 87, 64)
 	a4 [484416]float32
 	d4 [484416]float32
+	// wg4 is the Winograd state of conv2d_1 in the SIMD build.
+	wg4 wino4
 	// max_pooling2d_1 (43, 43, 64)
 	a5   [118336]float32
 	d5   [118336]float32
@@ -416,6 +421,8 @@ type worker struct {
 	// conv2d_2 (41, 41, 128)
 	a6 [215168]float32
 	d6 [215168]float32
+	// wg6 is the Winograd state of conv2d_2 in the SIMD build.
+	wg6 wino6
 	// max_pooling2d_2 (20, 20, 128)
 	a7   [51200]float32
 	d7   [51200]float32
@@ -423,6 +430,8 @@ type worker struct {
 	// conv2d_3 (18, 18, 256)
 	a8 [82944]float32
 	d8 [82944]float32
+	// wg8 is the Winograd state of conv2d_3 in the SIMD build.
+	wg8 wino8
 	// max_pooling2d_3 (9, 9, 256)
 	a9   [20736]float32
 	d9   [20736]float32
@@ -459,7 +468,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
-	forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc)
+	forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc, &w.wg4)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
 	if training {
@@ -469,7 +478,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
-	forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc)
+	forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc, &w.wg6)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
 	if training {
@@ -479,7 +488,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
-	forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc)
+	forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc, &w.wg8)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
 	if training {
@@ -529,27 +538,27 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
 	if grads[6] != nil {
-		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
+		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc, &w.wg8)
 	}
-	backward8Input((*[294912]float32)(m.params[6]), &w.d8, &w.d7)
+	backward8Input((*[294912]float32)(m.params[6]), &w.d8, &w.d7, &w.wg8)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
 	backward7(&w.d7, &w.arg7, &w.a7, &w.d6)
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
 	if grads[4] != nil {
-		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc, &w.wg6)
 	}
-	backward6Input((*[73728]float32)(m.params[4]), &w.d6, &w.d5)
+	backward6Input((*[73728]float32)(m.params[4]), &w.d6, &w.d5, &w.wg6)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
 	backward5(&w.d5, &w.arg5, &w.a5, &w.d4)
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
 	if grads[2] != nil {
-		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg4)
 	}
-	backward4Input((*[18432]float32)(m.params[2]), &w.d4, &w.d3)
+	backward4Input((*[18432]float32)(m.params[2]), &w.d4, &w.d3, &w.wg4)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8
 	backward3(&w.d3, &w.arg3, &w.a3, &w.d2)

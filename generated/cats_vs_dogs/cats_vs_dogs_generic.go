@@ -3,6 +3,15 @@
 
 package cats_vs_dogs
 
+// wino4 is empty: the portable build computes conv2d_1 directly.
+type wino4 struct{}
+
+// wino6 is empty: the portable build computes conv2d_2 directly.
+type wino6 struct{}
+
+// wino8 is empty: the portable build computes conv2d_3 directly.
+type wino8 struct{}
+
 // forward2 runs forward2Generic: conv2d.
 func forward2(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32) {
 	forward2Generic(in, k, b, out)
@@ -34,7 +43,7 @@ func backward3(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din 
 }
 
 // forward4 runs forward4Generic: conv2d_1.
-func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
+func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino4) {
 	forward4Generic(in, k, b, out)
 }
 
@@ -44,12 +53,12 @@ func backward4Activation(y, d *[484416]float32) {
 }
 
 // backward4Weights runs backward4WeightsGeneric: conv2d_1.
-func backward4Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32, bc *[2027776]float32) {
+func backward4Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32, bc *[2027776]float32, wg *wino4) {
 	backward4WeightsGeneric(in, dz, dk, db)
 }
 
 // backward4Input runs backward4InputGeneric: conv2d_1.
-func backward4Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32) {
+func backward4Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32, wg *wino4) {
 	backward4InputGeneric(k, dz, din)
 }
 
@@ -69,7 +78,7 @@ func backward5(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din 
 }
 
 // forward6 runs forward6Generic: conv2d_2.
-func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32) {
+func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino6) {
 	forward6Generic(in, k, b, out)
 }
 
@@ -79,12 +88,12 @@ func backward6Activation(y, d *[215168]float32) {
 }
 
 // backward6Weights runs backward6WeightsGeneric: conv2d_2.
-func backward6Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32) {
+func backward6Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32, wg *wino6) {
 	backward6WeightsGeneric(in, dz, dk, db)
 }
 
 // backward6Input runs backward6InputGeneric: conv2d_2.
-func backward6Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32) {
+func backward6Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32, wg *wino6) {
 	backward6InputGeneric(k, dz, din)
 }
 
@@ -104,7 +113,7 @@ func backward7(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[2
 }
 
 // forward8 runs forward8Generic: conv2d_3.
-func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32) {
+func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino8) {
 	forward8Generic(in, k, b, out)
 }
 
@@ -114,12 +123,12 @@ func backward8Activation(y, d *[82944]float32) {
 }
 
 // backward8Weights runs backward8WeightsGeneric: conv2d_3.
-func backward8Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32) {
+func backward8Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32, wg *wino8) {
 	backward8WeightsGeneric(in, dz, dk, db)
 }
 
 // backward8Input runs backward8InputGeneric: conv2d_3.
-func backward8Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32) {
+func backward8Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32, wg *wino8) {
 	backward8InputGeneric(k, dz, din)
 }
 

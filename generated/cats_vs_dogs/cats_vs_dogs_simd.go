@@ -18,6 +18,1655 @@ var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
 var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2}, {3, 3, 3, 3, 3, 3, 3, 3}, {4, 4, 4, 4, 4, 4, 4, 4}, {5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6}, {7, 7, 7, 7, 7, 7, 7, 7}}
 
 /*
+wino4 is the Winograd F(2x2, 3x3) state of conv2d_1: kc is the kernel that u
+was transformed from, u[16][32][64] the transformed kernel, and m[16][43][64] the
+16 products of the transformed input and kernel for a band of 1x43 tiles (in the
+backward pass, the transformed output gradient), du the gradient of u, and
+dv[16][43][32] that of the transformed input.
+*/
+type wino4 struct {
+	kc [18432]float32
+	u  [32768]float32
+	m  [44032]float32
+	du [33024]float32
+	dv [22016]float32
+}
+
+/*
+winoKernel4 transforms the kernel of conv2d_1 into wg.u when it differs from
+the one last transformed, wg.kc.
+*/
+func winoKernel4(k *[18432]float32, wg *wino4) {
+	var _ unsafe.Pointer
+	kp, cp := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.kc[0])
+	var d0, d1, d2, d3 archsimd.Uint32x8
+	for n := 576; ; {
+		d0 = d0.Or(archsimd.LoadUint32x8((*[8]uint32)(kp)).Xor(archsimd.LoadUint32x8((*[8]uint32)(cp))))
+		d1 = d1.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 32))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 32)))))
+		d2 = d2.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 64))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 64)))))
+		d3 = d3.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 96))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 96)))))
+		n--
+		if n == 0 {
+			break
+		}
+		kp = unsafe.Add(kp, 128)
+		cp = unsafe.Add(cp, 128)
+	}
+	var d [8]uint32
+	d0.Or(d1).Or(d2.Or(d3)).Store(&d)
+	if d == ([8]uint32{}) {
+		return
+	}
+	archsimd.ClearAVXUpperBits()
+	copy(wg.kc[:], k[:])
+	half := archsimd.BroadcastFloat32x8(0.5)
+	kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])
+	var t0, t1, t2 archsimd.Float32x8
+	{
+		kq, uq := kb, ub
+		for n := 256; ; {
+			g0 := archsimd.LoadFloat32x8((*[8]float32)(kq))
+			g1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 8192)))
+			g2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 16384)))
+			g3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 24576)))
+			g4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768)))
+			g5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 40960)))
+			g6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 49152)))
+			g7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 57344)))
+			g8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536)))
+			t0 = g0
+			t1 = g1
+			t2 = g2
+			t0.Store((*[8]float32)(uq))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 8192)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 16384)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 24576)))
+			t0 = g0.Add(g3).Add(g6).Mul(half)
+			t1 = g1.Add(g4).Add(g7).Mul(half)
+			t2 = g2.Add(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 32768)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 40960)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 49152)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 57344)))
+			t0 = g0.Sub(g3).Add(g6).Mul(half)
+			t1 = g1.Sub(g4).Add(g7).Mul(half)
+			t2 = g2.Sub(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 65536)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 73728)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 81920)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 90112)))
+			t0 = g6
+			t1 = g7
+			t2 = g8
+			t0.Store((*[8]float32)(unsafe.Add(uq, 98304)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 106496)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 114688)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 122880)))
+			n--
+			if n == 0 {
+				break
+			}
+			kq = unsafe.Add(kq, 32)
+			uq = unsafe.Add(uq, 32)
+		}
+	}
+
+}
+
+/*
+winoGemm4 multiplies one position's transformed input v by its transformed
+kernel u into m, for conv2d_1.
+*/
+func winoGemm4(v, u, m unsafe.Pointer) {
+	for tb := 0; tb < 40; tb += 4 {
+		for cb := 0; cb < 256; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (tb)*1024)
+			for n := 8; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
+				acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
+				acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 1024)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (tb)*256+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(mt, 256)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(mt, 288)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(mt, 512)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(mt, 544)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(mt, 768)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(mt, 800)))
+		}
+	}
+	{
+		for cb := 0; cb < 256; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (40)*1024)
+			for n := 8; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 1024)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (40)*256+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(mt, 256)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(mt, 288)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(mt, 512)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(mt, 544)))
+		}
+	}
+
+}
+
+/*
+winoBack4 computes one position's gradient q of the transformed input
+from the transformed kernel u and output gradient m, for conv2d_1.
+*/
+func winoBack4(u, m, q unsafe.Pointer) {
+	wc, qc := u, q
+	for n := 8; ; {
+		{
+			zt, qt := m, qc
+			for n := 21; ; {
+				{
+					var a0_0 archsimd.Float32x8
+					var a0_1 archsimd.Float32x8
+					var a0_2 archsimd.Float32x8
+					var a0_3 archsimd.Float32x8
+					var a1_0 archsimd.Float32x8
+					var a1_1 archsimd.Float32x8
+					var a1_2 archsimd.Float32x8
+					var a1_3 archsimd.Float32x8
+					zv, wv := zt, wc
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 256)))
+					w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+					a0_0 = w0_0.MulAdd(d0_0, a0_0)
+					a1_0 = w0_0.MulAdd(d0_1, a1_0)
+					w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 256)))
+					a0_1 = w0_1.MulAdd(d0_0, a0_1)
+					a1_1 = w0_1.MulAdd(d0_1, a1_1)
+					w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
+					a0_2 = w0_2.MulAdd(d0_0, a0_2)
+					a1_2 = w0_2.MulAdd(d0_1, a1_2)
+					w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 768)))
+					a0_3 = w0_3.MulAdd(d0_0, a0_3)
+					a1_3 = w0_3.MulAdd(d0_1, a1_3)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 288)))
+					w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+					a0_0 = w1_0.MulAdd(d1_0, a0_0)
+					a1_0 = w1_0.MulAdd(d1_1, a1_0)
+					w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 288)))
+					a0_1 = w1_1.MulAdd(d1_0, a0_1)
+					a1_1 = w1_1.MulAdd(d1_1, a1_1)
+					w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
+					a0_2 = w1_2.MulAdd(d1_0, a0_2)
+					a1_2 = w1_2.MulAdd(d1_1, a1_2)
+					w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 800)))
+					a0_3 = w1_3.MulAdd(d1_0, a0_3)
+					a1_3 = w1_3.MulAdd(d1_1, a1_3)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 320)))
+					w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+					a0_0 = w2_0.MulAdd(d2_0, a0_0)
+					a1_0 = w2_0.MulAdd(d2_1, a1_0)
+					w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 320)))
+					a0_1 = w2_1.MulAdd(d2_0, a0_1)
+					a1_1 = w2_1.MulAdd(d2_1, a1_1)
+					w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
+					a0_2 = w2_2.MulAdd(d2_0, a0_2)
+					a1_2 = w2_2.MulAdd(d2_1, a1_2)
+					w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 832)))
+					a0_3 = w2_3.MulAdd(d2_0, a0_3)
+					a1_3 = w2_3.MulAdd(d2_1, a1_3)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 352)))
+					w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+					a0_0 = w3_0.MulAdd(d3_0, a0_0)
+					a1_0 = w3_0.MulAdd(d3_1, a1_0)
+					w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 352)))
+					a0_1 = w3_1.MulAdd(d3_0, a0_1)
+					a1_1 = w3_1.MulAdd(d3_1, a1_1)
+					w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
+					a0_2 = w3_2.MulAdd(d3_0, a0_2)
+					a1_2 = w3_2.MulAdd(d3_1, a1_2)
+					w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 864)))
+					a0_3 = w3_3.MulAdd(d3_0, a0_3)
+					a1_3 = w3_3.MulAdd(d3_1, a1_3)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 384)))
+					w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+					a0_0 = w4_0.MulAdd(d4_0, a0_0)
+					a1_0 = w4_0.MulAdd(d4_1, a1_0)
+					w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 384)))
+					a0_1 = w4_1.MulAdd(d4_0, a0_1)
+					a1_1 = w4_1.MulAdd(d4_1, a1_1)
+					w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
+					a0_2 = w4_2.MulAdd(d4_0, a0_2)
+					a1_2 = w4_2.MulAdd(d4_1, a1_2)
+					w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 896)))
+					a0_3 = w4_3.MulAdd(d4_0, a0_3)
+					a1_3 = w4_3.MulAdd(d4_1, a1_3)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 416)))
+					w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+					a0_0 = w5_0.MulAdd(d5_0, a0_0)
+					a1_0 = w5_0.MulAdd(d5_1, a1_0)
+					w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 416)))
+					a0_1 = w5_1.MulAdd(d5_0, a0_1)
+					a1_1 = w5_1.MulAdd(d5_1, a1_1)
+					w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
+					a0_2 = w5_2.MulAdd(d5_0, a0_2)
+					a1_2 = w5_2.MulAdd(d5_1, a1_2)
+					w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 928)))
+					a0_3 = w5_3.MulAdd(d5_0, a0_3)
+					a1_3 = w5_3.MulAdd(d5_1, a1_3)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 448)))
+					w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+					a0_0 = w6_0.MulAdd(d6_0, a0_0)
+					a1_0 = w6_0.MulAdd(d6_1, a1_0)
+					w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 448)))
+					a0_1 = w6_1.MulAdd(d6_0, a0_1)
+					a1_1 = w6_1.MulAdd(d6_1, a1_1)
+					w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
+					a0_2 = w6_2.MulAdd(d6_0, a0_2)
+					a1_2 = w6_2.MulAdd(d6_1, a1_2)
+					w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 960)))
+					a0_3 = w6_3.MulAdd(d6_0, a0_3)
+					a1_3 = w6_3.MulAdd(d6_1, a1_3)
+					d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+					d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 480)))
+					w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+					a0_0 = w7_0.MulAdd(d7_0, a0_0)
+					a1_0 = w7_0.MulAdd(d7_1, a1_0)
+					w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 480)))
+					a0_1 = w7_1.MulAdd(d7_0, a0_1)
+					a1_1 = w7_1.MulAdd(d7_1, a1_1)
+					w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
+					a0_2 = w7_2.MulAdd(d7_0, a0_2)
+					a1_2 = w7_2.MulAdd(d7_1, a1_2)
+					w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 992)))
+					a0_3 = w7_3.MulAdd(d7_0, a0_3)
+					a1_3 = w7_3.MulAdd(d7_1, a1_3)
+					h001 := a0_0.AddPairsGrouped(a0_1)
+					h023 := a0_2.AddPairsGrouped(a0_3)
+					h0 := h001.AddPairsGrouped(h023)
+					h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+					h101 := a1_0.AddPairsGrouped(a1_1)
+					h123 := a1_2.AddPairsGrouped(a1_3)
+					h1 := h101.AddPairsGrouped(h123)
+					h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(qt, 128)))
+				}
+				n--
+				if n == 0 {
+					break
+				}
+				zt = unsafe.Add(zt, 512)
+				qt = unsafe.Add(qt, 256)
+			}
+		}
+		{
+			zt, qt := unsafe.Add(m, 10752), unsafe.Add(qc, 5376)
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				zv, wv := zt, wc
+				d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+				a0_0 = w0_0.MulAdd(d0_0, a0_0)
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 256)))
+				a0_1 = w0_1.MulAdd(d0_0, a0_1)
+				w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
+				a0_2 = w0_2.MulAdd(d0_0, a0_2)
+				w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 768)))
+				a0_3 = w0_3.MulAdd(d0_0, a0_3)
+				d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+				a0_0 = w1_0.MulAdd(d1_0, a0_0)
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 288)))
+				a0_1 = w1_1.MulAdd(d1_0, a0_1)
+				w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
+				a0_2 = w1_2.MulAdd(d1_0, a0_2)
+				w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 800)))
+				a0_3 = w1_3.MulAdd(d1_0, a0_3)
+				d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+				a0_0 = w2_0.MulAdd(d2_0, a0_0)
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 320)))
+				a0_1 = w2_1.MulAdd(d2_0, a0_1)
+				w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
+				a0_2 = w2_2.MulAdd(d2_0, a0_2)
+				w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 832)))
+				a0_3 = w2_3.MulAdd(d2_0, a0_3)
+				d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+				a0_0 = w3_0.MulAdd(d3_0, a0_0)
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 352)))
+				a0_1 = w3_1.MulAdd(d3_0, a0_1)
+				w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
+				a0_2 = w3_2.MulAdd(d3_0, a0_2)
+				w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 864)))
+				a0_3 = w3_3.MulAdd(d3_0, a0_3)
+				d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+				w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+				a0_0 = w4_0.MulAdd(d4_0, a0_0)
+				w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 384)))
+				a0_1 = w4_1.MulAdd(d4_0, a0_1)
+				w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
+				a0_2 = w4_2.MulAdd(d4_0, a0_2)
+				w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 896)))
+				a0_3 = w4_3.MulAdd(d4_0, a0_3)
+				d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+				w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+				a0_0 = w5_0.MulAdd(d5_0, a0_0)
+				w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 416)))
+				a0_1 = w5_1.MulAdd(d5_0, a0_1)
+				w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
+				a0_2 = w5_2.MulAdd(d5_0, a0_2)
+				w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 928)))
+				a0_3 = w5_3.MulAdd(d5_0, a0_3)
+				d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+				w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+				a0_0 = w6_0.MulAdd(d6_0, a0_0)
+				w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 448)))
+				a0_1 = w6_1.MulAdd(d6_0, a0_1)
+				w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
+				a0_2 = w6_2.MulAdd(d6_0, a0_2)
+				w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 960)))
+				a0_3 = w6_3.MulAdd(d6_0, a0_3)
+				d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+				w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+				a0_0 = w7_0.MulAdd(d7_0, a0_0)
+				w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 480)))
+				a0_1 = w7_1.MulAdd(d7_0, a0_1)
+				w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
+				a0_2 = w7_2.MulAdd(d7_0, a0_2)
+				w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 992)))
+				a0_3 = w7_3.MulAdd(d7_0, a0_3)
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+			}
+		}
+		n--
+		if n == 0 {
+			break
+		}
+		wc = unsafe.Add(wc, 1024)
+		qc = unsafe.Add(qc, 16)
+	}
+
+}
+
+/*
+winoGrad4 computes one position's gradient du of the transformed kernel
+from the transformed input v and output gradient m, for conv2d_1.
+*/
+func winoGrad4(v, m, du unsafe.Pointer, add bool) {
+	for c0 := 0; c0 < 32; c0 += 4 {
+		for cb := 0; cb < 256; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			dt := unsafe.Add(du, c0*256+cb)
+			if add {
+				acc0_0 = archsimd.LoadFloat32x8((*[8]float32)(dt))
+				acc0_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 32)))
+				acc1_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 256)))
+				acc1_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 288)))
+				acc2_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 512)))
+				acc2_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 544)))
+				acc3_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 768)))
+				acc3_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 800)))
+			}
+			rt := unsafe.Add(v, c0*1376)
+			mt := unsafe.Add(m, cb)
+			for n := 43; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(mt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2752)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				rt = unsafe.Add(rt, 32)
+				mt = unsafe.Add(mt, 256)
+			}
+			acc0_0.Store((*[8]float32)(dt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(dt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(dt, 256)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(dt, 288)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(dt, 512)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(dt, 544)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(dt, 768)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(dt, 800)))
+		}
+	}
+
+}
+
+/*
+wino6 is the Winograd F(2x2, 3x3) state of conv2d_2: kc is the kernel that u
+was transformed from, u[16][64][128] the transformed kernel, and m[16][20][128] the
+16 products of the transformed input and kernel for a band of 1x20 tiles (in the
+backward pass, the transformed output gradient), du the gradient of u, and
+dv[16][20][64] that of the transformed input.
+*/
+type wino6 struct {
+	kc [73728]float32
+	u  [131072]float32
+	m  [40960]float32
+	du [131328]float32
+	dv [20480]float32
+}
+
+/*
+winoKernel6 transforms the kernel of conv2d_2 into wg.u when it differs from
+the one last transformed, wg.kc.
+*/
+func winoKernel6(k *[73728]float32, wg *wino6) {
+	var _ unsafe.Pointer
+	kp, cp := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.kc[0])
+	var d0, d1, d2, d3 archsimd.Uint32x8
+	for n := 2304; ; {
+		d0 = d0.Or(archsimd.LoadUint32x8((*[8]uint32)(kp)).Xor(archsimd.LoadUint32x8((*[8]uint32)(cp))))
+		d1 = d1.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 32))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 32)))))
+		d2 = d2.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 64))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 64)))))
+		d3 = d3.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 96))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 96)))))
+		n--
+		if n == 0 {
+			break
+		}
+		kp = unsafe.Add(kp, 128)
+		cp = unsafe.Add(cp, 128)
+	}
+	var d [8]uint32
+	d0.Or(d1).Or(d2.Or(d3)).Store(&d)
+	if d == ([8]uint32{}) {
+		return
+	}
+	archsimd.ClearAVXUpperBits()
+	copy(wg.kc[:], k[:])
+	half := archsimd.BroadcastFloat32x8(0.5)
+	kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])
+	var t0, t1, t2 archsimd.Float32x8
+	{
+		kq, uq := kb, ub
+		for n := 1024; ; {
+			g0 := archsimd.LoadFloat32x8((*[8]float32)(kq))
+			g1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768)))
+			g2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536)))
+			g3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 98304)))
+			g4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 131072)))
+			g5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 163840)))
+			g6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 196608)))
+			g7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 229376)))
+			g8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 262144)))
+			t0 = g0
+			t1 = g1
+			t2 = g2
+			t0.Store((*[8]float32)(uq))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 32768)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 65536)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 98304)))
+			t0 = g0.Add(g3).Add(g6).Mul(half)
+			t1 = g1.Add(g4).Add(g7).Mul(half)
+			t2 = g2.Add(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 131072)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 163840)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 196608)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 229376)))
+			t0 = g0.Sub(g3).Add(g6).Mul(half)
+			t1 = g1.Sub(g4).Add(g7).Mul(half)
+			t2 = g2.Sub(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 262144)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 294912)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 327680)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 360448)))
+			t0 = g6
+			t1 = g7
+			t2 = g8
+			t0.Store((*[8]float32)(unsafe.Add(uq, 393216)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 425984)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 458752)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 491520)))
+			n--
+			if n == 0 {
+				break
+			}
+			kq = unsafe.Add(kq, 32)
+			uq = unsafe.Add(uq, 32)
+		}
+	}
+
+}
+
+/*
+winoGemm6 multiplies one position's transformed input v by its transformed
+kernel u into m, for conv2d_2.
+*/
+func winoGemm6(v, u, m unsafe.Pointer) {
+	for tb := 0; tb < 20; tb += 4 {
+		for cb := 0; cb < 512; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (tb)*2048)
+			for n := 16; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
+				acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
+				acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 2048)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (tb)*512+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(mt, 512)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(mt, 544)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(mt, 1024)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(mt, 1056)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(mt, 1536)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(mt, 1568)))
+		}
+	}
+
+}
+
+/*
+winoBack6 computes one position's gradient q of the transformed input
+from the transformed kernel u and output gradient m, for conv2d_2.
+*/
+func winoBack6(u, m, q unsafe.Pointer) {
+	wc, qc := u, q
+	for n := 16; ; {
+		{
+			zt, qt := m, qc
+			for n := 10; ; {
+				{
+					var a0_0 archsimd.Float32x8
+					var a0_1 archsimd.Float32x8
+					var a0_2 archsimd.Float32x8
+					var a0_3 archsimd.Float32x8
+					var a1_0 archsimd.Float32x8
+					var a1_1 archsimd.Float32x8
+					var a1_2 archsimd.Float32x8
+					var a1_3 archsimd.Float32x8
+					zv, wv := zt, wc
+					for n := 2; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 512)))
+						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+						a0_0 = w0_0.MulAdd(d0_0, a0_0)
+						a1_0 = w0_0.MulAdd(d0_1, a1_0)
+						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
+						a0_1 = w0_1.MulAdd(d0_0, a0_1)
+						a1_1 = w0_1.MulAdd(d0_1, a1_1)
+						w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1024)))
+						a0_2 = w0_2.MulAdd(d0_0, a0_2)
+						a1_2 = w0_2.MulAdd(d0_1, a1_2)
+						w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1536)))
+						a0_3 = w0_3.MulAdd(d0_0, a0_3)
+						a1_3 = w0_3.MulAdd(d0_1, a1_3)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 544)))
+						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+						a0_0 = w1_0.MulAdd(d1_0, a0_0)
+						a1_0 = w1_0.MulAdd(d1_1, a1_0)
+						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
+						a0_1 = w1_1.MulAdd(d1_0, a0_1)
+						a1_1 = w1_1.MulAdd(d1_1, a1_1)
+						w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1056)))
+						a0_2 = w1_2.MulAdd(d1_0, a0_2)
+						a1_2 = w1_2.MulAdd(d1_1, a1_2)
+						w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1568)))
+						a0_3 = w1_3.MulAdd(d1_0, a0_3)
+						a1_3 = w1_3.MulAdd(d1_1, a1_3)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 576)))
+						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+						a0_0 = w2_0.MulAdd(d2_0, a0_0)
+						a1_0 = w2_0.MulAdd(d2_1, a1_0)
+						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
+						a0_1 = w2_1.MulAdd(d2_0, a0_1)
+						a1_1 = w2_1.MulAdd(d2_1, a1_1)
+						w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1088)))
+						a0_2 = w2_2.MulAdd(d2_0, a0_2)
+						a1_2 = w2_2.MulAdd(d2_1, a1_2)
+						w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1600)))
+						a0_3 = w2_3.MulAdd(d2_0, a0_3)
+						a1_3 = w2_3.MulAdd(d2_1, a1_3)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 608)))
+						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+						a0_0 = w3_0.MulAdd(d3_0, a0_0)
+						a1_0 = w3_0.MulAdd(d3_1, a1_0)
+						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
+						a0_1 = w3_1.MulAdd(d3_0, a0_1)
+						a1_1 = w3_1.MulAdd(d3_1, a1_1)
+						w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1120)))
+						a0_2 = w3_2.MulAdd(d3_0, a0_2)
+						a1_2 = w3_2.MulAdd(d3_1, a1_2)
+						w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1632)))
+						a0_3 = w3_3.MulAdd(d3_0, a0_3)
+						a1_3 = w3_3.MulAdd(d3_1, a1_3)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 640)))
+						w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+						a0_0 = w4_0.MulAdd(d4_0, a0_0)
+						a1_0 = w4_0.MulAdd(d4_1, a1_0)
+						w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
+						a0_1 = w4_1.MulAdd(d4_0, a0_1)
+						a1_1 = w4_1.MulAdd(d4_1, a1_1)
+						w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1152)))
+						a0_2 = w4_2.MulAdd(d4_0, a0_2)
+						a1_2 = w4_2.MulAdd(d4_1, a1_2)
+						w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1664)))
+						a0_3 = w4_3.MulAdd(d4_0, a0_3)
+						a1_3 = w4_3.MulAdd(d4_1, a1_3)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 672)))
+						w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+						a0_0 = w5_0.MulAdd(d5_0, a0_0)
+						a1_0 = w5_0.MulAdd(d5_1, a1_0)
+						w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
+						a0_1 = w5_1.MulAdd(d5_0, a0_1)
+						a1_1 = w5_1.MulAdd(d5_1, a1_1)
+						w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1184)))
+						a0_2 = w5_2.MulAdd(d5_0, a0_2)
+						a1_2 = w5_2.MulAdd(d5_1, a1_2)
+						w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1696)))
+						a0_3 = w5_3.MulAdd(d5_0, a0_3)
+						a1_3 = w5_3.MulAdd(d5_1, a1_3)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 704)))
+						w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+						a0_0 = w6_0.MulAdd(d6_0, a0_0)
+						a1_0 = w6_0.MulAdd(d6_1, a1_0)
+						w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
+						a0_1 = w6_1.MulAdd(d6_0, a0_1)
+						a1_1 = w6_1.MulAdd(d6_1, a1_1)
+						w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1216)))
+						a0_2 = w6_2.MulAdd(d6_0, a0_2)
+						a1_2 = w6_2.MulAdd(d6_1, a1_2)
+						w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1728)))
+						a0_3 = w6_3.MulAdd(d6_0, a0_3)
+						a1_3 = w6_3.MulAdd(d6_1, a1_3)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 736)))
+						w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+						a0_0 = w7_0.MulAdd(d7_0, a0_0)
+						a1_0 = w7_0.MulAdd(d7_1, a1_0)
+						w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
+						a0_1 = w7_1.MulAdd(d7_0, a0_1)
+						a1_1 = w7_1.MulAdd(d7_1, a1_1)
+						w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1248)))
+						a0_2 = w7_2.MulAdd(d7_0, a0_2)
+						a1_2 = w7_2.MulAdd(d7_1, a1_2)
+						w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1760)))
+						a0_3 = w7_3.MulAdd(d7_0, a0_3)
+						a1_3 = w7_3.MulAdd(d7_1, a1_3)
+						n--
+						if n == 0 {
+							break
+						}
+						zv = unsafe.Add(zv, 256)
+						wv = unsafe.Add(wv, 256)
+					}
+					h001 := a0_0.AddPairsGrouped(a0_1)
+					h023 := a0_2.AddPairsGrouped(a0_3)
+					h0 := h001.AddPairsGrouped(h023)
+					h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+					h101 := a1_0.AddPairsGrouped(a1_1)
+					h123 := a1_2.AddPairsGrouped(a1_3)
+					h1 := h101.AddPairsGrouped(h123)
+					h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(qt, 256)))
+				}
+				n--
+				if n == 0 {
+					break
+				}
+				zt = unsafe.Add(zt, 1024)
+				qt = unsafe.Add(qt, 512)
+			}
+		}
+		n--
+		if n == 0 {
+			break
+		}
+		wc = unsafe.Add(wc, 2048)
+		qc = unsafe.Add(qc, 16)
+	}
+
+}
+
+/*
+winoGrad6 computes one position's gradient du of the transformed kernel
+from the transformed input v and output gradient m, for conv2d_2.
+*/
+func winoGrad6(v, m, du unsafe.Pointer, add bool) {
+	for c0 := 0; c0 < 64; c0 += 4 {
+		for cb := 0; cb < 512; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			dt := unsafe.Add(du, c0*512+cb)
+			if add {
+				acc0_0 = archsimd.LoadFloat32x8((*[8]float32)(dt))
+				acc0_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 32)))
+				acc1_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 512)))
+				acc1_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 544)))
+				acc2_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1024)))
+				acc2_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1056)))
+				acc3_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1536)))
+				acc3_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1568)))
+			}
+			rt := unsafe.Add(v, c0*640)
+			mt := unsafe.Add(m, cb)
+			for n := 4; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(mt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1920)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 512)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 544)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1952)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 1024)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 1056)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1984)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 1536)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 1568)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2016)))
+				acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
+				acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+				w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 2048)))
+				w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 2080)))
+				x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
+				acc0_0 = x4_0.MulAdd(w4_0, acc0_0)
+				acc0_1 = x4_0.MulAdd(w4_1, acc0_1)
+				x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
+				acc1_0 = x4_1.MulAdd(w4_0, acc1_0)
+				acc1_1 = x4_1.MulAdd(w4_1, acc1_1)
+				x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
+				acc2_0 = x4_2.MulAdd(w4_0, acc2_0)
+				acc2_1 = x4_2.MulAdd(w4_1, acc2_1)
+				x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+				acc3_0 = x4_3.MulAdd(w4_0, acc3_0)
+				acc3_1 = x4_3.MulAdd(w4_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				rt = unsafe.Add(rt, 160)
+				mt = unsafe.Add(mt, 2560)
+			}
+			acc0_0.Store((*[8]float32)(dt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(dt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(dt, 512)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(dt, 544)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(dt, 1024)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(dt, 1056)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(dt, 1536)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(dt, 1568)))
+		}
+	}
+
+}
+
+/*
+wino8 is the Winograd F(2x2, 3x3) state of conv2d_3: kc is the kernel that u
+was transformed from, u[16][128][256] the transformed kernel, and m[16][9][256] the
+16 products of the transformed input and kernel for a band of 1x9 tiles (in the
+backward pass, the transformed output gradient), du the gradient of u, and
+dv[16][9][128] that of the transformed input.
+*/
+type wino8 struct {
+	kc [294912]float32
+	u  [524288]float32
+	m  [36864]float32
+	du [524544]float32
+	dv [18432]float32
+}
+
+/*
+winoKernel8 transforms the kernel of conv2d_3 into wg.u when it differs from
+the one last transformed, wg.kc.
+*/
+func winoKernel8(k *[294912]float32, wg *wino8) {
+	var _ unsafe.Pointer
+	kp, cp := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.kc[0])
+	var d0, d1, d2, d3 archsimd.Uint32x8
+	for n := 9216; ; {
+		d0 = d0.Or(archsimd.LoadUint32x8((*[8]uint32)(kp)).Xor(archsimd.LoadUint32x8((*[8]uint32)(cp))))
+		d1 = d1.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 32))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 32)))))
+		d2 = d2.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 64))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 64)))))
+		d3 = d3.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 96))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 96)))))
+		n--
+		if n == 0 {
+			break
+		}
+		kp = unsafe.Add(kp, 128)
+		cp = unsafe.Add(cp, 128)
+	}
+	var d [8]uint32
+	d0.Or(d1).Or(d2.Or(d3)).Store(&d)
+	if d == ([8]uint32{}) {
+		return
+	}
+	archsimd.ClearAVXUpperBits()
+	copy(wg.kc[:], k[:])
+	half := archsimd.BroadcastFloat32x8(0.5)
+	kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])
+	var t0, t1, t2 archsimd.Float32x8
+	{
+		kq, uq := kb, ub
+		for n := 4096; ; {
+			g0 := archsimd.LoadFloat32x8((*[8]float32)(kq))
+			g1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 131072)))
+			g2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 262144)))
+			g3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 393216)))
+			g4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 524288)))
+			g5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 655360)))
+			g6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 786432)))
+			g7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 917504)))
+			g8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 1048576)))
+			t0 = g0
+			t1 = g1
+			t2 = g2
+			t0.Store((*[8]float32)(uq))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 131072)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 262144)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 393216)))
+			t0 = g0.Add(g3).Add(g6).Mul(half)
+			t1 = g1.Add(g4).Add(g7).Mul(half)
+			t2 = g2.Add(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 524288)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 655360)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 786432)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 917504)))
+			t0 = g0.Sub(g3).Add(g6).Mul(half)
+			t1 = g1.Sub(g4).Add(g7).Mul(half)
+			t2 = g2.Sub(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 1048576)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 1179648)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 1310720)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 1441792)))
+			t0 = g6
+			t1 = g7
+			t2 = g8
+			t0.Store((*[8]float32)(unsafe.Add(uq, 1572864)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 1703936)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 1835008)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 1966080)))
+			n--
+			if n == 0 {
+				break
+			}
+			kq = unsafe.Add(kq, 32)
+			uq = unsafe.Add(uq, 32)
+		}
+	}
+
+}
+
+/*
+winoGemm8 multiplies one position's transformed input v by its transformed
+kernel u into m, for conv2d_3.
+*/
+func winoGemm8(v, u, m unsafe.Pointer) {
+	for tb := 0; tb < 8; tb += 4 {
+		for cb := 0; cb < 1024; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (tb)*4096)
+			for n := 32; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
+				acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
+				acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 4096)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (tb)*1024+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(mt, 1024)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(mt, 1056)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(mt, 2048)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(mt, 2080)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(mt, 3072)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(mt, 3104)))
+		}
+	}
+	{
+		for cb := 0; cb < 1024; cb += 128 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc0_2 archsimd.Float32x8
+			var acc0_3 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (8)*4096)
+			for n := 32; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
+				w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = w0_0.MulAdd(x0_0, acc0_0)
+				acc0_1 = w0_1.MulAdd(x0_0, acc0_1)
+				acc0_2 = w0_2.MulAdd(x0_0, acc0_2)
+				acc0_3 = w0_3.MulAdd(x0_0, acc0_3)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+				w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
+				w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = w1_0.MulAdd(x1_0, acc0_0)
+				acc0_1 = w1_1.MulAdd(x1_0, acc0_1)
+				acc0_2 = w1_2.MulAdd(x1_0, acc0_2)
+				acc0_3 = w1_3.MulAdd(x1_0, acc0_3)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
+				w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
+				w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = w2_0.MulAdd(x2_0, acc0_0)
+				acc0_1 = w2_1.MulAdd(x2_0, acc0_1)
+				acc0_2 = w2_2.MulAdd(x2_0, acc0_2)
+				acc0_3 = w2_3.MulAdd(x2_0, acc0_3)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
+				w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
+				w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = w3_0.MulAdd(x3_0, acc0_0)
+				acc0_1 = w3_1.MulAdd(x3_0, acc0_1)
+				acc0_2 = w3_2.MulAdd(x3_0, acc0_2)
+				acc0_3 = w3_3.MulAdd(x3_0, acc0_3)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 4096)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (8)*1024+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc0_2.Store((*[8]float32)(unsafe.Add(mt, 64)))
+			acc0_3.Store((*[8]float32)(unsafe.Add(mt, 96)))
+		}
+	}
+
+}
+
+/*
+winoBack8 computes one position's gradient q of the transformed input
+from the transformed kernel u and output gradient m, for conv2d_3.
+*/
+func winoBack8(u, m, q unsafe.Pointer) {
+	wc, qc := u, q
+	for n := 32; ; {
+		{
+			zt, qt := m, qc
+			for n := 4; ; {
+				{
+					var a0_0 archsimd.Float32x8
+					var a0_1 archsimd.Float32x8
+					var a0_2 archsimd.Float32x8
+					var a0_3 archsimd.Float32x8
+					var a1_0 archsimd.Float32x8
+					var a1_1 archsimd.Float32x8
+					var a1_2 archsimd.Float32x8
+					var a1_3 archsimd.Float32x8
+					zv, wv := zt, wc
+					for n := 4; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1024)))
+						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+						a0_0 = w0_0.MulAdd(d0_0, a0_0)
+						a1_0 = w0_0.MulAdd(d0_1, a1_0)
+						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1024)))
+						a0_1 = w0_1.MulAdd(d0_0, a0_1)
+						a1_1 = w0_1.MulAdd(d0_1, a1_1)
+						w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2048)))
+						a0_2 = w0_2.MulAdd(d0_0, a0_2)
+						a1_2 = w0_2.MulAdd(d0_1, a1_2)
+						w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3072)))
+						a0_3 = w0_3.MulAdd(d0_0, a0_3)
+						a1_3 = w0_3.MulAdd(d0_1, a1_3)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1056)))
+						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+						a0_0 = w1_0.MulAdd(d1_0, a0_0)
+						a1_0 = w1_0.MulAdd(d1_1, a1_0)
+						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1056)))
+						a0_1 = w1_1.MulAdd(d1_0, a0_1)
+						a1_1 = w1_1.MulAdd(d1_1, a1_1)
+						w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2080)))
+						a0_2 = w1_2.MulAdd(d1_0, a0_2)
+						a1_2 = w1_2.MulAdd(d1_1, a1_2)
+						w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3104)))
+						a0_3 = w1_3.MulAdd(d1_0, a0_3)
+						a1_3 = w1_3.MulAdd(d1_1, a1_3)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1088)))
+						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+						a0_0 = w2_0.MulAdd(d2_0, a0_0)
+						a1_0 = w2_0.MulAdd(d2_1, a1_0)
+						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1088)))
+						a0_1 = w2_1.MulAdd(d2_0, a0_1)
+						a1_1 = w2_1.MulAdd(d2_1, a1_1)
+						w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2112)))
+						a0_2 = w2_2.MulAdd(d2_0, a0_2)
+						a1_2 = w2_2.MulAdd(d2_1, a1_2)
+						w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3136)))
+						a0_3 = w2_3.MulAdd(d2_0, a0_3)
+						a1_3 = w2_3.MulAdd(d2_1, a1_3)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1120)))
+						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+						a0_0 = w3_0.MulAdd(d3_0, a0_0)
+						a1_0 = w3_0.MulAdd(d3_1, a1_0)
+						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1120)))
+						a0_1 = w3_1.MulAdd(d3_0, a0_1)
+						a1_1 = w3_1.MulAdd(d3_1, a1_1)
+						w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2144)))
+						a0_2 = w3_2.MulAdd(d3_0, a0_2)
+						a1_2 = w3_2.MulAdd(d3_1, a1_2)
+						w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3168)))
+						a0_3 = w3_3.MulAdd(d3_0, a0_3)
+						a1_3 = w3_3.MulAdd(d3_1, a1_3)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1152)))
+						w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+						a0_0 = w4_0.MulAdd(d4_0, a0_0)
+						a1_0 = w4_0.MulAdd(d4_1, a1_0)
+						w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1152)))
+						a0_1 = w4_1.MulAdd(d4_0, a0_1)
+						a1_1 = w4_1.MulAdd(d4_1, a1_1)
+						w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2176)))
+						a0_2 = w4_2.MulAdd(d4_0, a0_2)
+						a1_2 = w4_2.MulAdd(d4_1, a1_2)
+						w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3200)))
+						a0_3 = w4_3.MulAdd(d4_0, a0_3)
+						a1_3 = w4_3.MulAdd(d4_1, a1_3)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1184)))
+						w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+						a0_0 = w5_0.MulAdd(d5_0, a0_0)
+						a1_0 = w5_0.MulAdd(d5_1, a1_0)
+						w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1184)))
+						a0_1 = w5_1.MulAdd(d5_0, a0_1)
+						a1_1 = w5_1.MulAdd(d5_1, a1_1)
+						w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2208)))
+						a0_2 = w5_2.MulAdd(d5_0, a0_2)
+						a1_2 = w5_2.MulAdd(d5_1, a1_2)
+						w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3232)))
+						a0_3 = w5_3.MulAdd(d5_0, a0_3)
+						a1_3 = w5_3.MulAdd(d5_1, a1_3)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1216)))
+						w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+						a0_0 = w6_0.MulAdd(d6_0, a0_0)
+						a1_0 = w6_0.MulAdd(d6_1, a1_0)
+						w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1216)))
+						a0_1 = w6_1.MulAdd(d6_0, a0_1)
+						a1_1 = w6_1.MulAdd(d6_1, a1_1)
+						w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2240)))
+						a0_2 = w6_2.MulAdd(d6_0, a0_2)
+						a1_2 = w6_2.MulAdd(d6_1, a1_2)
+						w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3264)))
+						a0_3 = w6_3.MulAdd(d6_0, a0_3)
+						a1_3 = w6_3.MulAdd(d6_1, a1_3)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 1248)))
+						w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+						a0_0 = w7_0.MulAdd(d7_0, a0_0)
+						a1_0 = w7_0.MulAdd(d7_1, a1_0)
+						w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1248)))
+						a0_1 = w7_1.MulAdd(d7_0, a0_1)
+						a1_1 = w7_1.MulAdd(d7_1, a1_1)
+						w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2272)))
+						a0_2 = w7_2.MulAdd(d7_0, a0_2)
+						a1_2 = w7_2.MulAdd(d7_1, a1_2)
+						w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3296)))
+						a0_3 = w7_3.MulAdd(d7_0, a0_3)
+						a1_3 = w7_3.MulAdd(d7_1, a1_3)
+						n--
+						if n == 0 {
+							break
+						}
+						zv = unsafe.Add(zv, 256)
+						wv = unsafe.Add(wv, 256)
+					}
+					h001 := a0_0.AddPairsGrouped(a0_1)
+					h023 := a0_2.AddPairsGrouped(a0_3)
+					h0 := h001.AddPairsGrouped(h023)
+					h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+					h101 := a1_0.AddPairsGrouped(a1_1)
+					h123 := a1_2.AddPairsGrouped(a1_3)
+					h1 := h101.AddPairsGrouped(h123)
+					h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(qt, 512)))
+				}
+				n--
+				if n == 0 {
+					break
+				}
+				zt = unsafe.Add(zt, 2048)
+				qt = unsafe.Add(qt, 1024)
+			}
+		}
+		{
+			zt, qt := unsafe.Add(m, 8192), unsafe.Add(qc, 4096)
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				zv, wv := zt, wc
+				for n := 4; ; {
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+					w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+					a0_0 = w0_0.MulAdd(d0_0, a0_0)
+					w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1024)))
+					a0_1 = w0_1.MulAdd(d0_0, a0_1)
+					w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2048)))
+					a0_2 = w0_2.MulAdd(d0_0, a0_2)
+					w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3072)))
+					a0_3 = w0_3.MulAdd(d0_0, a0_3)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+					w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+					a0_0 = w1_0.MulAdd(d1_0, a0_0)
+					w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1056)))
+					a0_1 = w1_1.MulAdd(d1_0, a0_1)
+					w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2080)))
+					a0_2 = w1_2.MulAdd(d1_0, a0_2)
+					w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3104)))
+					a0_3 = w1_3.MulAdd(d1_0, a0_3)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+					w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+					a0_0 = w2_0.MulAdd(d2_0, a0_0)
+					w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1088)))
+					a0_1 = w2_1.MulAdd(d2_0, a0_1)
+					w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2112)))
+					a0_2 = w2_2.MulAdd(d2_0, a0_2)
+					w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3136)))
+					a0_3 = w2_3.MulAdd(d2_0, a0_3)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+					w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+					a0_0 = w3_0.MulAdd(d3_0, a0_0)
+					w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1120)))
+					a0_1 = w3_1.MulAdd(d3_0, a0_1)
+					w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2144)))
+					a0_2 = w3_2.MulAdd(d3_0, a0_2)
+					w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3168)))
+					a0_3 = w3_3.MulAdd(d3_0, a0_3)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+					w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+					a0_0 = w4_0.MulAdd(d4_0, a0_0)
+					w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1152)))
+					a0_1 = w4_1.MulAdd(d4_0, a0_1)
+					w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2176)))
+					a0_2 = w4_2.MulAdd(d4_0, a0_2)
+					w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3200)))
+					a0_3 = w4_3.MulAdd(d4_0, a0_3)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+					w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+					a0_0 = w5_0.MulAdd(d5_0, a0_0)
+					w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1184)))
+					a0_1 = w5_1.MulAdd(d5_0, a0_1)
+					w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2208)))
+					a0_2 = w5_2.MulAdd(d5_0, a0_2)
+					w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3232)))
+					a0_3 = w5_3.MulAdd(d5_0, a0_3)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+					w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+					a0_0 = w6_0.MulAdd(d6_0, a0_0)
+					w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1216)))
+					a0_1 = w6_1.MulAdd(d6_0, a0_1)
+					w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2240)))
+					a0_2 = w6_2.MulAdd(d6_0, a0_2)
+					w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3264)))
+					a0_3 = w6_3.MulAdd(d6_0, a0_3)
+					d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+					w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+					a0_0 = w7_0.MulAdd(d7_0, a0_0)
+					w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1248)))
+					a0_1 = w7_1.MulAdd(d7_0, a0_1)
+					w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 2272)))
+					a0_2 = w7_2.MulAdd(d7_0, a0_2)
+					w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 3296)))
+					a0_3 = w7_3.MulAdd(d7_0, a0_3)
+					n--
+					if n == 0 {
+						break
+					}
+					zv = unsafe.Add(zv, 256)
+					wv = unsafe.Add(wv, 256)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+			}
+		}
+		n--
+		if n == 0 {
+			break
+		}
+		wc = unsafe.Add(wc, 4096)
+		qc = unsafe.Add(qc, 16)
+	}
+
+}
+
+/*
+winoGrad8 computes one position's gradient du of the transformed kernel
+from the transformed input v and output gradient m, for conv2d_3.
+*/
+func winoGrad8(v, m, du unsafe.Pointer, add bool) {
+	for c0 := 0; c0 < 128; c0 += 4 {
+		for cb := 0; cb < 1024; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			dt := unsafe.Add(du, c0*1024+cb)
+			if add {
+				acc0_0 = archsimd.LoadFloat32x8((*[8]float32)(dt))
+				acc0_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 32)))
+				acc1_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1024)))
+				acc1_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1056)))
+				acc2_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 2048)))
+				acc2_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 2080)))
+				acc3_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 3072)))
+				acc3_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 3104)))
+			}
+			rt := unsafe.Add(v, c0*288)
+			mt := unsafe.Add(m, cb)
+			for n := 3; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(mt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 1024)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 1056)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 2048)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 2080)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				rt = unsafe.Add(rt, 96)
+				mt = unsafe.Add(mt, 3072)
+			}
+			acc0_0.Store((*[8]float32)(dt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(dt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(dt, 1024)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(dt, 1056)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(dt, 2048)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(dt, 2080)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(dt, 3072)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(dt, 3104)))
+		}
+	}
+
+}
+
+/*
 denseIdx12 spreads 8 inputs of dense over the 1 vectors of their kernel rows:
 lane l of vector m takes input (8m+l)/1.
 */
@@ -1360,1340 +3009,561 @@ func backward3(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din 
 }
 
 // forward4 is the AVX2 version of forward4Generic: conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9.
-func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
+func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino4) {
 	if !useSIMD {
 		forward4Generic(in, k, b, out)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	if len(in) >= 8 {
-		i0 := archsimd.LoadUint32x8(&bcIdx[0])
-		i1 := archsimd.LoadUint32x8(&bcIdx[1])
-		i2 := archsimd.LoadUint32x8(&bcIdx[2])
-		i3 := archsimd.LoadUint32x8(&bcIdx[3])
-		i4 := archsimd.LoadUint32x8(&bcIdx[4])
-		i5 := archsimd.LoadUint32x8(&bcIdx[5])
-		i6 := archsimd.LoadUint32x8(&bcIdx[6])
-		i7 := archsimd.LoadUint32x8(&bcIdx[7])
-		ip, op := unsafe.Pointer(&in[0]), bcp
-		for n := len(in) / 8; ; {
-			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
-			x.Permute(i0).Store((*[8]float32)(op))
-			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-			n--
-			if n == 0 {
-				break
-			}
-			ip = unsafe.Add(ip, 32)
-			op = unsafe.Add(op, 256)
-		}
-	}
-	for j := len(in) / 8 * 8; j < len(in); j++ {
-		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
-	}
-	ib := unsafe.Pointer(&bc[0])
-	kb := unsafe.Pointer(&k[0])
-	ob := unsafe.Pointer(&out[0])
+	winoKernel4(k, wg)
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	ub := unsafe.Pointer(&wg.u[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	outb := unsafe.Pointer(&out[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	for oy := 0; oy < 86; oy += 2 {
-		for oy1 := oy; oy1 < oy+2; oy1++ {
-			for ox := 0; ox < 84; ox += 4 {
-				ip := unsafe.Add(ib, (oy1*89+ox*1)*1024)
-				op := unsafe.Add(ob, (oy1*87+ox)*256)
-				for cb := range 4 {
-					wc := unsafe.Add(kb, cb*64)
-					acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-					acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-					acc1_0 := acc0_0
-					acc1_1 := acc0_1
-					acc2_0 := acc0_0
-					acc2_1 := acc0_1
-					acc3_0 := acc0_0
-					acc3_1 := acc0_1
-					// tap (0, 0)
-					{
-						wt := unsafe.Add(wc, 0)
-						rt := unsafe.Add(ip, 0)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
+	// Bands of 1 of the 43 rows of tiles.
+	for ty0 := 0; ty0 < 43; ty0 += 1 {
+		ib := unsafe.Add(inb, ty0*22784)
+		ob := unsafe.Add(outb, ty0*44544)
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
 						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
-					// tap (0, 1)
-					{
-						wt := unsafe.Add(wc, 8192)
-						rt := unsafe.Add(ip, 1024)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (0, 2)
-					{
-						wt := unsafe.Add(wc, 16384)
-						rt := unsafe.Add(ip, 2048)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 0)
-					{
-						wt := unsafe.Add(wc, 24576)
-						rt := unsafe.Add(ip, 91136)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 1)
-					{
-						wt := unsafe.Add(wc, 32768)
-						rt := unsafe.Add(ip, 92160)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 2)
-					{
-						wt := unsafe.Add(wc, 40960)
-						rt := unsafe.Add(ip, 93184)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 0)
-					{
-						wt := unsafe.Add(wc, 49152)
-						rt := unsafe.Add(ip, 182272)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 1)
-					{
-						wt := unsafe.Add(wc, 57344)
-						rt := unsafe.Add(ip, 183296)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 2)
-					{
-						wt := unsafe.Add(wc, 65536)
-						rt := unsafe.Add(ip, 184320)
-						for n := 8; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 1024)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					oc := unsafe.Add(op, cb*64)
-					acc0_0.Max(zero).Store((*[8]float32)(oc))
-					acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-					acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 256)))
-					acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 288)))
-					acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
-					acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
-					acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 768)))
-					acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 800)))
 				}
 			}
 		}
-		{
-			ip := unsafe.Add(ib, (oy*89+84)*1024)
-			op := unsafe.Add(ob, (oy*87+84)*256)
-			for cb := range 4 {
-				wc := unsafe.Add(kb, cb*64)
-				acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-				acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-				acc1_0 := acc0_0
-				acc1_1 := acc0_1
-				acc2_0 := acc0_0
-				acc2_1 := acc0_1
-				acc3_0 := acc0_0
-				acc3_1 := acc0_1
-				// tap (0, 0)
+		winoGemm4(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 0)
-					rt := unsafe.Add(ip, 0)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 1)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 8192), unsafe.Add(mb, 11008))
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 8192)
-					rt := unsafe.Add(ip, 1024)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 2)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 16384), unsafe.Add(mb, 22016))
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 16384)
-					rt := unsafe.Add(ip, 2048)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23168))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 0)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 24576), unsafe.Add(mb, 33024))
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 24576)
-					rt := unsafe.Add(ip, 91136)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11392)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 1)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 44032))
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 32768)
-					rt := unsafe.Add(ip, 92160)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 2)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 40960), unsafe.Add(mb, 55040))
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 40960)
-					rt := unsafe.Add(ip, 93184)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 0)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 49152), unsafe.Add(mb, 66048))
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 49152)
-					rt := unsafe.Add(ip, 182272)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23168))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 1)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 57344), unsafe.Add(mb, 77056))
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 57344)
-					rt := unsafe.Add(ip, 183296)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11392))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 2)
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 88064))
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 65536)
-					rt := unsafe.Add(ip, 184320)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91136)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92160)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91168)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92192)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91200)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92224)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 91232)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 92256)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				oc := unsafe.Add(op, cb*64)
-				acc0_0.Max(zero).Store((*[8]float32)(oc))
-				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 256)))
-				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 288)))
-				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 22272)))
-				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 22304)))
-				acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 22528)))
-				acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 22560)))
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 73728), unsafe.Add(mb, 99072))
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 81920), unsafe.Add(mb, 110080))
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23168))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 90112), unsafe.Add(mb, 121088))
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11392)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34176))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34432))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 132096))
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34304))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34432))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 106496), unsafe.Add(mb, 143104))
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34432))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34304))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 114688), unsafe.Add(mb, 154112))
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34304))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34560))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm4(vb, unsafe.Add(ub, 122880), unsafe.Add(mb, 165120))
+		for ty := range 1 {
+			for tx := range 43 {
+				mt := unsafe.Add(mb, (ty*43+tx)*256)
+				ot := unsafe.Add(ob, ty*44544+tx*512)
+				{
+					mq, oq, bq := mt, ot, bb
+					for n := 8; ; {
+						m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 44032))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 88064))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 132096)))
+						r0_0 := m0_0.Add(m1_0).Add(m2_0)
+						r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+						m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 11008))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 55040))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 99072))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 143104)))
+						r0_1 := m0_1.Add(m1_1).Add(m2_1)
+						r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+						m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 22016))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 66048))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 110080))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 154112)))
+						r0_2 := m0_2.Add(m1_2).Add(m2_2)
+						r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+						m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 33024))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 77056))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 121088))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 165120)))
+						r0_3 := m0_3.Add(m1_3).Add(m2_3)
+						r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+						bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+						r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+						r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 256)))
+						r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 22272)))
+						r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 22528)))
+						n--
+						if n == 0 {
+							break
+						}
+						mq = unsafe.Add(mq, 32)
+						oq = unsafe.Add(oq, 32)
+						bq = unsafe.Add(bq, 32)
+					}
+				}
 			}
 		}
 	}
@@ -2720,670 +3590,635 @@ func backward4Activation(y, d *[484416]float32) {
 }
 
 // backward4Weights is the AVX2 version of backward4WeightsGeneric: conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9.
-func backward4Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32, bc *[2027776]float32) {
+func backward4Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32, bc *[2027776]float32, wg *wino4) {
 	if !useSIMD {
 		backward4WeightsGeneric(in, dz, dk, db)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	for p := range 7921 {
-		ip := (*[32]float32)(in[p*32:])
-		op := unsafe.Add(bcp, p*128)
-		for cb := range 8 {
-			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
-			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
-			op = unsafe.Add(op, 1013888)
-		}
-	}
-	ib := unsafe.Pointer(&bc[0])
-	zb := unsafe.Pointer(&dz[0])
-	kb := unsafe.Pointer(&dk[0])
-	gb := unsafe.Pointer(&db[0])
+	zf := unsafe.Pointer(&dz[0])
+	bp := unsafe.Pointer(&db[0])
 	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(gb))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 32)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 64)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 96)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 128)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 160)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 192)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 224)))
-		zp := zb
-		for n := 7569; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 32)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 64)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 96)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 128)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 160)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 192)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 224)))
+		for y := range 86 {
+			for x := range 86 {
+				zp := unsafe.Add(zf, y*22272+x*256)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+			}
+		}
+		b0.Store((*[8]float32)(bp))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 32)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 64)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 96)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 128)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 160)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 192)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 224)))
+	}
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	dub := unsafe.Pointer(&wg.du[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
+	for ty0 := 0; ty0 < 43; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*44544)
+		ib := unsafe.Add(inb, ty0*22784)
+		for ty := range 1 {
+			for tx := range 43 {
+				zt := unsafe.Add(zb, ty*44544+tx*512)
+				mt := unsafe.Add(mb, (ty*43+tx)*256)
+				{
+					zq, mq := zt, mt
+					for n := 8; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 22272)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 22528)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 11008)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 22016)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 33024)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 44032)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 55040)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 66048)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 77056)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 88064)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 99072)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 110080)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 121088)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 132096)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 143104)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 154112)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 165120)))
+						n--
+						if n == 0 {
+							break
+						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
+					}
+				}
+			}
+		}
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 0), unsafe.Add(dub, 0), ty0 > 0)
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 11008), unsafe.Add(dub, 8256), ty0 > 0)
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 22016), unsafe.Add(dub, 16512), ty0 > 0)
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23168))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 33024), unsafe.Add(dub, 24768), ty0 > 0)
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11392)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 44032), unsafe.Add(dub, 33024), ty0 > 0)
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 55040), unsafe.Add(dub, 41280), ty0 > 0)
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 66048), unsafe.Add(dub, 49536), ty0 > 0)
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23168))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 77056), unsafe.Add(dub, 57792), ty0 > 0)
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11392))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 88064), unsafe.Add(dub, 66048), ty0 > 0)
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 99072), unsafe.Add(dub, 74304), ty0 > 0)
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23040)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 110080), unsafe.Add(dub, 82560), ty0 > 0)
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22912)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 23168))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 121088), unsafe.Add(dub, 90816), ty0 > 0)
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11392)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34176))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34432))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 132096), unsafe.Add(dub, 99072), ty0 > 0)
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34304))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34432))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 143104), unsafe.Add(dub, 107328), ty0 > 0)
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11648)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34432))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34304))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 154112), unsafe.Add(dub, 115584), ty0 > 0)
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 43 {
+				tp := unsafe.Add(ib, ty*22784+tx*256)
+				vp := unsafe.Add(vb, (ty*43+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34304))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 34560))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1376)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 2752)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4128)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 5504)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 6880)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 8256)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 9632)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 11008)
+					}
+				}
+			}
+		}
+		winoGrad4(vb, unsafe.Add(mb, 165120), unsafe.Add(dub, 123840), ty0 > 0)
+	}
+	half := archsimd.BroadcastFloat32x8(0.5)
+	kb := unsafe.Pointer(&dk[0])
+	{
+		dq, kq := dub, kb
+		for n := 256; ; {
+			s0 := archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half))
+			s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 8256))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half))
+			s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 16512))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half))
+			s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 24768))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half))
+			archsimd.LoadFloat32x8((*[8]float32)(kq)).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(kq))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 8192))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 8192)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 16384))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 16384)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half)
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half)
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half)
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half)
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 24576))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 24576)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 32768)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 40960))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 40960)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 99072))))
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 107328))))
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 115584))))
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 123840))))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 49152))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 49152)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 57344))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 57344)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 65536)))
 			n--
 			if n == 0 {
 				break
 			}
-			zp = unsafe.Add(zp, 256)
-		}
-		s0.Store((*[8]float32)(gb))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 32)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 64)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 96)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 128)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 160)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
-	}
-	for oy0 := 0; oy0 < 86; oy0 += 1 {
-		oy1 := min(oy0+1, 86)
-		for cib := range 8 {
-			for cb := range 4 {
-				// tap (0, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+0+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 0+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (0, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+128+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 8192+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (0, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+256+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 16384+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (1, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+11392+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 24576+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (1, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+11520+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 32768+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (1, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+11648+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 40960+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (2, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+22784+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 49152+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (2, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+22912+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 57344+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (2, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*11392+23040+cib*1013888)
-					zy := unsafe.Add(zb, oy0*22272+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 43; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 256)
-							zp = unsafe.Add(zp, 512)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 11392)
-						zy = unsafe.Add(zy, 22272)
-					}
-					kt := unsafe.Add(kb, 65536+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-			}
+			dq = unsafe.Add(dq, 32)
+			kq = unsafe.Add(kq, 32)
 		}
 	}
 
@@ -3391,575 +4226,130 @@ func backward4Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float
 }
 
 // backward4Input is the AVX2 version of backward4InputGeneric: conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9.
-func backward4Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32) {
+func backward4Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32, wg *wino4) {
 	if !useSIMD {
 		backward4InputGeneric(k, dz, din)
 		return
 	}
 	var _ unsafe.Pointer
-	clear(din[250624:])
-	kb := unsafe.Pointer(&k[0])
-	zb := unsafe.Pointer(&dz[0])
-	qb := unsafe.Pointer(&din[0])
-	for cb := range 8 {
-		wc := unsafe.Add(kb, cb*1024)
-		for qy := range 88 {
-			ky0, ky1 := max(0, qy-85), min(2, qy)
-			dq := unsafe.Add(qb, qy*11392+cb*16)
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*22272)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 0)
-					{
-						zt := zr
-						wt := wr
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+	clear(din[:])
+	zf := unsafe.Pointer(&dz[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	ub := unsafe.Pointer(&wg.u[0])
+	qb := unsafe.Pointer(&wg.dv[0])
+	dinb := unsafe.Pointer(&din[0])
+	for ty0 := 0; ty0 < 43; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*44544)
+		db := unsafe.Add(dinb, ty0*22784)
+		for ty := range 1 {
+			for tx := range 43 {
+				zt := unsafe.Add(zb, ty*44544+tx*512)
+				mt := unsafe.Add(mb, (ty*43+tx)*256)
+				{
+					zq, mq := zt, mt
+					for n := 8; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 22272)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 22528)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 11008)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 22016)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 33024)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 44032)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 55040)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 66048)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 77056)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 88064)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 99072)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 110080)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 121088)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 132096)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 143104)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 154112)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 165120)))
+						n--
+						if n == 0 {
+							break
 						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
 					}
-					// tap (ky, 1)
-					{
-						zt := zr
-						wt := unsafe.Add(wr, 8192)
-						for n := 2; ; {
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -22272)
-					wr = unsafe.Add(wr, 24576)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 128)))
-			}
-			{
-				zq := unsafe.Add(zb, 512)
-				dx := unsafe.Add(dq, 256)
-				for n := 42; ; {
-					{
-						var a0_0 archsimd.Float32x8
-						var a0_1 archsimd.Float32x8
-						var a0_2 archsimd.Float32x8
-						var a0_3 archsimd.Float32x8
-						var a1_0 archsimd.Float32x8
-						var a1_1 archsimd.Float32x8
-						var a1_2 archsimd.Float32x8
-						var a1_3 archsimd.Float32x8
-						zr := unsafe.Add(zq, (qy-ky0)*22272)
-						wr := unsafe.Add(wc, ky0*24576)
-						for ky := ky0; ; ky++ {
-							// tap (ky, 0)
-							{
-								zt := zr
-								wt := wr
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 1)
-							{
-								zt := unsafe.Add(zr, -256)
-								wt := unsafe.Add(wr, 8192)
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 2)
-							{
-								zt := unsafe.Add(zr, -512)
-								wt := unsafe.Add(wr, 16384)
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							if ky == ky1 {
-								break
-							}
-							zr = unsafe.Add(zr, -22272)
-							wr = unsafe.Add(wr, 24576)
-						}
-						h001 := a0_0.AddPairsGrouped(a0_1)
-						h023 := a0_2.AddPairsGrouped(a0_3)
-						h0 := h001.AddPairsGrouped(h023)
-						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
-						h101 := a1_0.AddPairsGrouped(a1_1)
-						h123 := a1_2.AddPairsGrouped(a1_3)
-						h1 := h101.AddPairsGrouped(h123)
-						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 128)))
-					}
-					n--
-					if n == 0 {
-						break
-					}
-					zq = unsafe.Add(zq, 512)
-					dx = unsafe.Add(dx, 256)
 				}
 			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*22272)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 1)
-					{
-						zt := unsafe.Add(zr, 21760)
-						wt := unsafe.Add(wr, 8192)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+		}
+		winoBack4(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
+		winoBack4(unsafe.Add(ub, 8192), unsafe.Add(mb, 11008), unsafe.Add(qb, 5504))
+		winoBack4(unsafe.Add(ub, 16384), unsafe.Add(mb, 22016), unsafe.Add(qb, 11008))
+		winoBack4(unsafe.Add(ub, 24576), unsafe.Add(mb, 33024), unsafe.Add(qb, 16512))
+		winoBack4(unsafe.Add(ub, 32768), unsafe.Add(mb, 44032), unsafe.Add(qb, 22016))
+		winoBack4(unsafe.Add(ub, 40960), unsafe.Add(mb, 55040), unsafe.Add(qb, 27520))
+		winoBack4(unsafe.Add(ub, 49152), unsafe.Add(mb, 66048), unsafe.Add(qb, 33024))
+		winoBack4(unsafe.Add(ub, 57344), unsafe.Add(mb, 77056), unsafe.Add(qb, 38528))
+		winoBack4(unsafe.Add(ub, 65536), unsafe.Add(mb, 88064), unsafe.Add(qb, 44032))
+		winoBack4(unsafe.Add(ub, 73728), unsafe.Add(mb, 99072), unsafe.Add(qb, 49536))
+		winoBack4(unsafe.Add(ub, 81920), unsafe.Add(mb, 110080), unsafe.Add(qb, 55040))
+		winoBack4(unsafe.Add(ub, 90112), unsafe.Add(mb, 121088), unsafe.Add(qb, 60544))
+		winoBack4(unsafe.Add(ub, 98304), unsafe.Add(mb, 132096), unsafe.Add(qb, 66048))
+		winoBack4(unsafe.Add(ub, 106496), unsafe.Add(mb, 143104), unsafe.Add(qb, 71552))
+		winoBack4(unsafe.Add(ub, 114688), unsafe.Add(mb, 154112), unsafe.Add(qb, 77056))
+		winoBack4(unsafe.Add(ub, 122880), unsafe.Add(mb, 165120), unsafe.Add(qb, 82560))
+		for ty := range 1 {
+			for tx := range 43 {
+				qt := unsafe.Add(qb, (ty*43+tx)*128)
+				dt := unsafe.Add(db, ty*22784+tx*256)
+				{
+					qq, dq := qt, dt
+					for n := 4; ; {
+						e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
+						e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 5504)))
+						e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 11008)))
+						e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16512)))
+						archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 128))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 128)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 256))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 256)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 384))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 384)))
+						e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22016))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44032)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 66048))))
+						e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 27520))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 49536)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 71552))))
+						e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 33024))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 55040)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 77056))))
+						e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38528))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 60544)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 82560))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11392))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 11392)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11520))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 11520)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11648))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 11648)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11776))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 11776)))
+						e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22016)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44032))))
+						e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 5504)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 27520)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 49536))))
+						e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 11008)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 33024)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 55040))))
+						e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16512)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38528)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 60544))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 22784))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 22784)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 22912))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 22912)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 23040))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 23040)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 23168))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 23168)))
+						e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 66048))))
+						e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 71552))))
+						e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 77056))))
+						e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 82560))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 34176))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 34176)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 34304))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 34304)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 34432))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 34432)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 34560))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 34560)))
+						n--
+						if n == 0 {
+							break
 						}
+						qq = unsafe.Add(qq, 32)
+						dq = unsafe.Add(dq, 32)
 					}
-					// tap (ky, 2)
-					{
-						zt := unsafe.Add(zr, 21504)
-						wt := unsafe.Add(wr, 16384)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -22272)
-					wr = unsafe.Add(wr, 24576)
 				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 11008)))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 11136)))
-			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*22272)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -22272)
-					wr = unsafe.Add(wr, 24576)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 11264)))
 			}
 		}
 	}
@@ -4322,693 +4712,561 @@ func backward5(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din 
 }
 
 // forward6 is the AVX2 version of forward6Generic: conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11.
-func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32) {
+func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino6) {
 	if !useSIMD {
 		forward6Generic(in, k, b, out)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	if len(in) >= 8 {
-		i0 := archsimd.LoadUint32x8(&bcIdx[0])
-		i1 := archsimd.LoadUint32x8(&bcIdx[1])
-		i2 := archsimd.LoadUint32x8(&bcIdx[2])
-		i3 := archsimd.LoadUint32x8(&bcIdx[3])
-		i4 := archsimd.LoadUint32x8(&bcIdx[4])
-		i5 := archsimd.LoadUint32x8(&bcIdx[5])
-		i6 := archsimd.LoadUint32x8(&bcIdx[6])
-		i7 := archsimd.LoadUint32x8(&bcIdx[7])
-		ip, op := unsafe.Pointer(&in[0]), bcp
-		for n := len(in) / 8; ; {
-			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
-			x.Permute(i0).Store((*[8]float32)(op))
-			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-			n--
-			if n == 0 {
-				break
-			}
-			ip = unsafe.Add(ip, 32)
-			op = unsafe.Add(op, 256)
-		}
-	}
-	for j := len(in) / 8 * 8; j < len(in); j++ {
-		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
-	}
-	ib := unsafe.Pointer(&bc[0])
-	kb := unsafe.Pointer(&k[0])
-	ob := unsafe.Pointer(&out[0])
+	winoKernel6(k, wg)
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	ub := unsafe.Pointer(&wg.u[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	outb := unsafe.Pointer(&out[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	for oy := range 40 {
-		for ox := 0; ox < 40; ox += 4 {
-			ip := unsafe.Add(ib, (oy*43+ox*1)*2048)
-			op := unsafe.Add(ob, (oy*41+ox)*512)
-			for cb := range 8 {
-				wc := unsafe.Add(kb, cb*64)
-				acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-				acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-				acc1_0 := acc0_0
-				acc1_1 := acc0_1
-				acc2_0 := acc0_0
-				acc2_1 := acc0_1
-				acc3_0 := acc0_0
-				acc3_1 := acc0_1
-				// tap (0, 0)
+	// Bands of 1 of the 20 rows of tiles.
+	for ty0 := 0; ty0 < 20; ty0 += 1 {
+		ib := unsafe.Add(inb, ty0*22016)
+		ob := unsafe.Add(outb, ty0*41984)
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 0)
-					rt := unsafe.Add(ip, 0)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 1)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 32768)
-					rt := unsafe.Add(ip, 2048)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 2)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 10240))
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 65536)
-					rt := unsafe.Add(ip, 4096)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 0)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 20480))
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 98304)
-					rt := unsafe.Add(ip, 88064)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 768))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 1)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 30720))
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 131072)
-					rt := unsafe.Add(ip, 90112)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11008)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 2)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 131072), unsafe.Add(mb, 40960))
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 163840)
-					rt := unsafe.Add(ip, 92160)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 0)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 163840), unsafe.Add(mb, 51200))
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 196608)
-					rt := unsafe.Add(ip, 176128)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 1)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 196608), unsafe.Add(mb, 61440))
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 229376)
-					rt := unsafe.Add(ip, 178176)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 2)
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 229376), unsafe.Add(mb, 71680))
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 262144)
-					rt := unsafe.Add(ip, 180224)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11008))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				oc := unsafe.Add(op, cb*64)
-				acc0_0.Max(zero).Store((*[8]float32)(oc))
-				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
-				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
-				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1024)))
-				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1056)))
-				acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1536)))
-				acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1568)))
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 262144), unsafe.Add(mb, 81920))
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 294912), unsafe.Add(mb, 92160))
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 327680), unsafe.Add(mb, 102400))
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 360448), unsafe.Add(mb, 112640))
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11008)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33024))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33536))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 393216), unsafe.Add(mb, 122880))
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33280))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33536))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 425984), unsafe.Add(mb, 133120))
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33536))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33280))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 458752), unsafe.Add(mb, 143360))
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33280))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33792))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm6(vb, unsafe.Add(ub, 491520), unsafe.Add(mb, 153600))
+		for ty := range 1 {
+			for tx := range 20 {
+				mt := unsafe.Add(mb, (ty*20+tx)*512)
+				ot := unsafe.Add(ob, ty*41984+tx*1024)
+				{
+					mq, oq, bq := mt, ot, bb
+					for n := 16; ; {
+						m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 40960))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 81920))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 122880)))
+						r0_0 := m0_0.Add(m1_0).Add(m2_0)
+						r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+						m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 10240))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 51200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 92160))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 133120)))
+						r0_1 := m0_1.Add(m1_1).Add(m2_1)
+						r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+						m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 20480))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 61440))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 102400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 143360)))
+						r0_2 := m0_2.Add(m1_2).Add(m2_2)
+						r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+						m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 30720))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 71680))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 112640))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 153600)))
+						r0_3 := m0_3.Add(m1_3).Add(m2_3)
+						r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+						bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+						r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+						r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 512)))
+						r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 20992)))
+						r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 21504)))
+						n--
+						if n == 0 {
+							break
+						}
+						mq = unsafe.Add(mq, 32)
+						oq = unsafe.Add(oq, 32)
+						bq = unsafe.Add(bq, 32)
+					}
+				}
 			}
 		}
 	}
@@ -5035,1712 +5293,666 @@ func backward6Activation(y, d *[215168]float32) {
 }
 
 // backward6Weights is the AVX2 version of backward6WeightsGeneric: conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11.
-func backward6Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32) {
+func backward6Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32, wg *wino6) {
 	if !useSIMD {
 		backward6WeightsGeneric(in, dz, dk, db)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	for p := range 1849 {
-		ip := (*[64]float32)(in[p*64:])
-		op := unsafe.Add(bcp, p*128)
-		for cb := range 16 {
-			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
-			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
-			op = unsafe.Add(op, 236672)
+	zf := unsafe.Pointer(&dz[0])
+	bp := unsafe.Pointer(&db[0])
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 32)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 64)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 96)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 128)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 160)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 192)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 224)))
+		for y := range 40 {
+			for x := range 40 {
+				zp := unsafe.Add(zf, y*20992+x*512)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+			}
 		}
+		b0.Store((*[8]float32)(bp))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 32)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 64)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 96)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 128)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 160)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 192)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 224)))
 	}
-	ib := unsafe.Pointer(&bc[0])
-	zb := unsafe.Pointer(&dz[0])
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 256)))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 288)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 320)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 352)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 384)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 416)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 448)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 480)))
+		for y := range 40 {
+			for x := range 40 {
+				zp := unsafe.Add(zf, y*20992+x*512)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256))))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 320))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 352))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 448))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 480))))
+			}
+		}
+		b0.Store((*[8]float32)(unsafe.Add(bp, 256)))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 288)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 320)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 352)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 384)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 416)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 448)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 480)))
+	}
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	dub := unsafe.Pointer(&wg.du[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
+	for ty0 := 0; ty0 < 20; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*41984)
+		ib := unsafe.Add(inb, ty0*22016)
+		for ty := range 1 {
+			for tx := range 20 {
+				zt := unsafe.Add(zb, ty*41984+tx*1024)
+				mt := unsafe.Add(mb, (ty*20+tx)*512)
+				{
+					zq, mq := zt, mt
+					for n := 16; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 512)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 20992)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 21504)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 10240)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 20480)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 30720)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 40960)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 51200)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 61440)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 71680)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 81920)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 92160)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 102400)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 112640)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 122880)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 133120)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 143360)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 153600)))
+						n--
+						if n == 0 {
+							break
+						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
+					}
+				}
+			}
+		}
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 0), unsafe.Add(dub, 0), ty0 > 0)
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 10240), unsafe.Add(dub, 32832), ty0 > 0)
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 20480), unsafe.Add(dub, 65664), ty0 > 0)
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 768))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 30720), unsafe.Add(dub, 98496), ty0 > 0)
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11008)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 40960), unsafe.Add(dub, 131328), ty0 > 0)
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 51200), unsafe.Add(dub, 164160), ty0 > 0)
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 61440), unsafe.Add(dub, 196992), ty0 > 0)
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 71680), unsafe.Add(dub, 229824), ty0 > 0)
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11008))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 81920), unsafe.Add(dub, 262656), ty0 > 0)
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 92160), unsafe.Add(dub, 295488), ty0 > 0)
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22528)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 102400), unsafe.Add(dub, 328320), ty0 > 0)
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22272)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 112640), unsafe.Add(dub, 361152), ty0 > 0)
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11008)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33024))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33536))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 122880), unsafe.Add(dub, 393984), ty0 > 0)
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33280))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33536))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 133120), unsafe.Add(dub, 426816), ty0 > 0)
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11520)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33536))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33280))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 143360), unsafe.Add(dub, 459648), ty0 > 0)
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 20 {
+				tp := unsafe.Add(ib, ty*22016+tx*512)
+				vp := unsafe.Add(vb, (ty*20+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33280))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 33792))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 640)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1280)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1920)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 2560)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 3840)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 4480)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 5120)
+					}
+				}
+			}
+		}
+		winoGrad6(vb, unsafe.Add(mb, 153600), unsafe.Add(dub, 492480), ty0 > 0)
+	}
+	half := archsimd.BroadcastFloat32x8(0.5)
 	kb := unsafe.Pointer(&dk[0])
-	gb := unsafe.Pointer(&db[0])
 	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(gb))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 32)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 64)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 96)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 128)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 160)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 192)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 224)))
-		zp := zb
-		for n := 1681; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+		dq, kq := dub, kb
+		for n := 1024; ; {
+			s0 := archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 131328))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 262656)))).Mul(half))
+			s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 32832))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 164160))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 295488)))).Mul(half))
+			s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 65664))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 196992))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 328320)))).Mul(half))
+			s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 98496))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 229824))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 361152)))).Mul(half))
+			archsimd.LoadFloat32x8((*[8]float32)(kq)).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(kq))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 32768)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 65536)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 131328))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 262656)))).Mul(half)
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 164160))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 295488)))).Mul(half)
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 196992))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 328320)))).Mul(half)
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 229824))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 361152)))).Mul(half)
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 98304))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 98304)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 131072))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 131072)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 163840))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 163840)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 131328))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 262656)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 393984))))
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 164160))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 295488)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 426816))))
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 196992))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 328320)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 459648))))
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 229824))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 361152)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 492480))))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 196608))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 196608)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 229376))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 229376)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 262144))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 262144)))
 			n--
 			if n == 0 {
 				break
 			}
-			zp = unsafe.Add(zp, 512)
-		}
-		s0.Store((*[8]float32)(gb))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 32)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 64)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 96)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 128)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 160)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
-	}
-	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 256)))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 288)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 320)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 352)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 384)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 416)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 448)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 480)))
-		zp := zb
-		for n := 1681; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256))))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 320))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 352))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 448))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 480))))
-			n--
-			if n == 0 {
-				break
-			}
-			zp = unsafe.Add(zp, 512)
-		}
-		s0.Store((*[8]float32)(unsafe.Add(gb, 256)))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 288)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 320)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 352)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 384)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 416)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 448)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 480)))
-	}
-	for oy0 := 0; oy0 < 40; oy0 += 1 {
-		oy1 := min(oy0+1, 40)
-		for cib := range 16 {
-			for cb := range 8 {
-				// tap (0, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+0+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 0+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (0, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+128+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 32768+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (0, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+256+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 65536+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (1, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+5504+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 98304+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (1, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+5632+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 131072+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (1, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+5760+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 163840+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (2, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+11008+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 196608+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (2, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+11136+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 229376+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (2, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*5504+11264+cib*236672)
-					zy := unsafe.Add(zb, oy0*20992+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1280)
-							zp = unsafe.Add(zp, 5120)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 5504)
-						zy = unsafe.Add(zy, 20992)
-					}
-					kt := unsafe.Add(kb, 262144+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-			}
+			dq = unsafe.Add(dq, 32)
+			kq = unsafe.Add(kq, 32)
 		}
 	}
 
@@ -6748,575 +5960,130 @@ func backward6Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float
 }
 
 // backward6Input is the AVX2 version of backward6InputGeneric: conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11.
-func backward6Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32) {
+func backward6Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32, wg *wino6) {
 	if !useSIMD {
 		backward6InputGeneric(k, dz, din)
 		return
 	}
 	var _ unsafe.Pointer
-	clear(din[115584:])
-	kb := unsafe.Pointer(&k[0])
-	zb := unsafe.Pointer(&dz[0])
-	qb := unsafe.Pointer(&din[0])
-	for cb := range 16 {
-		wc := unsafe.Add(kb, cb*2048)
-		for qy := range 42 {
-			ky0, ky1 := max(0, qy-39), min(2, qy)
-			dq := unsafe.Add(qb, qy*11008+cb*16)
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*20992)
-				wr := unsafe.Add(wc, ky0*98304)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 0)
-					{
-						zt := zr
-						wt := wr
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+	clear(din[:])
+	zf := unsafe.Pointer(&dz[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	ub := unsafe.Pointer(&wg.u[0])
+	qb := unsafe.Pointer(&wg.dv[0])
+	dinb := unsafe.Pointer(&din[0])
+	for ty0 := 0; ty0 < 20; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*41984)
+		db := unsafe.Add(dinb, ty0*22016)
+		for ty := range 1 {
+			for tx := range 20 {
+				zt := unsafe.Add(zb, ty*41984+tx*1024)
+				mt := unsafe.Add(mb, (ty*20+tx)*512)
+				{
+					zq, mq := zt, mt
+					for n := 16; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 512)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 20992)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 21504)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 10240)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 20480)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 30720)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 40960)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 51200)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 61440)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 71680)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 81920)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 92160)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 102400)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 112640)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 122880)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 133120)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 143360)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 153600)))
+						n--
+						if n == 0 {
+							break
 						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
 					}
-					// tap (ky, 1)
-					{
-						zt := zr
-						wt := unsafe.Add(wr, 32768)
-						for n := 4; ; {
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -20992)
-					wr = unsafe.Add(wr, 98304)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 256)))
-			}
-			{
-				zq := unsafe.Add(zb, 1024)
-				dx := unsafe.Add(dq, 512)
-				for n := 19; ; {
-					{
-						var a0_0 archsimd.Float32x8
-						var a0_1 archsimd.Float32x8
-						var a0_2 archsimd.Float32x8
-						var a0_3 archsimd.Float32x8
-						var a1_0 archsimd.Float32x8
-						var a1_1 archsimd.Float32x8
-						var a1_2 archsimd.Float32x8
-						var a1_3 archsimd.Float32x8
-						zr := unsafe.Add(zq, (qy-ky0)*20992)
-						wr := unsafe.Add(wc, ky0*98304)
-						for ky := ky0; ; ky++ {
-							// tap (ky, 0)
-							{
-								zt := zr
-								wt := wr
-								for n := 4; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 1)
-							{
-								zt := unsafe.Add(zr, -512)
-								wt := unsafe.Add(wr, 32768)
-								for n := 4; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 2)
-							{
-								zt := unsafe.Add(zr, -1024)
-								wt := unsafe.Add(wr, 65536)
-								for n := 4; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							if ky == ky1 {
-								break
-							}
-							zr = unsafe.Add(zr, -20992)
-							wr = unsafe.Add(wr, 98304)
-						}
-						h001 := a0_0.AddPairsGrouped(a0_1)
-						h023 := a0_2.AddPairsGrouped(a0_3)
-						h0 := h001.AddPairsGrouped(h023)
-						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
-						h101 := a1_0.AddPairsGrouped(a1_1)
-						h123 := a1_2.AddPairsGrouped(a1_3)
-						h1 := h101.AddPairsGrouped(h123)
-						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 256)))
-					}
-					n--
-					if n == 0 {
-						break
-					}
-					zq = unsafe.Add(zq, 1024)
-					dx = unsafe.Add(dx, 512)
 				}
 			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*20992)
-				wr := unsafe.Add(wc, ky0*98304)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 1)
-					{
-						zt := unsafe.Add(zr, 19968)
-						wt := unsafe.Add(wr, 32768)
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+		}
+		winoBack6(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
+		winoBack6(unsafe.Add(ub, 32768), unsafe.Add(mb, 10240), unsafe.Add(qb, 5120))
+		winoBack6(unsafe.Add(ub, 65536), unsafe.Add(mb, 20480), unsafe.Add(qb, 10240))
+		winoBack6(unsafe.Add(ub, 98304), unsafe.Add(mb, 30720), unsafe.Add(qb, 15360))
+		winoBack6(unsafe.Add(ub, 131072), unsafe.Add(mb, 40960), unsafe.Add(qb, 20480))
+		winoBack6(unsafe.Add(ub, 163840), unsafe.Add(mb, 51200), unsafe.Add(qb, 25600))
+		winoBack6(unsafe.Add(ub, 196608), unsafe.Add(mb, 61440), unsafe.Add(qb, 30720))
+		winoBack6(unsafe.Add(ub, 229376), unsafe.Add(mb, 71680), unsafe.Add(qb, 35840))
+		winoBack6(unsafe.Add(ub, 262144), unsafe.Add(mb, 81920), unsafe.Add(qb, 40960))
+		winoBack6(unsafe.Add(ub, 294912), unsafe.Add(mb, 92160), unsafe.Add(qb, 46080))
+		winoBack6(unsafe.Add(ub, 327680), unsafe.Add(mb, 102400), unsafe.Add(qb, 51200))
+		winoBack6(unsafe.Add(ub, 360448), unsafe.Add(mb, 112640), unsafe.Add(qb, 56320))
+		winoBack6(unsafe.Add(ub, 393216), unsafe.Add(mb, 122880), unsafe.Add(qb, 61440))
+		winoBack6(unsafe.Add(ub, 425984), unsafe.Add(mb, 133120), unsafe.Add(qb, 66560))
+		winoBack6(unsafe.Add(ub, 458752), unsafe.Add(mb, 143360), unsafe.Add(qb, 71680))
+		winoBack6(unsafe.Add(ub, 491520), unsafe.Add(mb, 153600), unsafe.Add(qb, 76800))
+		for ty := range 1 {
+			for tx := range 20 {
+				qt := unsafe.Add(qb, (ty*20+tx)*256)
+				dt := unsafe.Add(db, ty*22016+tx*512)
+				{
+					qq, dq := qt, dt
+					for n := 8; ; {
+						e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
+						e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 5120)))
+						e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 10240)))
+						e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 15360)))
+						archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 256))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 256)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 512))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 512)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 768))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 768)))
+						e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 20480))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 40960)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 61440))))
+						e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 46080)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 66560))))
+						e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 30720))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 51200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 71680))))
+						e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35840))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 56320)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 76800))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11008))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 11008)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11264))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 11264)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11520))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 11520)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11776))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 11776)))
+						e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 20480)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 40960))))
+						e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 5120)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 46080))))
+						e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 10240)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 30720)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 51200))))
+						e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 15360)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35840)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 56320))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 22016))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 22016)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 22272))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 22272)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 22528))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 22528)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 22784))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 22784)))
+						e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 61440))))
+						e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 66560))))
+						e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 71680))))
+						e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 76800))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 33024)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33280))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 33280)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33536))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 33536)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33792))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 33792)))
+						n--
+						if n == 0 {
+							break
 						}
+						qq = unsafe.Add(qq, 32)
+						dq = unsafe.Add(dq, 32)
 					}
-					// tap (ky, 2)
-					{
-						zt := unsafe.Add(zr, 19456)
-						wt := unsafe.Add(wr, 65536)
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -20992)
-					wr = unsafe.Add(wr, 98304)
 				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 10240)))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 10496)))
-			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*20992)
-				wr := unsafe.Add(wc, ky0*98304)
-				for ky := ky0; ; ky++ {
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -20992)
-					wr = unsafe.Add(wr, 98304)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 10752)))
 			}
 		}
 	}
@@ -7967,1340 +6734,561 @@ func backward7(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[2
 }
 
 // forward8 is the AVX2 version of forward8Generic: conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13.
-func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32) {
+func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino8) {
 	if !useSIMD {
 		forward8Generic(in, k, b, out)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	if len(in) >= 8 {
-		i0 := archsimd.LoadUint32x8(&bcIdx[0])
-		i1 := archsimd.LoadUint32x8(&bcIdx[1])
-		i2 := archsimd.LoadUint32x8(&bcIdx[2])
-		i3 := archsimd.LoadUint32x8(&bcIdx[3])
-		i4 := archsimd.LoadUint32x8(&bcIdx[4])
-		i5 := archsimd.LoadUint32x8(&bcIdx[5])
-		i6 := archsimd.LoadUint32x8(&bcIdx[6])
-		i7 := archsimd.LoadUint32x8(&bcIdx[7])
-		ip, op := unsafe.Pointer(&in[0]), bcp
-		for n := len(in) / 8; ; {
-			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
-			x.Permute(i0).Store((*[8]float32)(op))
-			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-			n--
-			if n == 0 {
-				break
-			}
-			ip = unsafe.Add(ip, 32)
-			op = unsafe.Add(op, 256)
-		}
-	}
-	for j := len(in) / 8 * 8; j < len(in); j++ {
-		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
-	}
-	ib := unsafe.Pointer(&bc[0])
-	kb := unsafe.Pointer(&k[0])
-	ob := unsafe.Pointer(&out[0])
+	winoKernel8(k, wg)
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	ub := unsafe.Pointer(&wg.u[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	outb := unsafe.Pointer(&out[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	for oy := 0; oy < 18; oy += 2 {
-		for oy1 := oy; oy1 < oy+2; oy1++ {
-			for ox := 0; ox < 16; ox += 4 {
-				ip := unsafe.Add(ib, (oy1*20+ox*1)*4096)
-				op := unsafe.Add(ob, (oy1*18+ox)*1024)
-				for cb := range 16 {
-					wc := unsafe.Add(kb, cb*64)
-					acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-					acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-					acc1_0 := acc0_0
-					acc1_1 := acc0_1
-					acc2_0 := acc0_0
-					acc2_1 := acc0_1
-					acc3_0 := acc0_0
-					acc3_1 := acc0_1
-					// tap (0, 0)
-					{
-						wt := unsafe.Add(wc, 0)
-						rt := unsafe.Add(ip, 0)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
+	// Bands of 1 of the 9 rows of tiles.
+	for ty0 := 0; ty0 < 9; ty0 += 1 {
+		ib := unsafe.Add(inb, ty0*20480)
+		ob := unsafe.Add(outb, ty0*36864)
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1024))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20480))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
 						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
-					// tap (0, 1)
-					{
-						wt := unsafe.Add(wc, 131072)
-						rt := unsafe.Add(ip, 4096)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (0, 2)
-					{
-						wt := unsafe.Add(wc, 262144)
-						rt := unsafe.Add(ip, 8192)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 0)
-					{
-						wt := unsafe.Add(wc, 393216)
-						rt := unsafe.Add(ip, 81920)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 1)
-					{
-						wt := unsafe.Add(wc, 524288)
-						rt := unsafe.Add(ip, 86016)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 2)
-					{
-						wt := unsafe.Add(wc, 655360)
-						rt := unsafe.Add(ip, 90112)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 0)
-					{
-						wt := unsafe.Add(wc, 786432)
-						rt := unsafe.Add(ip, 163840)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 1)
-					{
-						wt := unsafe.Add(wc, 917504)
-						rt := unsafe.Add(ip, 167936)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 2)
-					{
-						wt := unsafe.Add(wc, 1048576)
-						rt := unsafe.Add(ip, 172032)
-						for n := 32; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8192)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12288)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8224)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12320)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8256)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12352)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 8288)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 12384)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 4096)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					oc := unsafe.Add(op, cb*64)
-					acc0_0.Max(zero).Store((*[8]float32)(oc))
-					acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-					acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1024)))
-					acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1056)))
-					acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 2048)))
-					acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 2080)))
-					acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 3072)))
-					acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 3104)))
 				}
 			}
 		}
-		{
-			ip := unsafe.Add(ib, (oy*20+16)*4096)
-			op := unsafe.Add(ob, (oy*18+16)*1024)
-			for cb := range 16 {
-				wc := unsafe.Add(kb, cb*64)
-				acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-				acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-				acc1_0 := acc0_0
-				acc1_1 := acc0_1
-				acc2_0 := acc0_0
-				acc2_1 := acc0_1
-				acc3_0 := acc0_0
-				acc3_1 := acc0_1
-				// tap (0, 0)
+		winoGemm8(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 0)
-					rt := unsafe.Add(ip, 0)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1024))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 1)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 131072), unsafe.Add(mb, 9216))
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 131072)
-					rt := unsafe.Add(ip, 4096)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1024)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 2)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 262144), unsafe.Add(mb, 18432))
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 262144)
-					rt := unsafe.Add(ip, 8192)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1536))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 0)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 393216), unsafe.Add(mb, 27648))
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 393216)
-					rt := unsafe.Add(ip, 81920)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20480))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 1)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 524288), unsafe.Add(mb, 36864))
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 524288)
-					rt := unsafe.Add(ip, 86016)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 2)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 655360), unsafe.Add(mb, 46080))
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 655360)
-					rt := unsafe.Add(ip, 90112)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 0)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 786432), unsafe.Add(mb, 55296))
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 786432)
-					rt := unsafe.Add(ip, 163840)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 1)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 917504), unsafe.Add(mb, 64512))
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 917504)
-					rt := unsafe.Add(ip, 167936)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20480)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 2)
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1048576), unsafe.Add(mb, 73728))
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
 				{
-					wt := unsafe.Add(wc, 1048576)
-					rt := unsafe.Add(ip, 172032)
-					for n := 32; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81920)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86016)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81952)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86048)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 81984)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86080)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 82016)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 86112)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 4096)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				oc := unsafe.Add(op, cb*64)
-				acc0_0.Max(zero).Store((*[8]float32)(oc))
-				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1024)))
-				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1056)))
-				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 18432)))
-				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 18464)))
-				acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 19456)))
-				acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 19488)))
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1179648), unsafe.Add(mb, 82944))
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1310720), unsafe.Add(mb, 92160))
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1441792), unsafe.Add(mb, 101376))
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 30720))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31744))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1572864), unsafe.Add(mb, 110592))
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31232))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31744))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1703936), unsafe.Add(mb, 119808))
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31744))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31232))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1835008), unsafe.Add(mb, 129024))
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*4096)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31232))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 32256))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm8(vb, unsafe.Add(ub, 1966080), unsafe.Add(mb, 138240))
+		for ty := range 1 {
+			for tx := range 9 {
+				mt := unsafe.Add(mb, (ty*9+tx)*1024)
+				ot := unsafe.Add(ob, ty*36864+tx*2048)
+				{
+					mq, oq, bq := mt, ot, bb
+					for n := 32; ; {
+						m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 36864))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 73728))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 110592)))
+						r0_0 := m0_0.Add(m1_0).Add(m2_0)
+						r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+						m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 9216))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 46080))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 82944))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 119808)))
+						r0_1 := m0_1.Add(m1_1).Add(m2_1)
+						r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+						m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 18432))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 55296))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 92160))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 129024)))
+						r0_2 := m0_2.Add(m1_2).Add(m2_2)
+						r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+						m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 27648))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 64512))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 101376))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 138240)))
+						r0_3 := m0_3.Add(m1_3).Add(m2_3)
+						r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+						bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+						r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+						r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 1024)))
+						r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 18432)))
+						r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 19456)))
+						n--
+						if n == 0 {
+							break
+						}
+						mq = unsafe.Add(mq, 32)
+						oq = unsafe.Add(oq, 32)
+						bq = unsafe.Add(bq, 32)
+					}
+				}
 			}
 		}
 	}
@@ -9327,1654 +7315,728 @@ func backward8Activation(y, d *[82944]float32) {
 }
 
 // backward8Weights is the AVX2 version of backward8WeightsGeneric: conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13.
-func backward8Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32) {
+func backward8Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32, wg *wino8) {
 	if !useSIMD {
 		backward8WeightsGeneric(in, dz, dk, db)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	for p := range 400 {
-		ip := (*[128]float32)(in[p*128:])
-		op := unsafe.Add(bcp, p*128)
-		for cb := range 32 {
-			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
-			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
-			op = unsafe.Add(op, 51200)
+	zf := unsafe.Pointer(&dz[0])
+	bp := unsafe.Pointer(&db[0])
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 32)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 64)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 96)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 128)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 160)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 192)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 224)))
+		for y := range 18 {
+			for x := range 18 {
+				zp := unsafe.Add(zf, y*18432+x*1024)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+			}
 		}
+		b0.Store((*[8]float32)(bp))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 32)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 64)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 96)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 128)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 160)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 192)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 224)))
 	}
-	ib := unsafe.Pointer(&bc[0])
-	zb := unsafe.Pointer(&dz[0])
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 256)))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 288)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 320)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 352)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 384)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 416)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 448)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 480)))
+		for y := range 18 {
+			for x := range 18 {
+				zp := unsafe.Add(zf, y*18432+x*1024)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256))))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 320))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 352))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 448))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 480))))
+			}
+		}
+		b0.Store((*[8]float32)(unsafe.Add(bp, 256)))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 288)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 320)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 352)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 384)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 416)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 448)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 480)))
+	}
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 512)))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 544)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 576)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 608)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 640)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 672)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 704)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 736)))
+		for y := range 18 {
+			for x := range 18 {
+				zp := unsafe.Add(zf, y*18432+x*1024)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512))))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 576))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 608))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 640))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 672))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 704))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 736))))
+			}
+		}
+		b0.Store((*[8]float32)(unsafe.Add(bp, 512)))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 544)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 576)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 608)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 640)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 672)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 704)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 736)))
+	}
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 768)))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 800)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 832)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 864)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 896)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 928)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 960)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 992)))
+		for y := range 18 {
+			for x := range 18 {
+				zp := unsafe.Add(zf, y*18432+x*1024)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768))))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 832))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 864))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 896))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 928))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 960))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 992))))
+			}
+		}
+		b0.Store((*[8]float32)(unsafe.Add(bp, 768)))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 800)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 832)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 864)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 896)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 928)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 960)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 992)))
+	}
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	dub := unsafe.Pointer(&wg.du[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
+	for ty0 := 0; ty0 < 9; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*36864)
+		ib := unsafe.Add(inb, ty0*20480)
+		for ty := range 1 {
+			for tx := range 9 {
+				zt := unsafe.Add(zb, ty*36864+tx*2048)
+				mt := unsafe.Add(mb, (ty*9+tx)*1024)
+				{
+					zq, mq := zt, mt
+					for n := 32; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 1024)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 18432)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 19456)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 9216)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 18432)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 27648)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 36864)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 46080)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 55296)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 64512)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 73728)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 82944)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 92160)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 101376)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 110592)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 119808)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 129024)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 138240)))
+						n--
+						if n == 0 {
+							break
+						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
+					}
+				}
+			}
+		}
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1024))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20480))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 0), unsafe.Add(dub, 0), ty0 > 0)
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1024))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 9216), unsafe.Add(dub, 131136), ty0 > 0)
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1024)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 18432), unsafe.Add(dub, 262272), ty0 > 0)
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1536))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 27648), unsafe.Add(dub, 393408), ty0 > 0)
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20480))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 36864), unsafe.Add(dub, 524544), ty0 > 0)
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 46080), unsafe.Add(dub, 655680), ty0 > 0)
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 55296), unsafe.Add(dub, 786816), ty0 > 0)
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 64512), unsafe.Add(dub, 917952), ty0 > 0)
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20480)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 73728), unsafe.Add(dub, 1049088), ty0 > 0)
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 82944), unsafe.Add(dub, 1180224), ty0 > 0)
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 21504)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 92160), unsafe.Add(dub, 1311360), ty0 > 0)
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 20992)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 22016))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 101376), unsafe.Add(dub, 1442496), ty0 > 0)
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 30720))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31744))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 110592), unsafe.Add(dub, 1573632), ty0 > 0)
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31232))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31744))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 119808), unsafe.Add(dub, 1704768), ty0 > 0)
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11264)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31744))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31232))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 129024), unsafe.Add(dub, 1835904), ty0 > 0)
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 9 {
+				tp := unsafe.Add(ib, ty*20480+tx*1024)
+				vp := unsafe.Add(vb, (ty*9+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 16; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10752)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 11776))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 31232))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 32256))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 288)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 576)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 864)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1152)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1440)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 1728)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2016)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2304)
+					}
+				}
+			}
+		}
+		winoGrad8(vb, unsafe.Add(mb, 138240), unsafe.Add(dub, 1967040), ty0 > 0)
+	}
+	half := archsimd.BroadcastFloat32x8(0.5)
 	kb := unsafe.Pointer(&dk[0])
-	gb := unsafe.Pointer(&db[0])
 	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(gb))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 32)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 64)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 96)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 128)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 160)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 192)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 224)))
-		zp := zb
-		for n := 324; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+		dq, kq := dub, kb
+		for n := 4096; ; {
+			s0 := archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 524544))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1049088)))).Mul(half))
+			s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 131136))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 655680))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1180224)))).Mul(half))
+			s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 262272))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 786816))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1311360)))).Mul(half))
+			s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 393408))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 917952))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1442496)))).Mul(half))
+			archsimd.LoadFloat32x8((*[8]float32)(kq)).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(kq))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 131072))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 131072)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 262144))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 262144)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 524544))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1049088)))).Mul(half)
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 655680))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1180224)))).Mul(half)
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 786816))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1311360)))).Mul(half)
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 917952))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1442496)))).Mul(half)
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 393216))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 393216)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 524288))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 524288)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 655360))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 655360)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 524544))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1049088)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1573632))))
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 655680))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1180224)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1704768))))
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 786816))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1311360)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1835904))))
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 917952))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1442496)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1967040))))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 786432))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 786432)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 917504))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 917504)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 1048576))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 1048576)))
 			n--
 			if n == 0 {
 				break
 			}
-			zp = unsafe.Add(zp, 1024)
-		}
-		s0.Store((*[8]float32)(gb))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 32)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 64)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 96)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 128)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 160)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
-	}
-	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 256)))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 288)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 320)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 352)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 384)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 416)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 448)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 480)))
-		zp := zb
-		for n := 324; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256))))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 320))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 352))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 448))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 480))))
-			n--
-			if n == 0 {
-				break
-			}
-			zp = unsafe.Add(zp, 1024)
-		}
-		s0.Store((*[8]float32)(unsafe.Add(gb, 256)))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 288)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 320)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 352)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 384)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 416)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 448)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 480)))
-	}
-	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 512)))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 544)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 576)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 608)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 640)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 672)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 704)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 736)))
-		zp := zb
-		for n := 324; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512))))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 576))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 608))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 640))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 672))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 704))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 736))))
-			n--
-			if n == 0 {
-				break
-			}
-			zp = unsafe.Add(zp, 1024)
-		}
-		s0.Store((*[8]float32)(unsafe.Add(gb, 512)))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 544)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 576)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 608)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 640)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 672)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 704)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 736)))
-	}
-	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 768)))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 800)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 832)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 864)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 896)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 928)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 960)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 992)))
-		zp := zb
-		for n := 324; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768))))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 832))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 864))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 896))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 928))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 960))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 992))))
-			n--
-			if n == 0 {
-				break
-			}
-			zp = unsafe.Add(zp, 1024)
-		}
-		s0.Store((*[8]float32)(unsafe.Add(gb, 768)))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 800)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 832)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 864)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 896)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 928)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 960)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 992)))
-	}
-	for oy0 := 0; oy0 < 18; oy0 += 5 {
-		oy1 := min(oy0+5, 18)
-		for cib := range 32 {
-			for cb := range 16 {
-				// tap (0, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+0+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 0+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (0, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+128+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 131072+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (0, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+256+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 262144+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (1, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+2560+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 393216+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (1, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+2688+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 524288+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (1, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+2816+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 655360+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (2, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+5120+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 786432+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (2, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+5248+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 917504+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-				// tap (2, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*2560+5376+cib*51200)
-					zy := unsafe.Add(zb, oy0*18432+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6144)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 6176)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7168)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 7200)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8192)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 8224)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1152)
-							zp = unsafe.Add(zp, 9216)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 2560)
-						zy = unsafe.Add(zy, 18432)
-					}
-					kt := unsafe.Add(kb, 1048576+cib*4096+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2048))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 2048)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 2080))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 2080)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3072))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 3072)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 3104))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 3104)))
-				}
-			}
+			dq = unsafe.Add(dq, 32)
+			kq = unsafe.Add(kq, 32)
 		}
 	}
 
@@ -10982,555 +8044,130 @@ func backward8Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float3
 }
 
 // backward8Input is the AVX2 version of backward8InputGeneric: conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13.
-func backward8Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32) {
+func backward8Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32, wg *wino8) {
 	if !useSIMD {
 		backward8InputGeneric(k, dz, din)
 		return
 	}
 	var _ unsafe.Pointer
-	kb := unsafe.Pointer(&k[0])
-	zb := unsafe.Pointer(&dz[0])
-	qb := unsafe.Pointer(&din[0])
-	for cb := range 32 {
-		wc := unsafe.Add(kb, cb*4096)
-		for qy := range 20 {
-			ky0, ky1 := max(0, qy-17), min(2, qy)
-			dq := unsafe.Add(qb, qy*10240+cb*16)
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*18432)
-				wr := unsafe.Add(wc, ky0*393216)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 0)
-					{
-						zt := zr
-						wt := wr
-						for n := 8; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+	clear(din[:])
+	zf := unsafe.Pointer(&dz[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	ub := unsafe.Pointer(&wg.u[0])
+	qb := unsafe.Pointer(&wg.dv[0])
+	dinb := unsafe.Pointer(&din[0])
+	for ty0 := 0; ty0 < 9; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*36864)
+		db := unsafe.Add(dinb, ty0*20480)
+		for ty := range 1 {
+			for tx := range 9 {
+				zt := unsafe.Add(zb, ty*36864+tx*2048)
+				mt := unsafe.Add(mb, (ty*9+tx)*1024)
+				{
+					zq, mq := zt, mt
+					for n := 32; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 1024)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 18432)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 19456)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 9216)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 18432)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 27648)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 36864)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 46080)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 55296)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 64512)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 73728)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 82944)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 92160)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 101376)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 110592)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 119808)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 129024)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 138240)))
+						n--
+						if n == 0 {
+							break
 						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
 					}
-					// tap (ky, 1)
-					{
-						zt := zr
-						wt := unsafe.Add(wr, 131072)
-						for n := 8; ; {
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -18432)
-					wr = unsafe.Add(wr, 393216)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 512)))
-			}
-			{
-				zq := unsafe.Add(zb, 2048)
-				dx := unsafe.Add(dq, 1024)
-				for n := 8; ; {
-					{
-						var a0_0 archsimd.Float32x8
-						var a0_1 archsimd.Float32x8
-						var a0_2 archsimd.Float32x8
-						var a0_3 archsimd.Float32x8
-						var a1_0 archsimd.Float32x8
-						var a1_1 archsimd.Float32x8
-						var a1_2 archsimd.Float32x8
-						var a1_3 archsimd.Float32x8
-						zr := unsafe.Add(zq, (qy-ky0)*18432)
-						wr := unsafe.Add(wc, ky0*393216)
-						for ky := ky0; ; ky++ {
-							// tap (ky, 0)
-							{
-								zt := zr
-								wt := wr
-								for n := 8; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 1)
-							{
-								zt := unsafe.Add(zr, -1024)
-								wt := unsafe.Add(wr, 131072)
-								for n := 8; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 2)
-							{
-								zt := unsafe.Add(zr, -2048)
-								wt := unsafe.Add(wr, 262144)
-								for n := 8; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							if ky == ky1 {
-								break
-							}
-							zr = unsafe.Add(zr, -18432)
-							wr = unsafe.Add(wr, 393216)
-						}
-						h001 := a0_0.AddPairsGrouped(a0_1)
-						h023 := a0_2.AddPairsGrouped(a0_3)
-						h0 := h001.AddPairsGrouped(h023)
-						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
-						h101 := a1_0.AddPairsGrouped(a1_1)
-						h123 := a1_2.AddPairsGrouped(a1_3)
-						h1 := h101.AddPairsGrouped(h123)
-						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 512)))
-					}
-					n--
-					if n == 0 {
-						break
-					}
-					zq = unsafe.Add(zq, 2048)
-					dx = unsafe.Add(dx, 1024)
 				}
 			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*18432)
-				wr := unsafe.Add(wc, ky0*393216)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 1)
-					{
-						zt := unsafe.Add(zr, 17408)
-						wt := unsafe.Add(wr, 131072)
-						for n := 8; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+		}
+		winoBack8(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
+		winoBack8(unsafe.Add(ub, 131072), unsafe.Add(mb, 9216), unsafe.Add(qb, 4608))
+		winoBack8(unsafe.Add(ub, 262144), unsafe.Add(mb, 18432), unsafe.Add(qb, 9216))
+		winoBack8(unsafe.Add(ub, 393216), unsafe.Add(mb, 27648), unsafe.Add(qb, 13824))
+		winoBack8(unsafe.Add(ub, 524288), unsafe.Add(mb, 36864), unsafe.Add(qb, 18432))
+		winoBack8(unsafe.Add(ub, 655360), unsafe.Add(mb, 46080), unsafe.Add(qb, 23040))
+		winoBack8(unsafe.Add(ub, 786432), unsafe.Add(mb, 55296), unsafe.Add(qb, 27648))
+		winoBack8(unsafe.Add(ub, 917504), unsafe.Add(mb, 64512), unsafe.Add(qb, 32256))
+		winoBack8(unsafe.Add(ub, 1048576), unsafe.Add(mb, 73728), unsafe.Add(qb, 36864))
+		winoBack8(unsafe.Add(ub, 1179648), unsafe.Add(mb, 82944), unsafe.Add(qb, 41472))
+		winoBack8(unsafe.Add(ub, 1310720), unsafe.Add(mb, 92160), unsafe.Add(qb, 46080))
+		winoBack8(unsafe.Add(ub, 1441792), unsafe.Add(mb, 101376), unsafe.Add(qb, 50688))
+		winoBack8(unsafe.Add(ub, 1572864), unsafe.Add(mb, 110592), unsafe.Add(qb, 55296))
+		winoBack8(unsafe.Add(ub, 1703936), unsafe.Add(mb, 119808), unsafe.Add(qb, 59904))
+		winoBack8(unsafe.Add(ub, 1835008), unsafe.Add(mb, 129024), unsafe.Add(qb, 64512))
+		winoBack8(unsafe.Add(ub, 1966080), unsafe.Add(mb, 138240), unsafe.Add(qb, 69120))
+		for ty := range 1 {
+			for tx := range 9 {
+				qt := unsafe.Add(qb, (ty*9+tx)*512)
+				dt := unsafe.Add(db, ty*20480+tx*1024)
+				{
+					qq, dq := qt, dt
+					for n := 16; ; {
+						e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
+						e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 4608)))
+						e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9216)))
+						e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 13824)))
+						archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 512))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 512)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1024))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 1024)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1536))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 1536)))
+						e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 18432))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 36864)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 55296))))
+						e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 23040))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41472)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 59904))))
+						e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 27648))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 46080)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 64512))))
+						e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32256))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 50688)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 69120))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 10240))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 10240)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 10752))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 10752)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11264))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 11264)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 11776))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 11776)))
+						e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 18432)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 36864))))
+						e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 4608)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 23040)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41472))))
+						e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9216)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 27648)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 46080))))
+						e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 13824)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32256)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 50688))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 20480))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 20480)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 20992))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 20992)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 21504))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 21504)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 22016))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 22016)))
+						e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 55296))))
+						e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 59904))))
+						e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 64512))))
+						e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 69120))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 30720))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 30720)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 31232))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 31232)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 31744))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 31744)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 32256))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 32256)))
+						n--
+						if n == 0 {
+							break
 						}
+						qq = unsafe.Add(qq, 32)
+						dq = unsafe.Add(dq, 32)
 					}
-					// tap (ky, 2)
-					{
-						zt := unsafe.Add(zr, 16384)
-						wt := unsafe.Add(wr, 262144)
-						for n := 8; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1024)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2048)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3072)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1056)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2080)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3104)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1088)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2112)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3136)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 1120)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 2144)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 3168)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -18432)
-					wr = unsafe.Add(wr, 393216)
 				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 9216)))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 9728)))
 			}
 		}
 	}

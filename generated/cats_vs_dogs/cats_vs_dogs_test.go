@@ -126,7 +126,7 @@ func BenchmarkConv2d_1Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc)
+		forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc, &w.wg4)
 	}
 }
 
@@ -168,7 +168,7 @@ func BenchmarkConv2d_2Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc)
+		forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc, &w.wg6)
 	}
 }
 
@@ -210,7 +210,7 @@ func BenchmarkConv2d_3Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc)
+		forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc, &w.wg8)
 	}
 }
 
@@ -350,7 +350,7 @@ func BenchmarkConv2d_3BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
+		backward8Weights(&w.a7, &w.d8, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc, &w.wg8)
 	}
 }
 
@@ -364,7 +364,7 @@ func BenchmarkConv2d_3BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward8Input((*[294912]float32)(m.params[6]), &w.d8, &w.d7)
+		backward8Input((*[294912]float32)(m.params[6]), &w.d8, &w.d7, &w.wg8)
 	}
 }
 
@@ -392,7 +392,7 @@ func BenchmarkConv2d_2BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		backward6Weights(&w.a5, &w.d6, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc, &w.wg6)
 	}
 }
 
@@ -406,7 +406,7 @@ func BenchmarkConv2d_2BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward6Input((*[73728]float32)(m.params[4]), &w.d6, &w.d5)
+		backward6Input((*[73728]float32)(m.params[4]), &w.d6, &w.d5, &w.wg6)
 	}
 }
 
@@ -434,7 +434,7 @@ func BenchmarkConv2d_1BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward4Weights(&w.a3, &w.d4, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg4)
 	}
 }
 
@@ -448,7 +448,7 @@ func BenchmarkConv2d_1BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward4Input((*[18432]float32)(m.params[2]), &w.d4, &w.d3)
+		backward4Input((*[18432]float32)(m.params[2]), &w.d4, &w.d3, &w.wg4)
 	}
 }
 

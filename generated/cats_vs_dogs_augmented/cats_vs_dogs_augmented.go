@@ -104,18 +104,19 @@ var spec = runtime.Spec{
 			Trainable: true,
 		}, // conv2d_1, specs/cats_vs_dogs_augmented.cnn:12
 		{
-			Activation: "relu",
-			Filters:    64,
-			In:         []int{89, 89, 32},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_1",
-			Out:        []int{87, 87, 64},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       64,
+			In:            []int{89, 89, 32},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_1",
+			Out:           []int{87, 87, 64},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 43,
 		}, // max_pooling2d_1, specs/cats_vs_dogs_augmented.cnn:13
 		{
 			In:        []int{87, 87, 64},
@@ -129,18 +130,19 @@ var spec = runtime.Spec{
 			Trainable: true,
 		}, // conv2d_2, specs/cats_vs_dogs_augmented.cnn:14
 		{
-			Activation: "relu",
-			Filters:    128,
-			In:         []int{43, 43, 64},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_2",
-			Out:        []int{41, 41, 128},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       128,
+			In:            []int{43, 43, 64},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_2",
+			Out:           []int{41, 41, 128},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 20,
 		}, // max_pooling2d_2, specs/cats_vs_dogs_augmented.cnn:15
 		{
 			In:        []int{41, 41, 128},
@@ -154,18 +156,19 @@ var spec = runtime.Spec{
 			Trainable: true,
 		}, // conv2d_3, specs/cats_vs_dogs_augmented.cnn:16
 		{
-			Activation: "relu",
-			Filters:    256,
-			In:         []int{20, 20, 128},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_3",
-			Out:        []int{18, 18, 256},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       256,
+			In:            []int{20, 20, 128},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_3",
+			Out:           []int{18, 18, 256},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 9,
 		}, // max_pooling2d_3, specs/cats_vs_dogs_augmented.cnn:17
 		{
 			In:        []int{18, 18, 256},
@@ -458,6 +461,8 @@ type worker struct {
 	// conv2d_1 (87, 87, 64)
 	a7 [484416]float32
 	d7 [484416]float32
+	// wg7 is the Winograd state of conv2d_1 in the SIMD build.
+	wg7 wino7
 	// max_pooling2d_1 (43, 43, 64)
 	a8   [118336]float32
 	d8   [118336]float32
@@ -465,6 +470,8 @@ type worker struct {
 	// conv2d_2 (41, 41, 128)
 	a9 [215168]float32
 	d9 [215168]float32
+	// wg9 is the Winograd state of conv2d_2 in the SIMD build.
+	wg9 wino9
 	// max_pooling2d_2 (20, 20, 128)
 	a10   [51200]float32
 	d10   [51200]float32
@@ -472,6 +479,8 @@ type worker struct {
 	// conv2d_3 (18, 18, 256)
 	a11 [82944]float32
 	d11 [82944]float32
+	// wg11 is the Winograd state of conv2d_3 in the SIMD build.
+	wg11 wino11
 	// max_pooling2d_3 (9, 9, 256)
 	a12   [20736]float32
 	d12   [20736]float32
@@ -536,7 +545,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
-	forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc)
+	forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc, &w.wg7)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
 	if training {
@@ -546,7 +555,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
-	forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc)
+	forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc, &w.wg9)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
 	if training {
@@ -556,7 +565,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
-	forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc)
+	forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc, &w.wg11)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
 	if training {
@@ -626,27 +635,27 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
 	if grads[6] != nil {
-		backward11Weights(&w.a10, &w.d11, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
+		backward11Weights(&w.a10, &w.d11, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc, &w.wg11)
 	}
-	backward11Input((*[294912]float32)(m.params[6]), &w.d11, &w.d10)
+	backward11Input((*[294912]float32)(m.params[6]), &w.d11, &w.d10, &w.wg11)
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
 	backward10(&w.d10, &w.arg10, &w.a10, &w.d9)
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
 	if grads[4] != nil {
-		backward9Weights(&w.a8, &w.d9, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		backward9Weights(&w.a8, &w.d9, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc, &w.wg9)
 	}
-	backward9Input((*[73728]float32)(m.params[4]), &w.d9, &w.d8)
+	backward9Input((*[73728]float32)(m.params[4]), &w.d9, &w.d8, &w.wg9)
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
 	backward8(&w.d8, &w.arg8, &w.a8, &w.d7)
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
 	if grads[2] != nil {
-		backward7Weights(&w.a6, &w.d7, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward7Weights(&w.a6, &w.d7, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg7)
 	}
-	backward7Input((*[18432]float32)(m.params[2]), &w.d7, &w.d6)
+	backward7Input((*[18432]float32)(m.params[2]), &w.d7, &w.d6, &w.wg7)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs_augmented.cnn:11
 	backward6(&w.d6, &w.arg6, &w.a6, &w.d5)

@@ -3,6 +3,15 @@
 
 package cats_vs_dogs_augmented
 
+// wino7 is empty: the portable build computes conv2d_1 directly.
+type wino7 struct{}
+
+// wino9 is empty: the portable build computes conv2d_2 directly.
+type wino9 struct{}
+
+// wino11 is empty: the portable build computes conv2d_3 directly.
+type wino11 struct{}
+
 // forward5 runs forward5Generic: conv2d.
 func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32) {
 	forward5Generic(in, k, b, out)
@@ -34,7 +43,7 @@ func backward6(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din 
 }
 
 // forward7 runs forward7Generic: conv2d_1.
-func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32) {
+func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino7) {
 	forward7Generic(in, k, b, out)
 }
 
@@ -44,12 +53,12 @@ func backward7Activation(y, d *[484416]float32) {
 }
 
 // backward7Weights runs backward7WeightsGeneric: conv2d_1.
-func backward7Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32, bc *[2027776]float32) {
+func backward7Weights(in *[253472]float32, dz *[484416]float32, dk *[18432]float32, db *[64]float32, bc *[2027776]float32, wg *wino7) {
 	backward7WeightsGeneric(in, dz, dk, db)
 }
 
 // backward7Input runs backward7InputGeneric: conv2d_1.
-func backward7Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32) {
+func backward7Input(k *[18432]float32, dz *[484416]float32, din *[253472]float32, wg *wino7) {
 	backward7InputGeneric(k, dz, din)
 }
 
@@ -69,7 +78,7 @@ func backward8(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din 
 }
 
 // forward9 runs forward9Generic: conv2d_2.
-func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32) {
+func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino9) {
 	forward9Generic(in, k, b, out)
 }
 
@@ -79,12 +88,12 @@ func backward9Activation(y, d *[215168]float32) {
 }
 
 // backward9Weights runs backward9WeightsGeneric: conv2d_2.
-func backward9Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32) {
+func backward9Weights(in *[118336]float32, dz *[215168]float32, dk *[73728]float32, db *[128]float32, bc *[2027776]float32, wg *wino9) {
 	backward9WeightsGeneric(in, dz, dk, db)
 }
 
 // backward9Input runs backward9InputGeneric: conv2d_2.
-func backward9Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32) {
+func backward9Input(k *[73728]float32, dz *[215168]float32, din *[118336]float32, wg *wino9) {
 	backward9InputGeneric(k, dz, din)
 }
 
@@ -104,7 +113,7 @@ func backward10(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[
 }
 
 // forward11 runs forward11Generic: conv2d_3.
-func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32) {
+func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino11) {
 	forward11Generic(in, k, b, out)
 }
 
@@ -114,12 +123,12 @@ func backward11Activation(y, d *[82944]float32) {
 }
 
 // backward11Weights runs backward11WeightsGeneric: conv2d_3.
-func backward11Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32) {
+func backward11Weights(in *[51200]float32, dz *[82944]float32, dk *[294912]float32, db *[256]float32, bc *[2027776]float32, wg *wino11) {
 	backward11WeightsGeneric(in, dz, dk, db)
 }
 
 // backward11Input runs backward11InputGeneric: conv2d_3.
-func backward11Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32) {
+func backward11Input(k *[294912]float32, dz *[82944]float32, din *[51200]float32, wg *wino11) {
 	backward11InputGeneric(k, dz, din)
 }
 

@@ -126,7 +126,7 @@ func BenchmarkConv2d_1Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc)
+		forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc, &w.wg7)
 	}
 }
 
@@ -168,7 +168,7 @@ func BenchmarkConv2d_2Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc)
+		forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc, &w.wg9)
 	}
 }
 
@@ -210,7 +210,7 @@ func BenchmarkConv2d_3Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc)
+		forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc, &w.wg11)
 	}
 }
 
@@ -350,7 +350,7 @@ func BenchmarkConv2d_3BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward11Weights(&w.a10, &w.d11, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc)
+		backward11Weights(&w.a10, &w.d11, (*[294912]float32)(grads[6]), (*[256]float32)(grads[7]), &w.bc, &w.wg11)
 	}
 }
 
@@ -364,7 +364,7 @@ func BenchmarkConv2d_3BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward11Input((*[294912]float32)(m.params[6]), &w.d11, &w.d10)
+		backward11Input((*[294912]float32)(m.params[6]), &w.d11, &w.d10, &w.wg11)
 	}
 }
 
@@ -392,7 +392,7 @@ func BenchmarkConv2d_2BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward9Weights(&w.a8, &w.d9, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		backward9Weights(&w.a8, &w.d9, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc, &w.wg9)
 	}
 }
 
@@ -406,7 +406,7 @@ func BenchmarkConv2d_2BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward9Input((*[73728]float32)(m.params[4]), &w.d9, &w.d8)
+		backward9Input((*[73728]float32)(m.params[4]), &w.d9, &w.d8, &w.wg9)
 	}
 }
 
@@ -434,7 +434,7 @@ func BenchmarkConv2d_1BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward7Weights(&w.a6, &w.d7, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward7Weights(&w.a6, &w.d7, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg7)
 	}
 }
 
@@ -448,7 +448,7 @@ func BenchmarkConv2d_1BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward7Input((*[18432]float32)(m.params[2]), &w.d7, &w.d6)
+		backward7Input((*[18432]float32)(m.params[2]), &w.d7, &w.d6, &w.wg7)
 	}
 }
 

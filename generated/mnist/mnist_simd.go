@@ -20,7 +20,7 @@ var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2,
 /*
 wino3 is the Winograd F(2x2, 3x3) state of conv2d_1: kc is the kernel that u
 was transformed from, u[16][32][64] the transformed kernel, and m[16][25][64] the
-16 products of the transformed input and kernel for the 5x5 tiles (in the
+16 products of the transformed input and kernel for a band of 5x5 tiles (in the
 backward pass, the transformed output gradient), du the gradient of u, and
 dv[16][25][32] that of the transformed input.
 */
@@ -516,7 +516,7 @@ func winoBack3(u, m, q unsafe.Pointer) {
 winoGrad3 computes one position's gradient du of the transformed kernel
 from the transformed input v and output gradient m, for conv2d_1.
 */
-func winoGrad3(v, m, du unsafe.Pointer) {
+func winoGrad3(v, m, du unsafe.Pointer, add bool) {
 	for c0 := 0; c0 < 32; c0 += 4 {
 		for cb := 0; cb < 256; cb += 64 {
 			var acc0_0 archsimd.Float32x8
@@ -527,6 +527,17 @@ func winoGrad3(v, m, du unsafe.Pointer) {
 			var acc2_1 archsimd.Float32x8
 			var acc3_0 archsimd.Float32x8
 			var acc3_1 archsimd.Float32x8
+			dt := unsafe.Add(du, c0*256+cb)
+			if add {
+				acc0_0 = archsimd.LoadFloat32x8((*[8]float32)(dt))
+				acc0_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 32)))
+				acc1_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 256)))
+				acc1_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 288)))
+				acc2_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 512)))
+				acc2_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 544)))
+				acc3_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 768)))
+				acc3_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 800)))
+			}
 			rt := unsafe.Add(v, c0*800)
 			mt := unsafe.Add(m, cb)
 			for n := 5; ; {
@@ -607,7 +618,6 @@ func winoGrad3(v, m, du unsafe.Pointer) {
 				rt = unsafe.Add(rt, 160)
 				mt = unsafe.Add(mt, 1280)
 			}
-			dt := unsafe.Add(du, c0*256+cb)
 			acc0_0.Store((*[8]float32)(dt))
 			acc0_1.Store((*[8]float32)(unsafe.Add(dt, 32)))
 			acc1_0.Store((*[8]float32)(unsafe.Add(dt, 256)))
@@ -1906,10 +1916,11 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	}
 	var _ unsafe.Pointer
 	winoKernel3(k, wg)
-	ib := unsafe.Pointer(&in[0])
+	inb := unsafe.Pointer(&in[0])
 	vb := unsafe.Pointer(&bc[0])
 	ub := unsafe.Pointer(&wg.u[0])
 	mb := unsafe.Pointer(&wg.m[0])
+	outb := unsafe.Pointer(&out[0])
 	i0 := archsimd.LoadUint32x8(&bcIdx[0])
 	i1 := archsimd.LoadUint32x8(&bcIdx[1])
 	i2 := archsimd.LoadUint32x8(&bcIdx[2])
@@ -1918,536 +1929,540 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	i5 := archsimd.LoadUint32x8(&bcIdx[5])
 	i6 := archsimd.LoadUint32x8(&bcIdx[6])
 	i7 := archsimd.LoadUint32x8(&bcIdx[7])
-	// position (0, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(tq))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
-	// position (0, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 8192), unsafe.Add(mb, 6400))
-	// position (0, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 16384), unsafe.Add(mb, 12800))
-	// position (0, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 24576), unsafe.Add(mb, 19200))
-	// position (1, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 25600))
-	// position (1, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 40960), unsafe.Add(mb, 32000))
-	// position (1, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 49152), unsafe.Add(mb, 38400))
-	// position (1, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 57344), unsafe.Add(mb, 44800))
-	// position (2, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 51200))
-	// position (2, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 73728), unsafe.Add(mb, 57600))
-	// position (2, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 81920), unsafe.Add(mb, 64000))
-	// position (2, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 90112), unsafe.Add(mb, 70400))
-	// position (3, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 76800))
-	// position (3, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 106496), unsafe.Add(mb, 83200))
-	// position (3, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 114688), unsafe.Add(mb, 89600))
-	// position (3, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 122880), unsafe.Add(mb, 96000))
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	ob := unsafe.Pointer(&out[0])
-	for ty := range 5 {
-		for tx := range 5 {
-			mt := unsafe.Add(mb, (ty*5+tx)*256)
-			ot := unsafe.Add(ob, ty*5632+tx*512)
-			{
-				mq, oq, bq := mt, ot, bb
-				for n := 8; ; {
-					m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 25600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 51200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 76800)))
-					r0_0 := m0_0.Add(m1_0).Add(m2_0)
-					r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
-					m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 6400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 32000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 57600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 83200)))
-					r0_1 := m0_1.Add(m1_1).Add(m2_1)
-					r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
-					m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 12800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 38400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 64000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 89600)))
-					r0_2 := m0_2.Add(m1_2).Add(m2_2)
-					r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
-					m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 19200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 44800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 70400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 96000)))
-					r0_3 := m0_3.Add(m1_3).Add(m2_3)
-					r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
-					bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
-					r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
-					r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 256)))
-					r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 2816)))
-					r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 3072)))
-					n--
-					if n == 0 {
-						break
+	// Bands of 5 of the 5 rows of tiles.
+	for ty0 := 0; ty0 < 5; ty0 += 5 {
+		ib := unsafe.Add(inb, ty0*3328)
+		ob := unsafe.Add(outb, ty0*5632)
+		// position (0, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
-					mq = unsafe.Add(mq, 32)
-					oq = unsafe.Add(oq, 32)
-					bq = unsafe.Add(bq, 32)
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
+		// position (0, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 8192), unsafe.Add(mb, 6400))
+		// position (0, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 16384), unsafe.Add(mb, 12800))
+		// position (0, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 24576), unsafe.Add(mb, 19200))
+		// position (1, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 25600))
+		// position (1, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 40960), unsafe.Add(mb, 32000))
+		// position (1, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 49152), unsafe.Add(mb, 38400))
+		// position (1, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 57344), unsafe.Add(mb, 44800))
+		// position (2, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 51200))
+		// position (2, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 73728), unsafe.Add(mb, 57600))
+		// position (2, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 81920), unsafe.Add(mb, 64000))
+		// position (2, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 90112), unsafe.Add(mb, 70400))
+		// position (3, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 76800))
+		// position (3, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 106496), unsafe.Add(mb, 83200))
+		// position (3, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 114688), unsafe.Add(mb, 89600))
+		// position (3, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 122880), unsafe.Add(mb, 96000))
+		for ty := range 5 {
+			for tx := range 5 {
+				mt := unsafe.Add(mb, (ty*5+tx)*256)
+				ot := unsafe.Add(ob, ty*5632+tx*512)
+				{
+					mq, oq, bq := mt, ot, bb
+					for n := 8; ; {
+						m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 25600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 51200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 76800)))
+						r0_0 := m0_0.Add(m1_0).Add(m2_0)
+						r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+						m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 6400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 32000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 57600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 83200)))
+						r0_1 := m0_1.Add(m1_1).Add(m2_1)
+						r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+						m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 12800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 38400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 64000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 89600)))
+						r0_2 := m0_2.Add(m1_2).Add(m2_2)
+						r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+						m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 19200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 44800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 70400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 96000)))
+						r0_3 := m0_3.Add(m1_3).Add(m2_3)
+						r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+						bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+						r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+						r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 256)))
+						r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 2816)))
+						r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 3072)))
+						n--
+						if n == 0 {
+							break
+						}
+						mq = unsafe.Add(mq, 32)
+						oq = unsafe.Add(oq, 32)
+						bq = unsafe.Add(bq, 32)
+					}
 				}
 			}
 		}
@@ -2481,7 +2496,7 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		return
 	}
 	var _ unsafe.Pointer
-	zb := unsafe.Pointer(&dz[0])
+	zf := unsafe.Pointer(&dz[0])
 	bp := unsafe.Pointer(&db[0])
 	{
 		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
@@ -2494,7 +2509,7 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 224)))
 		for y := range 10 {
 			for x := range 10 {
-				zp := unsafe.Add(zb, y*2816+x*256)
+				zp := unsafe.Add(zf, y*2816+x*256)
 				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
 				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
 				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
@@ -2516,52 +2531,7 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 	}
 	mb := unsafe.Pointer(&wg.m[0])
 	var zero archsimd.Float32x8
-	for ty := range 5 {
-		for tx := range 5 {
-			zt := unsafe.Add(zb, ty*5632+tx*512)
-			mt := unsafe.Add(mb, (ty*5+tx)*256)
-			{
-				zq, mq := zt, mt
-				for n := 8; ; {
-					y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
-					y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
-					y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 2816)))
-					y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 3072)))
-					r0_0 := y00
-					r0_1 := y01
-					r1_0 := y00.Add(y10)
-					r1_1 := y01.Add(y11)
-					r2_0 := y00.Sub(y10)
-					r2_1 := y01.Sub(y11)
-					r3_0 := zero.Sub(y10)
-					r3_1 := zero.Sub(y11)
-					r0_0.Store((*[8]float32)(mq))
-					r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 6400)))
-					r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12800)))
-					zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 19200)))
-					r1_0.Store((*[8]float32)(unsafe.Add(mq, 25600)))
-					r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 32000)))
-					r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 38400)))
-					zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 44800)))
-					r2_0.Store((*[8]float32)(unsafe.Add(mq, 51200)))
-					r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 57600)))
-					r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 64000)))
-					zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 70400)))
-					r3_0.Store((*[8]float32)(unsafe.Add(mq, 76800)))
-					r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 83200)))
-					r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 89600)))
-					zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 96000)))
-					n--
-					if n == 0 {
-						break
-					}
-					zq = unsafe.Add(zq, 32)
-					mq = unsafe.Add(mq, 32)
-				}
-			}
-		}
-	}
-	ib := unsafe.Pointer(&in[0])
+	inb := unsafe.Pointer(&in[0])
 	vb := unsafe.Pointer(&bc[0])
 	dub := unsafe.Pointer(&wg.du[0])
 	i0 := archsimd.LoadUint32x8(&bcIdx[0])
@@ -2572,502 +2542,551 @@ func backward3Weights(in *[5408]float32, dz *[7744]float32, dk *[18432]float32, 
 	i5 := archsimd.LoadUint32x8(&bcIdx[5])
 	i6 := archsimd.LoadUint32x8(&bcIdx[6])
 	i7 := archsimd.LoadUint32x8(&bcIdx[7])
-	// position (0, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(tq))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+	for ty0 := 0; ty0 < 5; ty0 += 5 {
+		zb := unsafe.Add(zf, ty0*5632)
+		ib := unsafe.Add(inb, ty0*3328)
+		for ty := range 5 {
+			for tx := range 5 {
+				zt := unsafe.Add(zb, ty*5632+tx*512)
+				mt := unsafe.Add(mb, (ty*5+tx)*256)
+				{
+					zq, mq := zt, mt
+					for n := 8; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 2816)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 3072)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 6400)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12800)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 19200)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 25600)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 32000)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 38400)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 44800)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 51200)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 57600)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 64000)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 70400)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 76800)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 83200)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 89600)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 96000)))
+						n--
+						if n == 0 {
+							break
+						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 0), unsafe.Add(dub, 0))
-	// position (0, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		// position (0, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 6400), unsafe.Add(dub, 8256))
-	// position (0, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 0), unsafe.Add(dub, 0), ty0 > 0)
+		// position (0, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 12800), unsafe.Add(dub, 16512))
-	// position (0, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 6400), unsafe.Add(dub, 8256), ty0 > 0)
+		// position (0, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 19200), unsafe.Add(dub, 24768))
-	// position (1, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 12800), unsafe.Add(dub, 16512), ty0 > 0)
+		// position (0, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 25600), unsafe.Add(dub, 33024))
-	// position (1, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 19200), unsafe.Add(dub, 24768), ty0 > 0)
+		// position (1, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 32000), unsafe.Add(dub, 41280))
-	// position (1, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 25600), unsafe.Add(dub, 33024), ty0 > 0)
+		// position (1, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 38400), unsafe.Add(dub, 49536))
-	// position (1, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 32000), unsafe.Add(dub, 41280), ty0 > 0)
+		// position (1, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 44800), unsafe.Add(dub, 57792))
-	// position (2, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 38400), unsafe.Add(dub, 49536), ty0 > 0)
+		// position (1, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 51200), unsafe.Add(dub, 66048))
-	// position (2, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 44800), unsafe.Add(dub, 57792), ty0 > 0)
+		// position (2, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 57600), unsafe.Add(dub, 74304))
-	// position (2, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 51200), unsafe.Add(dub, 66048), ty0 > 0)
+		// position (2, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 64000), unsafe.Add(dub, 82560))
-	// position (2, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 57600), unsafe.Add(dub, 74304), ty0 > 0)
+		// position (2, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 70400), unsafe.Add(dub, 90816))
-	// position (3, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 64000), unsafe.Add(dub, 82560), ty0 > 0)
+		// position (2, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 76800), unsafe.Add(dub, 99072))
-	// position (3, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 70400), unsafe.Add(dub, 90816), ty0 > 0)
+		// position (3, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 83200), unsafe.Add(dub, 107328))
-	// position (3, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 76800), unsafe.Add(dub, 99072), ty0 > 0)
+		// position (3, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
-	}
-	winoGrad3(vb, unsafe.Add(mb, 89600), unsafe.Add(dub, 115584))
-	// position (3, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*32)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
-					n--
-					if n == 0 {
-						break
+		winoGrad3(vb, unsafe.Add(mb, 83200), unsafe.Add(dub, 107328), ty0 > 0)
+		// position (3, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
 					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 6400)
 				}
 			}
 		}
+		winoGrad3(vb, unsafe.Add(mb, 89600), unsafe.Add(dub, 115584), ty0 > 0)
+		// position (3, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 800)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 1600)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 2400)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 3200)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 4000)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 4800)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 5600)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 6400)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 96000), unsafe.Add(dub, 123840), ty0 > 0)
 	}
-	winoGrad3(vb, unsafe.Add(mb, 96000), unsafe.Add(dub, 123840))
 	half := archsimd.BroadcastFloat32x8(0.5)
 	kb := unsafe.Pointer(&dk[0])
 	{
@@ -3114,118 +3133,122 @@ func backward3Input(k *[18432]float32, dz *[7744]float32, din *[5408]float32, wg
 	}
 	var _ unsafe.Pointer
 	clear(din[:])
-	zb := unsafe.Pointer(&dz[0])
+	zf := unsafe.Pointer(&dz[0])
 	mb := unsafe.Pointer(&wg.m[0])
 	var zero archsimd.Float32x8
-	for ty := range 5 {
-		for tx := range 5 {
-			zt := unsafe.Add(zb, ty*5632+tx*512)
-			mt := unsafe.Add(mb, (ty*5+tx)*256)
-			{
-				zq, mq := zt, mt
-				for n := 8; ; {
-					y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
-					y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
-					y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 2816)))
-					y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 3072)))
-					r0_0 := y00
-					r0_1 := y01
-					r1_0 := y00.Add(y10)
-					r1_1 := y01.Add(y11)
-					r2_0 := y00.Sub(y10)
-					r2_1 := y01.Sub(y11)
-					r3_0 := zero.Sub(y10)
-					r3_1 := zero.Sub(y11)
-					r0_0.Store((*[8]float32)(mq))
-					r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 6400)))
-					r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12800)))
-					zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 19200)))
-					r1_0.Store((*[8]float32)(unsafe.Add(mq, 25600)))
-					r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 32000)))
-					r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 38400)))
-					zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 44800)))
-					r2_0.Store((*[8]float32)(unsafe.Add(mq, 51200)))
-					r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 57600)))
-					r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 64000)))
-					zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 70400)))
-					r3_0.Store((*[8]float32)(unsafe.Add(mq, 76800)))
-					r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 83200)))
-					r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 89600)))
-					zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 96000)))
-					n--
-					if n == 0 {
-						break
+	ub := unsafe.Pointer(&wg.u[0])
+	qb := unsafe.Pointer(&wg.dv[0])
+	dinb := unsafe.Pointer(&din[0])
+	for ty0 := 0; ty0 < 5; ty0 += 5 {
+		zb := unsafe.Add(zf, ty0*5632)
+		db := unsafe.Add(dinb, ty0*3328)
+		for ty := range 5 {
+			for tx := range 5 {
+				zt := unsafe.Add(zb, ty*5632+tx*512)
+				mt := unsafe.Add(mb, (ty*5+tx)*256)
+				{
+					zq, mq := zt, mt
+					for n := 8; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 2816)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 3072)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 6400)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12800)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 19200)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 25600)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 32000)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 38400)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 44800)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 51200)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 57600)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 64000)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 70400)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 76800)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 83200)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 89600)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 96000)))
+						n--
+						if n == 0 {
+							break
+						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
 					}
-					zq = unsafe.Add(zq, 32)
-					mq = unsafe.Add(mq, 32)
 				}
 			}
 		}
-	}
-	ub := unsafe.Pointer(&wg.u[0])
-	qb := unsafe.Pointer(&wg.dv[0])
-	winoBack3(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
-	winoBack3(unsafe.Add(ub, 8192), unsafe.Add(mb, 6400), unsafe.Add(qb, 3200))
-	winoBack3(unsafe.Add(ub, 16384), unsafe.Add(mb, 12800), unsafe.Add(qb, 6400))
-	winoBack3(unsafe.Add(ub, 24576), unsafe.Add(mb, 19200), unsafe.Add(qb, 9600))
-	winoBack3(unsafe.Add(ub, 32768), unsafe.Add(mb, 25600), unsafe.Add(qb, 12800))
-	winoBack3(unsafe.Add(ub, 40960), unsafe.Add(mb, 32000), unsafe.Add(qb, 16000))
-	winoBack3(unsafe.Add(ub, 49152), unsafe.Add(mb, 38400), unsafe.Add(qb, 19200))
-	winoBack3(unsafe.Add(ub, 57344), unsafe.Add(mb, 44800), unsafe.Add(qb, 22400))
-	winoBack3(unsafe.Add(ub, 65536), unsafe.Add(mb, 51200), unsafe.Add(qb, 25600))
-	winoBack3(unsafe.Add(ub, 73728), unsafe.Add(mb, 57600), unsafe.Add(qb, 28800))
-	winoBack3(unsafe.Add(ub, 81920), unsafe.Add(mb, 64000), unsafe.Add(qb, 32000))
-	winoBack3(unsafe.Add(ub, 90112), unsafe.Add(mb, 70400), unsafe.Add(qb, 35200))
-	winoBack3(unsafe.Add(ub, 98304), unsafe.Add(mb, 76800), unsafe.Add(qb, 38400))
-	winoBack3(unsafe.Add(ub, 106496), unsafe.Add(mb, 83200), unsafe.Add(qb, 41600))
-	winoBack3(unsafe.Add(ub, 114688), unsafe.Add(mb, 89600), unsafe.Add(qb, 44800))
-	winoBack3(unsafe.Add(ub, 122880), unsafe.Add(mb, 96000), unsafe.Add(qb, 48000))
-	db := unsafe.Pointer(&din[0])
-	for ty := range 5 {
-		for tx := range 5 {
-			qt := unsafe.Add(qb, (ty*5+tx)*128)
-			dt := unsafe.Add(db, ty*3328+tx*256)
-			{
-				qq, dq := qt, dt
-				for n := 4; ; {
-					e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
-					e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 3200)))
-					e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6400)))
-					e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9600)))
-					archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 128))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 128)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 256))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 384))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 384)))
-					e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12800))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38400))))
-					e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16000))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41600))))
-					e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19200))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44800))))
-					e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22400))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 48000))))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1664))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 1664)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1792))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 1792)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1920))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 1920)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 2048))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 2048)))
-					e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600))))
-					e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 3200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28800))))
-					e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32000))))
-					e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35200))))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3328))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 3328)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3456))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 3456)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3584))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 3584)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3712))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 3712)))
-					e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38400))))
-					e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41600))))
-					e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44800))))
-					e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 48000))))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 4992))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 4992)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5120))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 5120)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5248))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 5248)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5376))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 5376)))
-					n--
-					if n == 0 {
-						break
+		winoBack3(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
+		winoBack3(unsafe.Add(ub, 8192), unsafe.Add(mb, 6400), unsafe.Add(qb, 3200))
+		winoBack3(unsafe.Add(ub, 16384), unsafe.Add(mb, 12800), unsafe.Add(qb, 6400))
+		winoBack3(unsafe.Add(ub, 24576), unsafe.Add(mb, 19200), unsafe.Add(qb, 9600))
+		winoBack3(unsafe.Add(ub, 32768), unsafe.Add(mb, 25600), unsafe.Add(qb, 12800))
+		winoBack3(unsafe.Add(ub, 40960), unsafe.Add(mb, 32000), unsafe.Add(qb, 16000))
+		winoBack3(unsafe.Add(ub, 49152), unsafe.Add(mb, 38400), unsafe.Add(qb, 19200))
+		winoBack3(unsafe.Add(ub, 57344), unsafe.Add(mb, 44800), unsafe.Add(qb, 22400))
+		winoBack3(unsafe.Add(ub, 65536), unsafe.Add(mb, 51200), unsafe.Add(qb, 25600))
+		winoBack3(unsafe.Add(ub, 73728), unsafe.Add(mb, 57600), unsafe.Add(qb, 28800))
+		winoBack3(unsafe.Add(ub, 81920), unsafe.Add(mb, 64000), unsafe.Add(qb, 32000))
+		winoBack3(unsafe.Add(ub, 90112), unsafe.Add(mb, 70400), unsafe.Add(qb, 35200))
+		winoBack3(unsafe.Add(ub, 98304), unsafe.Add(mb, 76800), unsafe.Add(qb, 38400))
+		winoBack3(unsafe.Add(ub, 106496), unsafe.Add(mb, 83200), unsafe.Add(qb, 41600))
+		winoBack3(unsafe.Add(ub, 114688), unsafe.Add(mb, 89600), unsafe.Add(qb, 44800))
+		winoBack3(unsafe.Add(ub, 122880), unsafe.Add(mb, 96000), unsafe.Add(qb, 48000))
+		for ty := range 5 {
+			for tx := range 5 {
+				qt := unsafe.Add(qb, (ty*5+tx)*128)
+				dt := unsafe.Add(db, ty*3328+tx*256)
+				{
+					qq, dq := qt, dt
+					for n := 4; ; {
+						e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
+						e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 3200)))
+						e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6400)))
+						e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9600)))
+						archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 128))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 128)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 256))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 256)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 384))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 384)))
+						e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12800))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38400))))
+						e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16000))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41600))))
+						e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19200))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44800))))
+						e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22400))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 48000))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1664))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 1664)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1792))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 1792)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 1920))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 1920)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 2048))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 2048)))
+						e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12800)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25600))))
+						e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 3200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16000)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28800))))
+						e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19200)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 32000))))
+						e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 9600)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22400)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 35200))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3328))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 3328)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3456))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 3456)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3584))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 3584)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3712))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 3712)))
+						e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 38400))))
+						e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 41600))))
+						e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 44800))))
+						e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 48000))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 4992))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 4992)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5120))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 5120)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5248))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 5248)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 5376))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 5376)))
+						n--
+						if n == 0 {
+							break
+						}
+						qq = unsafe.Add(qq, 32)
+						dq = unsafe.Add(dq, 32)
 					}
-					qq = unsafe.Add(qq, 32)
-					dq = unsafe.Add(dq, 32)
 				}
 			}
 		}

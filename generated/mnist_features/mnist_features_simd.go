@@ -20,7 +20,7 @@ var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2,
 /*
 wino3 is the Winograd F(2x2, 3x3) state of conv2d_1: kc is the kernel that u
 was transformed from, u[16][32][64] the transformed kernel, and m[16][25][64] the
-16 products of the transformed input and kernel for the 5x5 tiles (in the
+16 products of the transformed input and kernel for a band of 5x5 tiles (in the
 backward pass, the transformed output gradient), du the gradient of u, and
 dv[16][25][32] that of the transformed input.
 */
@@ -1139,10 +1139,11 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	}
 	var _ unsafe.Pointer
 	winoKernel3(k, wg)
-	ib := unsafe.Pointer(&in[0])
+	inb := unsafe.Pointer(&in[0])
 	vb := unsafe.Pointer(&bc[0])
 	ub := unsafe.Pointer(&wg.u[0])
 	mb := unsafe.Pointer(&wg.m[0])
+	outb := unsafe.Pointer(&out[0])
 	i0 := archsimd.LoadUint32x8(&bcIdx[0])
 	i1 := archsimd.LoadUint32x8(&bcIdx[1])
 	i2 := archsimd.LoadUint32x8(&bcIdx[2])
@@ -1151,536 +1152,540 @@ func forward3(in *[5408]float32, k *[18432]float32, b *[64]float32, out *[7744]f
 	i5 := archsimd.LoadUint32x8(&bcIdx[5])
 	i6 := archsimd.LoadUint32x8(&bcIdx[6])
 	i7 := archsimd.LoadUint32x8(&bcIdx[7])
-	// position (0, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(tq))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
-	// position (0, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 8192), unsafe.Add(mb, 6400))
-	// position (0, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 16384), unsafe.Add(mb, 12800))
-	// position (0, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 24576), unsafe.Add(mb, 19200))
-	// position (1, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 25600))
-	// position (1, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 40960), unsafe.Add(mb, 32000))
-	// position (1, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 49152), unsafe.Add(mb, 38400))
-	// position (1, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 57344), unsafe.Add(mb, 44800))
-	// position (2, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 51200))
-	// position (2, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 73728), unsafe.Add(mb, 57600))
-	// position (2, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 81920), unsafe.Add(mb, 64000))
-	// position (2, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 90112), unsafe.Add(mb, 70400))
-	// position (3, 0)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 76800))
-	// position (3, 1)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 106496), unsafe.Add(mb, 83200))
-	// position (3, 2)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 114688), unsafe.Add(mb, 89600))
-	// position (3, 3)
-	for ty := range 5 {
-		for tx := range 5 {
-			tp := unsafe.Add(ib, ty*3328+tx*256)
-			vp := unsafe.Add(vb, (ty*5+tx)*1024)
-			{
-				tq, op := tp, vp
-				for n := 4; ; {
-					x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
-					x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
-					x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
-					x.Permute(i0).Store((*[8]float32)(op))
-					x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-					x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-					x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-					x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-					x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-					x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-					x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-					n--
-					if n == 0 {
-						break
-					}
-					tq = unsafe.Add(tq, 32)
-					op = unsafe.Add(op, 256)
-				}
-			}
-		}
-	}
-	winoGemm3(vb, unsafe.Add(ub, 122880), unsafe.Add(mb, 96000))
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	ob := unsafe.Pointer(&out[0])
-	for ty := range 5 {
-		for tx := range 5 {
-			mt := unsafe.Add(mb, (ty*5+tx)*256)
-			ot := unsafe.Add(ob, ty*5632+tx*512)
-			{
-				mq, oq, bq := mt, ot, bb
-				for n := 8; ; {
-					m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 25600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 51200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 76800)))
-					r0_0 := m0_0.Add(m1_0).Add(m2_0)
-					r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
-					m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 6400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 32000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 57600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 83200)))
-					r0_1 := m0_1.Add(m1_1).Add(m2_1)
-					r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
-					m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 12800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 38400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 64000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 89600)))
-					r0_2 := m0_2.Add(m1_2).Add(m2_2)
-					r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
-					m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 19200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 44800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 70400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 96000)))
-					r0_3 := m0_3.Add(m1_3).Add(m2_3)
-					r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
-					bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
-					r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
-					r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 256)))
-					r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 2816)))
-					r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 3072)))
-					n--
-					if n == 0 {
-						break
+	// Bands of 5 of the 5 rows of tiles.
+	for ty0 := 0; ty0 < 5; ty0 += 5 {
+		ib := unsafe.Add(inb, ty0*3328)
+		ob := unsafe.Add(outb, ty0*5632)
+		// position (0, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
-					mq = unsafe.Add(mq, 32)
-					oq = unsafe.Add(oq, 32)
-					bq = unsafe.Add(bq, 32)
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
+		// position (0, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 8192), unsafe.Add(mb, 6400))
+		// position (0, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 16384), unsafe.Add(mb, 12800))
+		// position (0, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 24576), unsafe.Add(mb, 19200))
+		// position (1, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 25600))
+		// position (1, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 40960), unsafe.Add(mb, 32000))
+		// position (1, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 49152), unsafe.Add(mb, 38400))
+		// position (1, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 57344), unsafe.Add(mb, 44800))
+		// position (2, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 51200))
+		// position (2, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 73728), unsafe.Add(mb, 57600))
+		// position (2, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 81920), unsafe.Add(mb, 64000))
+		// position (2, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 90112), unsafe.Add(mb, 70400))
+		// position (3, 0)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1664)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 4992))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 76800))
+		// position (3, 1)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 106496), unsafe.Add(mb, 83200))
+		// position (3, 2)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1920)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5248))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 114688), unsafe.Add(mb, 89600))
+		// position (3, 3)
+		for ty := range 5 {
+			for tx := range 5 {
+				tp := unsafe.Add(ib, ty*3328+tx*256)
+				vp := unsafe.Add(vb, (ty*5+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 1792)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 2048))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5120))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 5376))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 122880), unsafe.Add(mb, 96000))
+		for ty := range 5 {
+			for tx := range 5 {
+				mt := unsafe.Add(mb, (ty*5+tx)*256)
+				ot := unsafe.Add(ob, ty*5632+tx*512)
+				{
+					mq, oq, bq := mt, ot, bb
+					for n := 8; ; {
+						m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 25600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 51200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 76800)))
+						r0_0 := m0_0.Add(m1_0).Add(m2_0)
+						r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+						m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 6400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 32000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 57600))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 83200)))
+						r0_1 := m0_1.Add(m1_1).Add(m2_1)
+						r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+						m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 12800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 38400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 64000))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 89600)))
+						r0_2 := m0_2.Add(m1_2).Add(m2_2)
+						r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+						m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 19200))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 44800))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 70400))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 96000)))
+						r0_3 := m0_3.Add(m1_3).Add(m2_3)
+						r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+						bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+						r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+						r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 256)))
+						r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 2816)))
+						r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 3072)))
+						n--
+						if n == 0 {
+							break
+						}
+						mq = unsafe.Add(mq, 32)
+						oq = unsafe.Add(oq, 32)
+						bq = unsafe.Add(bq, 32)
+					}
 				}
 			}
 		}

@@ -50,32 +50,34 @@ var spec = runtime.Spec{
 			UseBias:    true,
 		}, // conv2d_7, specs/mnist_no_pool.cnn:7
 		{
-			Activation: "relu",
-			Filters:    64,
-			In:         []int{26, 26, 32},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_7",
-			Out:        []int{24, 24, 64},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       64,
+			In:            []int{26, 26, 32},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_7",
+			Out:           []int{24, 24, 64},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 48,
 		}, // conv2d_8, specs/mnist_no_pool.cnn:8
 		{
-			Activation: "relu",
-			Filters:    128,
-			In:         []int{24, 24, 64},
-			KH:         3,
-			KW:         3,
-			Kind:       "Conv2D",
-			Name:       "conv2d_8",
-			Out:        []int{22, 22, 128},
-			SH:         1,
-			SW:         1,
-			Trainable:  true,
-			UseBias:    true,
+			Activation:    "relu",
+			Filters:       128,
+			In:            []int{24, 24, 64},
+			KH:            3,
+			KW:            3,
+			Kind:          "Conv2D",
+			Name:          "conv2d_8",
+			Out:           []int{22, 22, 128},
+			SH:            1,
+			SW:            1,
+			Trainable:     true,
+			UseBias:       true,
+			WinogradTiles: 11,
 		}, // flatten_2, specs/mnist_no_pool.cnn:9
 		{
 			In:        []int{22, 22, 128},
@@ -288,9 +290,13 @@ type worker struct {
 	// conv2d_7 (24, 24, 64)
 	a2 [36864]float32
 	d2 [36864]float32
+	// wg2 is the Winograd state of conv2d_7 in the SIMD build.
+	wg2 wino2
 	// conv2d_8 (22, 22, 128)
 	a3 [61952]float32
 	d3 [61952]float32
+	// wg3 is the Winograd state of conv2d_8 in the SIMD build.
+	wg3 wino3
 	// dense_2 (10)
 	a5 [10]float32
 	d5 [10]float32
@@ -310,10 +316,10 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
 
 	// conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7
-	forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2, &w.bc)
+	forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2, &w.bc, &w.wg2)
 
 	// conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8
-	forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc)
+	forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc, &w.wg3)
 
 	// flatten_2: Flatten(name="flatten_2") (22, 22, 128) -> (61952), specs/mnist_no_pool.cnn:9
 	// Flatten reuses the row-major buffer of the layer before it.
@@ -344,16 +350,16 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8
 	backward3Activation(&w.a3, &w.d3)
 	if grads[4] != nil {
-		backward3Weights(&w.a2, &w.d3, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		backward3Weights(&w.a2, &w.d3, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc, &w.wg3)
 	}
-	backward3Input((*[73728]float32)(m.params[4]), &w.d3, &w.d2)
+	backward3Input((*[73728]float32)(m.params[4]), &w.d3, &w.d2, &w.wg3)
 
 	// conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7
 	backward2Activation(&w.a2, &w.d2)
 	if grads[2] != nil {
-		backward2Weights(&w.a1, &w.d2, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward2Weights(&w.a1, &w.d2, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg2)
 	}
-	backward2Input((*[18432]float32)(m.params[2]), &w.d2, &w.d1)
+	backward2Input((*[18432]float32)(m.params[2]), &w.d2, &w.d1, &w.wg2)
 
 	// conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6
 	backward1Activation(&w.a1, &w.d1)

@@ -3,6 +3,12 @@
 
 package mnist_no_pool
 
+// wino2 is empty: the portable build computes conv2d_7 directly.
+type wino2 struct{}
+
+// wino3 is empty: the portable build computes conv2d_8 directly.
+type wino3 struct{}
+
 // forward1 runs forward1Generic: conv2d_6.
 func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32, bc *[294912]float32) {
 	forward1Generic(in, k, b, out)
@@ -19,7 +25,7 @@ func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db
 }
 
 // forward2 runs forward2Generic: conv2d_7.
-func forward2(in *[21632]float32, k *[18432]float32, b *[64]float32, out *[36864]float32, bc *[294912]float32) {
+func forward2(in *[21632]float32, k *[18432]float32, b *[64]float32, out *[36864]float32, bc *[294912]float32, wg *wino2) {
 	forward2Generic(in, k, b, out)
 }
 
@@ -29,17 +35,17 @@ func backward2Activation(y, d *[36864]float32) {
 }
 
 // backward2Weights runs backward2WeightsGeneric: conv2d_7.
-func backward2Weights(in *[21632]float32, dz *[36864]float32, dk *[18432]float32, db *[64]float32, bc *[294912]float32) {
+func backward2Weights(in *[21632]float32, dz *[36864]float32, dk *[18432]float32, db *[64]float32, bc *[294912]float32, wg *wino2) {
 	backward2WeightsGeneric(in, dz, dk, db)
 }
 
 // backward2Input runs backward2InputGeneric: conv2d_7.
-func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32) {
+func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32, wg *wino2) {
 	backward2InputGeneric(k, dz, din)
 }
 
 // forward3 runs forward3Generic: conv2d_8.
-func forward3(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32, bc *[294912]float32) {
+func forward3(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32, bc *[294912]float32, wg *wino3) {
 	forward3Generic(in, k, b, out)
 }
 
@@ -49,12 +55,12 @@ func backward3Activation(y, d *[61952]float32) {
 }
 
 // backward3Weights runs backward3WeightsGeneric: conv2d_8.
-func backward3Weights(in *[36864]float32, dz *[61952]float32, dk *[73728]float32, db *[128]float32, bc *[294912]float32) {
+func backward3Weights(in *[36864]float32, dz *[61952]float32, dk *[73728]float32, db *[128]float32, bc *[294912]float32, wg *wino3) {
 	backward3WeightsGeneric(in, dz, dk, db)
 }
 
 // backward3Input runs backward3InputGeneric: conv2d_8.
-func backward3Input(k *[73728]float32, dz *[61952]float32, din *[36864]float32) {
+func backward3Input(k *[73728]float32, dz *[61952]float32, din *[36864]float32, wg *wino3) {
 	backward3InputGeneric(k, dz, din)
 }
 

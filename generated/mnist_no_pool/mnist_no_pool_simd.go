@@ -18,6 +18,1047 @@ var lanes8 = [8]int32{0, 1, 2, 3, 4, 5, 6, 7}
 var bcIdx = [8][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 2, 2, 2, 2}, {3, 3, 3, 3, 3, 3, 3, 3}, {4, 4, 4, 4, 4, 4, 4, 4}, {5, 5, 5, 5, 5, 5, 5, 5}, {6, 6, 6, 6, 6, 6, 6, 6}, {7, 7, 7, 7, 7, 7, 7, 7}}
 
 /*
+wino2 is the Winograd F(2x2, 3x3) state of conv2d_7: kc is the kernel that u
+was transformed from, u[16][32][64] the transformed kernel, and m[16][48][64] the
+16 products of the transformed input and kernel for a band of 4x12 tiles (in the
+backward pass, the transformed output gradient), du the gradient of u, and
+dv[16][48][32] that of the transformed input.
+*/
+type wino2 struct {
+	kc [18432]float32
+	u  [32768]float32
+	m  [49152]float32
+	du [33024]float32
+	dv [24576]float32
+}
+
+/*
+winoKernel2 transforms the kernel of conv2d_7 into wg.u when it differs from
+the one last transformed, wg.kc.
+*/
+func winoKernel2(k *[18432]float32, wg *wino2) {
+	var _ unsafe.Pointer
+	kp, cp := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.kc[0])
+	var d0, d1, d2, d3 archsimd.Uint32x8
+	for n := 576; ; {
+		d0 = d0.Or(archsimd.LoadUint32x8((*[8]uint32)(kp)).Xor(archsimd.LoadUint32x8((*[8]uint32)(cp))))
+		d1 = d1.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 32))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 32)))))
+		d2 = d2.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 64))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 64)))))
+		d3 = d3.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 96))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 96)))))
+		n--
+		if n == 0 {
+			break
+		}
+		kp = unsafe.Add(kp, 128)
+		cp = unsafe.Add(cp, 128)
+	}
+	var d [8]uint32
+	d0.Or(d1).Or(d2.Or(d3)).Store(&d)
+	if d == ([8]uint32{}) {
+		return
+	}
+	archsimd.ClearAVXUpperBits()
+	copy(wg.kc[:], k[:])
+	half := archsimd.BroadcastFloat32x8(0.5)
+	kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])
+	var t0, t1, t2 archsimd.Float32x8
+	{
+		kq, uq := kb, ub
+		for n := 256; ; {
+			g0 := archsimd.LoadFloat32x8((*[8]float32)(kq))
+			g1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 8192)))
+			g2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 16384)))
+			g3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 24576)))
+			g4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768)))
+			g5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 40960)))
+			g6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 49152)))
+			g7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 57344)))
+			g8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536)))
+			t0 = g0
+			t1 = g1
+			t2 = g2
+			t0.Store((*[8]float32)(uq))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 8192)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 16384)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 24576)))
+			t0 = g0.Add(g3).Add(g6).Mul(half)
+			t1 = g1.Add(g4).Add(g7).Mul(half)
+			t2 = g2.Add(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 32768)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 40960)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 49152)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 57344)))
+			t0 = g0.Sub(g3).Add(g6).Mul(half)
+			t1 = g1.Sub(g4).Add(g7).Mul(half)
+			t2 = g2.Sub(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 65536)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 73728)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 81920)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 90112)))
+			t0 = g6
+			t1 = g7
+			t2 = g8
+			t0.Store((*[8]float32)(unsafe.Add(uq, 98304)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 106496)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 114688)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 122880)))
+			n--
+			if n == 0 {
+				break
+			}
+			kq = unsafe.Add(kq, 32)
+			uq = unsafe.Add(uq, 32)
+		}
+	}
+
+}
+
+/*
+winoGemm2 multiplies one position's transformed input v by its transformed
+kernel u into m, for conv2d_7.
+*/
+func winoGemm2(v, u, m unsafe.Pointer) {
+	for tb := 0; tb < 48; tb += 4 {
+		for cb := 0; cb < 256; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (tb)*1024)
+			for n := 8; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
+				acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
+				acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 1024)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (tb)*256+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(mt, 256)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(mt, 288)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(mt, 512)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(mt, 544)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(mt, 768)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(mt, 800)))
+		}
+	}
+
+}
+
+/*
+winoBack2 computes one position's gradient q of the transformed input
+from the transformed kernel u and output gradient m, for conv2d_7.
+*/
+func winoBack2(u, m, q unsafe.Pointer) {
+	wc, qc := u, q
+	for n := 8; ; {
+		{
+			zt, qt := m, qc
+			for n := 24; ; {
+				{
+					var a0_0 archsimd.Float32x8
+					var a0_1 archsimd.Float32x8
+					var a0_2 archsimd.Float32x8
+					var a0_3 archsimd.Float32x8
+					var a1_0 archsimd.Float32x8
+					var a1_1 archsimd.Float32x8
+					var a1_2 archsimd.Float32x8
+					var a1_3 archsimd.Float32x8
+					zv, wv := zt, wc
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+					d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 256)))
+					w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+					a0_0 = w0_0.MulAdd(d0_0, a0_0)
+					a1_0 = w0_0.MulAdd(d0_1, a1_0)
+					w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 256)))
+					a0_1 = w0_1.MulAdd(d0_0, a0_1)
+					a1_1 = w0_1.MulAdd(d0_1, a1_1)
+					w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
+					a0_2 = w0_2.MulAdd(d0_0, a0_2)
+					a1_2 = w0_2.MulAdd(d0_1, a1_2)
+					w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 768)))
+					a0_3 = w0_3.MulAdd(d0_0, a0_3)
+					a1_3 = w0_3.MulAdd(d0_1, a1_3)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+					d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 288)))
+					w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+					a0_0 = w1_0.MulAdd(d1_0, a0_0)
+					a1_0 = w1_0.MulAdd(d1_1, a1_0)
+					w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 288)))
+					a0_1 = w1_1.MulAdd(d1_0, a0_1)
+					a1_1 = w1_1.MulAdd(d1_1, a1_1)
+					w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
+					a0_2 = w1_2.MulAdd(d1_0, a0_2)
+					a1_2 = w1_2.MulAdd(d1_1, a1_2)
+					w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 800)))
+					a0_3 = w1_3.MulAdd(d1_0, a0_3)
+					a1_3 = w1_3.MulAdd(d1_1, a1_3)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+					d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 320)))
+					w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+					a0_0 = w2_0.MulAdd(d2_0, a0_0)
+					a1_0 = w2_0.MulAdd(d2_1, a1_0)
+					w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 320)))
+					a0_1 = w2_1.MulAdd(d2_0, a0_1)
+					a1_1 = w2_1.MulAdd(d2_1, a1_1)
+					w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
+					a0_2 = w2_2.MulAdd(d2_0, a0_2)
+					a1_2 = w2_2.MulAdd(d2_1, a1_2)
+					w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 832)))
+					a0_3 = w2_3.MulAdd(d2_0, a0_3)
+					a1_3 = w2_3.MulAdd(d2_1, a1_3)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+					d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 352)))
+					w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+					a0_0 = w3_0.MulAdd(d3_0, a0_0)
+					a1_0 = w3_0.MulAdd(d3_1, a1_0)
+					w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 352)))
+					a0_1 = w3_1.MulAdd(d3_0, a0_1)
+					a1_1 = w3_1.MulAdd(d3_1, a1_1)
+					w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
+					a0_2 = w3_2.MulAdd(d3_0, a0_2)
+					a1_2 = w3_2.MulAdd(d3_1, a1_2)
+					w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 864)))
+					a0_3 = w3_3.MulAdd(d3_0, a0_3)
+					a1_3 = w3_3.MulAdd(d3_1, a1_3)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+					d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 384)))
+					w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+					a0_0 = w4_0.MulAdd(d4_0, a0_0)
+					a1_0 = w4_0.MulAdd(d4_1, a1_0)
+					w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 384)))
+					a0_1 = w4_1.MulAdd(d4_0, a0_1)
+					a1_1 = w4_1.MulAdd(d4_1, a1_1)
+					w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
+					a0_2 = w4_2.MulAdd(d4_0, a0_2)
+					a1_2 = w4_2.MulAdd(d4_1, a1_2)
+					w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 896)))
+					a0_3 = w4_3.MulAdd(d4_0, a0_3)
+					a1_3 = w4_3.MulAdd(d4_1, a1_3)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+					d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 416)))
+					w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+					a0_0 = w5_0.MulAdd(d5_0, a0_0)
+					a1_0 = w5_0.MulAdd(d5_1, a1_0)
+					w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 416)))
+					a0_1 = w5_1.MulAdd(d5_0, a0_1)
+					a1_1 = w5_1.MulAdd(d5_1, a1_1)
+					w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
+					a0_2 = w5_2.MulAdd(d5_0, a0_2)
+					a1_2 = w5_2.MulAdd(d5_1, a1_2)
+					w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 928)))
+					a0_3 = w5_3.MulAdd(d5_0, a0_3)
+					a1_3 = w5_3.MulAdd(d5_1, a1_3)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+					d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 448)))
+					w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+					a0_0 = w6_0.MulAdd(d6_0, a0_0)
+					a1_0 = w6_0.MulAdd(d6_1, a1_0)
+					w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 448)))
+					a0_1 = w6_1.MulAdd(d6_0, a0_1)
+					a1_1 = w6_1.MulAdd(d6_1, a1_1)
+					w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
+					a0_2 = w6_2.MulAdd(d6_0, a0_2)
+					a1_2 = w6_2.MulAdd(d6_1, a1_2)
+					w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 960)))
+					a0_3 = w6_3.MulAdd(d6_0, a0_3)
+					a1_3 = w6_3.MulAdd(d6_1, a1_3)
+					d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+					d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 480)))
+					w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+					a0_0 = w7_0.MulAdd(d7_0, a0_0)
+					a1_0 = w7_0.MulAdd(d7_1, a1_0)
+					w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 480)))
+					a0_1 = w7_1.MulAdd(d7_0, a0_1)
+					a1_1 = w7_1.MulAdd(d7_1, a1_1)
+					w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
+					a0_2 = w7_2.MulAdd(d7_0, a0_2)
+					a1_2 = w7_2.MulAdd(d7_1, a1_2)
+					w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 992)))
+					a0_3 = w7_3.MulAdd(d7_0, a0_3)
+					a1_3 = w7_3.MulAdd(d7_1, a1_3)
+					h001 := a0_0.AddPairsGrouped(a0_1)
+					h023 := a0_2.AddPairsGrouped(a0_3)
+					h0 := h001.AddPairsGrouped(h023)
+					h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+					h101 := a1_0.AddPairsGrouped(a1_1)
+					h123 := a1_2.AddPairsGrouped(a1_3)
+					h1 := h101.AddPairsGrouped(h123)
+					h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(qt, 128)))
+				}
+				n--
+				if n == 0 {
+					break
+				}
+				zt = unsafe.Add(zt, 512)
+				qt = unsafe.Add(qt, 256)
+			}
+		}
+		n--
+		if n == 0 {
+			break
+		}
+		wc = unsafe.Add(wc, 1024)
+		qc = unsafe.Add(qc, 16)
+	}
+
+}
+
+/*
+winoGrad2 computes one position's gradient du of the transformed kernel
+from the transformed input v and output gradient m, for conv2d_7.
+*/
+func winoGrad2(v, m, du unsafe.Pointer, add bool) {
+	for c0 := 0; c0 < 32; c0 += 4 {
+		for cb := 0; cb < 256; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			dt := unsafe.Add(du, c0*256+cb)
+			if add {
+				acc0_0 = archsimd.LoadFloat32x8((*[8]float32)(dt))
+				acc0_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 32)))
+				acc1_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 256)))
+				acc1_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 288)))
+				acc2_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 512)))
+				acc2_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 544)))
+				acc3_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 768)))
+				acc3_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 800)))
+			}
+			rt := unsafe.Add(v, c0*1536)
+			mt := unsafe.Add(m, cb)
+			for n := 12; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(mt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1536)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4608)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 256)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 288)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1568)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4640)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 512)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 544)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1600)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4672)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 768)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 800)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1632)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4704)))
+				acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
+				acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				rt = unsafe.Add(rt, 128)
+				mt = unsafe.Add(mt, 1024)
+			}
+			acc0_0.Store((*[8]float32)(dt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(dt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(dt, 256)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(dt, 288)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(dt, 512)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(dt, 544)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(dt, 768)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(dt, 800)))
+		}
+	}
+
+}
+
+/*
+wino3 is the Winograd F(2x2, 3x3) state of conv2d_8: kc is the kernel that u
+was transformed from, u[16][64][128] the transformed kernel, and m[16][11][128] the
+16 products of the transformed input and kernel for a band of 1x11 tiles (in the
+backward pass, the transformed output gradient), du the gradient of u, and
+dv[16][11][64] that of the transformed input.
+*/
+type wino3 struct {
+	kc [73728]float32
+	u  [131072]float32
+	m  [22528]float32
+	du [131328]float32
+	dv [11264]float32
+}
+
+/*
+winoKernel3 transforms the kernel of conv2d_8 into wg.u when it differs from
+the one last transformed, wg.kc.
+*/
+func winoKernel3(k *[73728]float32, wg *wino3) {
+	var _ unsafe.Pointer
+	kp, cp := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.kc[0])
+	var d0, d1, d2, d3 archsimd.Uint32x8
+	for n := 2304; ; {
+		d0 = d0.Or(archsimd.LoadUint32x8((*[8]uint32)(kp)).Xor(archsimd.LoadUint32x8((*[8]uint32)(cp))))
+		d1 = d1.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 32))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 32)))))
+		d2 = d2.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 64))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 64)))))
+		d3 = d3.Or(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(kp, 96))).Xor(archsimd.LoadUint32x8((*[8]uint32)(unsafe.Add(cp, 96)))))
+		n--
+		if n == 0 {
+			break
+		}
+		kp = unsafe.Add(kp, 128)
+		cp = unsafe.Add(cp, 128)
+	}
+	var d [8]uint32
+	d0.Or(d1).Or(d2.Or(d3)).Store(&d)
+	if d == ([8]uint32{}) {
+		return
+	}
+	archsimd.ClearAVXUpperBits()
+	copy(wg.kc[:], k[:])
+	half := archsimd.BroadcastFloat32x8(0.5)
+	kb, ub := unsafe.Pointer(&k[0]), unsafe.Pointer(&wg.u[0])
+	var t0, t1, t2 archsimd.Float32x8
+	{
+		kq, uq := kb, ub
+		for n := 1024; ; {
+			g0 := archsimd.LoadFloat32x8((*[8]float32)(kq))
+			g1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768)))
+			g2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536)))
+			g3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 98304)))
+			g4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 131072)))
+			g5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 163840)))
+			g6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 196608)))
+			g7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 229376)))
+			g8 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 262144)))
+			t0 = g0
+			t1 = g1
+			t2 = g2
+			t0.Store((*[8]float32)(uq))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 32768)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 65536)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 98304)))
+			t0 = g0.Add(g3).Add(g6).Mul(half)
+			t1 = g1.Add(g4).Add(g7).Mul(half)
+			t2 = g2.Add(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 131072)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 163840)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 196608)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 229376)))
+			t0 = g0.Sub(g3).Add(g6).Mul(half)
+			t1 = g1.Sub(g4).Add(g7).Mul(half)
+			t2 = g2.Sub(g5).Add(g8).Mul(half)
+			t0.Store((*[8]float32)(unsafe.Add(uq, 262144)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 294912)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 327680)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 360448)))
+			t0 = g6
+			t1 = g7
+			t2 = g8
+			t0.Store((*[8]float32)(unsafe.Add(uq, 393216)))
+			t0.Add(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 425984)))
+			t0.Sub(t1).Add(t2).Mul(half).Store((*[8]float32)(unsafe.Add(uq, 458752)))
+			t2.Store((*[8]float32)(unsafe.Add(uq, 491520)))
+			n--
+			if n == 0 {
+				break
+			}
+			kq = unsafe.Add(kq, 32)
+			uq = unsafe.Add(uq, 32)
+		}
+	}
+
+}
+
+/*
+winoGemm3 multiplies one position's transformed input v by its transformed
+kernel u into m, for conv2d_8.
+*/
+func winoGemm3(v, u, m unsafe.Pointer) {
+	for tb := 0; tb < 8; tb += 4 {
+		for cb := 0; cb < 512; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (tb)*2048)
+			for n := 16; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
+				acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
+				acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
+				acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
+				acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
+				acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
+				acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 2048)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (tb)*512+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(mt, 512)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(mt, 544)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(mt, 1024)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(mt, 1056)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(mt, 1536)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(mt, 1568)))
+		}
+	}
+	{
+		for cb := 0; cb < 512; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			wt := unsafe.Add(u, cb)
+			rt := unsafe.Add(v, (8)*2048)
+			for n := 16; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
+				w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
+				x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
+				acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
+				acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
+				x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
+				acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
+				acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
+				x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
+				acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
+				acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
+				w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
+				w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
+				x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
+				acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
+				acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
+				x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
+				acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
+				acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
+				x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
+				acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
+				acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
+				w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
+				w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
+				x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
+				acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
+				acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
+				x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
+				acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
+				acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
+				x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
+				acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
+				acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
+				n--
+				if n == 0 {
+					break
+				}
+				wt = unsafe.Add(wt, 2048)
+				rt = unsafe.Add(rt, 128)
+			}
+			mt := unsafe.Add(m, (8)*512+cb)
+			acc0_0.Store((*[8]float32)(mt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(mt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(mt, 512)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(mt, 544)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(mt, 1024)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(mt, 1056)))
+		}
+	}
+
+}
+
+/*
+winoBack3 computes one position's gradient q of the transformed input
+from the transformed kernel u and output gradient m, for conv2d_8.
+*/
+func winoBack3(u, m, q unsafe.Pointer) {
+	wc, qc := u, q
+	for n := 16; ; {
+		{
+			zt, qt := m, qc
+			for n := 5; ; {
+				{
+					var a0_0 archsimd.Float32x8
+					var a0_1 archsimd.Float32x8
+					var a0_2 archsimd.Float32x8
+					var a0_3 archsimd.Float32x8
+					var a1_0 archsimd.Float32x8
+					var a1_1 archsimd.Float32x8
+					var a1_2 archsimd.Float32x8
+					var a1_3 archsimd.Float32x8
+					zv, wv := zt, wc
+					for n := 2; ; {
+						d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+						d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 512)))
+						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+						a0_0 = w0_0.MulAdd(d0_0, a0_0)
+						a1_0 = w0_0.MulAdd(d0_1, a1_0)
+						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
+						a0_1 = w0_1.MulAdd(d0_0, a0_1)
+						a1_1 = w0_1.MulAdd(d0_1, a1_1)
+						w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1024)))
+						a0_2 = w0_2.MulAdd(d0_0, a0_2)
+						a1_2 = w0_2.MulAdd(d0_1, a1_2)
+						w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1536)))
+						a0_3 = w0_3.MulAdd(d0_0, a0_3)
+						a1_3 = w0_3.MulAdd(d0_1, a1_3)
+						d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+						d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 544)))
+						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+						a0_0 = w1_0.MulAdd(d1_0, a0_0)
+						a1_0 = w1_0.MulAdd(d1_1, a1_0)
+						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
+						a0_1 = w1_1.MulAdd(d1_0, a0_1)
+						a1_1 = w1_1.MulAdd(d1_1, a1_1)
+						w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1056)))
+						a0_2 = w1_2.MulAdd(d1_0, a0_2)
+						a1_2 = w1_2.MulAdd(d1_1, a1_2)
+						w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1568)))
+						a0_3 = w1_3.MulAdd(d1_0, a0_3)
+						a1_3 = w1_3.MulAdd(d1_1, a1_3)
+						d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+						d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 576)))
+						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+						a0_0 = w2_0.MulAdd(d2_0, a0_0)
+						a1_0 = w2_0.MulAdd(d2_1, a1_0)
+						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
+						a0_1 = w2_1.MulAdd(d2_0, a0_1)
+						a1_1 = w2_1.MulAdd(d2_1, a1_1)
+						w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1088)))
+						a0_2 = w2_2.MulAdd(d2_0, a0_2)
+						a1_2 = w2_2.MulAdd(d2_1, a1_2)
+						w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1600)))
+						a0_3 = w2_3.MulAdd(d2_0, a0_3)
+						a1_3 = w2_3.MulAdd(d2_1, a1_3)
+						d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+						d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 608)))
+						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+						a0_0 = w3_0.MulAdd(d3_0, a0_0)
+						a1_0 = w3_0.MulAdd(d3_1, a1_0)
+						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
+						a0_1 = w3_1.MulAdd(d3_0, a0_1)
+						a1_1 = w3_1.MulAdd(d3_1, a1_1)
+						w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1120)))
+						a0_2 = w3_2.MulAdd(d3_0, a0_2)
+						a1_2 = w3_2.MulAdd(d3_1, a1_2)
+						w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1632)))
+						a0_3 = w3_3.MulAdd(d3_0, a0_3)
+						a1_3 = w3_3.MulAdd(d3_1, a1_3)
+						d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+						d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 640)))
+						w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+						a0_0 = w4_0.MulAdd(d4_0, a0_0)
+						a1_0 = w4_0.MulAdd(d4_1, a1_0)
+						w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
+						a0_1 = w4_1.MulAdd(d4_0, a0_1)
+						a1_1 = w4_1.MulAdd(d4_1, a1_1)
+						w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1152)))
+						a0_2 = w4_2.MulAdd(d4_0, a0_2)
+						a1_2 = w4_2.MulAdd(d4_1, a1_2)
+						w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1664)))
+						a0_3 = w4_3.MulAdd(d4_0, a0_3)
+						a1_3 = w4_3.MulAdd(d4_1, a1_3)
+						d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+						d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 672)))
+						w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+						a0_0 = w5_0.MulAdd(d5_0, a0_0)
+						a1_0 = w5_0.MulAdd(d5_1, a1_0)
+						w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
+						a0_1 = w5_1.MulAdd(d5_0, a0_1)
+						a1_1 = w5_1.MulAdd(d5_1, a1_1)
+						w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1184)))
+						a0_2 = w5_2.MulAdd(d5_0, a0_2)
+						a1_2 = w5_2.MulAdd(d5_1, a1_2)
+						w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1696)))
+						a0_3 = w5_3.MulAdd(d5_0, a0_3)
+						a1_3 = w5_3.MulAdd(d5_1, a1_3)
+						d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+						d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 704)))
+						w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+						a0_0 = w6_0.MulAdd(d6_0, a0_0)
+						a1_0 = w6_0.MulAdd(d6_1, a1_0)
+						w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
+						a0_1 = w6_1.MulAdd(d6_0, a0_1)
+						a1_1 = w6_1.MulAdd(d6_1, a1_1)
+						w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1216)))
+						a0_2 = w6_2.MulAdd(d6_0, a0_2)
+						a1_2 = w6_2.MulAdd(d6_1, a1_2)
+						w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1728)))
+						a0_3 = w6_3.MulAdd(d6_0, a0_3)
+						a1_3 = w6_3.MulAdd(d6_1, a1_3)
+						d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+						d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 736)))
+						w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+						a0_0 = w7_0.MulAdd(d7_0, a0_0)
+						a1_0 = w7_0.MulAdd(d7_1, a1_0)
+						w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
+						a0_1 = w7_1.MulAdd(d7_0, a0_1)
+						a1_1 = w7_1.MulAdd(d7_1, a1_1)
+						w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1248)))
+						a0_2 = w7_2.MulAdd(d7_0, a0_2)
+						a1_2 = w7_2.MulAdd(d7_1, a1_2)
+						w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1760)))
+						a0_3 = w7_3.MulAdd(d7_0, a0_3)
+						a1_3 = w7_3.MulAdd(d7_1, a1_3)
+						n--
+						if n == 0 {
+							break
+						}
+						zv = unsafe.Add(zv, 256)
+						wv = unsafe.Add(wv, 256)
+					}
+					h001 := a0_0.AddPairsGrouped(a0_1)
+					h023 := a0_2.AddPairsGrouped(a0_3)
+					h0 := h001.AddPairsGrouped(h023)
+					h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+					h101 := a1_0.AddPairsGrouped(a1_1)
+					h123 := a1_2.AddPairsGrouped(a1_3)
+					h1 := h101.AddPairsGrouped(h123)
+					h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(qt, 256)))
+				}
+				n--
+				if n == 0 {
+					break
+				}
+				zt = unsafe.Add(zt, 1024)
+				qt = unsafe.Add(qt, 512)
+			}
+		}
+		{
+			zt, qt := unsafe.Add(m, 5120), unsafe.Add(qc, 2560)
+			{
+				var a0_0 archsimd.Float32x8
+				var a0_1 archsimd.Float32x8
+				var a0_2 archsimd.Float32x8
+				var a0_3 archsimd.Float32x8
+				zv, wv := zt, wc
+				for n := 2; ; {
+					d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zv))
+					w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wv))
+					a0_0 = w0_0.MulAdd(d0_0, a0_0)
+					w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 512)))
+					a0_1 = w0_1.MulAdd(d0_0, a0_1)
+					w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1024)))
+					a0_2 = w0_2.MulAdd(d0_0, a0_2)
+					w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1536)))
+					a0_3 = w0_3.MulAdd(d0_0, a0_3)
+					d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 32)))
+					w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 32)))
+					a0_0 = w1_0.MulAdd(d1_0, a0_0)
+					w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 544)))
+					a0_1 = w1_1.MulAdd(d1_0, a0_1)
+					w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1056)))
+					a0_2 = w1_2.MulAdd(d1_0, a0_2)
+					w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1568)))
+					a0_3 = w1_3.MulAdd(d1_0, a0_3)
+					d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 64)))
+					w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 64)))
+					a0_0 = w2_0.MulAdd(d2_0, a0_0)
+					w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 576)))
+					a0_1 = w2_1.MulAdd(d2_0, a0_1)
+					w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1088)))
+					a0_2 = w2_2.MulAdd(d2_0, a0_2)
+					w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1600)))
+					a0_3 = w2_3.MulAdd(d2_0, a0_3)
+					d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 96)))
+					w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 96)))
+					a0_0 = w3_0.MulAdd(d3_0, a0_0)
+					w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 608)))
+					a0_1 = w3_1.MulAdd(d3_0, a0_1)
+					w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1120)))
+					a0_2 = w3_2.MulAdd(d3_0, a0_2)
+					w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1632)))
+					a0_3 = w3_3.MulAdd(d3_0, a0_3)
+					d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 128)))
+					w4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 128)))
+					a0_0 = w4_0.MulAdd(d4_0, a0_0)
+					w4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 640)))
+					a0_1 = w4_1.MulAdd(d4_0, a0_1)
+					w4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1152)))
+					a0_2 = w4_2.MulAdd(d4_0, a0_2)
+					w4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1664)))
+					a0_3 = w4_3.MulAdd(d4_0, a0_3)
+					d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 160)))
+					w5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 160)))
+					a0_0 = w5_0.MulAdd(d5_0, a0_0)
+					w5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 672)))
+					a0_1 = w5_1.MulAdd(d5_0, a0_1)
+					w5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1184)))
+					a0_2 = w5_2.MulAdd(d5_0, a0_2)
+					w5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1696)))
+					a0_3 = w5_3.MulAdd(d5_0, a0_3)
+					d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 192)))
+					w6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 192)))
+					a0_0 = w6_0.MulAdd(d6_0, a0_0)
+					w6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 704)))
+					a0_1 = w6_1.MulAdd(d6_0, a0_1)
+					w6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1216)))
+					a0_2 = w6_2.MulAdd(d6_0, a0_2)
+					w6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1728)))
+					a0_3 = w6_3.MulAdd(d6_0, a0_3)
+					d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zv, 224)))
+					w7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 224)))
+					a0_0 = w7_0.MulAdd(d7_0, a0_0)
+					w7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 736)))
+					a0_1 = w7_1.MulAdd(d7_0, a0_1)
+					w7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1248)))
+					a0_2 = w7_2.MulAdd(d7_0, a0_2)
+					w7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wv, 1760)))
+					a0_3 = w7_3.MulAdd(d7_0, a0_3)
+					n--
+					if n == 0 {
+						break
+					}
+					zv = unsafe.Add(zv, 256)
+					wv = unsafe.Add(wv, 256)
+				}
+				h001 := a0_0.AddPairsGrouped(a0_1)
+				h023 := a0_2.AddPairsGrouped(a0_3)
+				h0 := h001.AddPairsGrouped(h023)
+				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(qt))
+			}
+		}
+		n--
+		if n == 0 {
+			break
+		}
+		wc = unsafe.Add(wc, 2048)
+		qc = unsafe.Add(qc, 16)
+	}
+
+}
+
+/*
+winoGrad3 computes one position's gradient du of the transformed kernel
+from the transformed input v and output gradient m, for conv2d_8.
+*/
+func winoGrad3(v, m, du unsafe.Pointer, add bool) {
+	for c0 := 0; c0 < 64; c0 += 4 {
+		for cb := 0; cb < 512; cb += 64 {
+			var acc0_0 archsimd.Float32x8
+			var acc0_1 archsimd.Float32x8
+			var acc1_0 archsimd.Float32x8
+			var acc1_1 archsimd.Float32x8
+			var acc2_0 archsimd.Float32x8
+			var acc2_1 archsimd.Float32x8
+			var acc3_0 archsimd.Float32x8
+			var acc3_1 archsimd.Float32x8
+			dt := unsafe.Add(du, c0*512+cb)
+			if add {
+				acc0_0 = archsimd.LoadFloat32x8((*[8]float32)(dt))
+				acc0_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 32)))
+				acc1_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 512)))
+				acc1_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 544)))
+				acc2_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1024)))
+				acc2_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1056)))
+				acc3_0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1536)))
+				acc3_1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dt, 1568)))
+			}
+			rt := unsafe.Add(v, c0*352)
+			mt := unsafe.Add(m, cb)
+			for n := 11; ; {
+				w0_0 := archsimd.LoadFloat32x8((*[8]float32)(mt))
+				w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mt, 32)))
+				x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
+				acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
+				acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
+				x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
+				acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
+				acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
+				x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
+				acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
+				acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
+				x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
+				acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
+				acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
+				n--
+				if n == 0 {
+					break
+				}
+				rt = unsafe.Add(rt, 32)
+				mt = unsafe.Add(mt, 512)
+			}
+			acc0_0.Store((*[8]float32)(dt))
+			acc0_1.Store((*[8]float32)(unsafe.Add(dt, 32)))
+			acc1_0.Store((*[8]float32)(unsafe.Add(dt, 512)))
+			acc1_1.Store((*[8]float32)(unsafe.Add(dt, 544)))
+			acc2_0.Store((*[8]float32)(unsafe.Add(dt, 1024)))
+			acc2_1.Store((*[8]float32)(unsafe.Add(dt, 1056)))
+			acc3_0.Store((*[8]float32)(unsafe.Add(dt, 1536)))
+			acc3_1.Store((*[8]float32)(unsafe.Add(dt, 1568)))
+		}
+	}
+
+}
+
+/*
 denseIdx5 spreads 8 inputs of dense_2 over the 10 vectors of their kernel rows:
 lane l of vector m takes input (8m+l)/10.
 */
@@ -1089,693 +2130,561 @@ func backward1Weights(in *[784]float32, dz *[21632]float32, dk *[288]float32, db
 }
 
 // forward2 is the AVX2 version of forward2Generic: conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7.
-func forward2(in *[21632]float32, k *[18432]float32, b *[64]float32, out *[36864]float32, bc *[294912]float32) {
+func forward2(in *[21632]float32, k *[18432]float32, b *[64]float32, out *[36864]float32, bc *[294912]float32, wg *wino2) {
 	if !useSIMD {
 		forward2Generic(in, k, b, out)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	if len(in) >= 8 {
-		i0 := archsimd.LoadUint32x8(&bcIdx[0])
-		i1 := archsimd.LoadUint32x8(&bcIdx[1])
-		i2 := archsimd.LoadUint32x8(&bcIdx[2])
-		i3 := archsimd.LoadUint32x8(&bcIdx[3])
-		i4 := archsimd.LoadUint32x8(&bcIdx[4])
-		i5 := archsimd.LoadUint32x8(&bcIdx[5])
-		i6 := archsimd.LoadUint32x8(&bcIdx[6])
-		i7 := archsimd.LoadUint32x8(&bcIdx[7])
-		ip, op := unsafe.Pointer(&in[0]), bcp
-		for n := len(in) / 8; ; {
-			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
-			x.Permute(i0).Store((*[8]float32)(op))
-			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-			n--
-			if n == 0 {
-				break
-			}
-			ip = unsafe.Add(ip, 32)
-			op = unsafe.Add(op, 256)
-		}
-	}
-	for j := len(in) / 8 * 8; j < len(in); j++ {
-		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
-	}
-	ib := unsafe.Pointer(&bc[0])
-	kb := unsafe.Pointer(&k[0])
-	ob := unsafe.Pointer(&out[0])
+	winoKernel2(k, wg)
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	ub := unsafe.Pointer(&wg.u[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	outb := unsafe.Pointer(&out[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	for oy := range 24 {
-		for ox := 0; ox < 24; ox += 4 {
-			ip := unsafe.Add(ib, (oy*26+ox*1)*1024)
-			op := unsafe.Add(ob, (oy*24+ox)*256)
-			for cb := range 4 {
-				wc := unsafe.Add(kb, cb*64)
-				acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-				acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-				acc1_0 := acc0_0
-				acc1_1 := acc0_1
-				acc2_0 := acc0_0
-				acc2_1 := acc0_1
-				acc3_0 := acc0_0
-				acc3_1 := acc0_1
-				// tap (0, 0)
+	// Bands of 4 of the 12 rows of tiles.
+	for ty0 := 0; ty0 < 12; ty0 += 4 {
+		ib := unsafe.Add(inb, ty0*6656)
+		ob := unsafe.Add(outb, ty0*12288)
+		// position (0, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 0)
-					rt := unsafe.Add(ip, 0)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 1)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
+		// position (0, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 8192)
-					rt := unsafe.Add(ip, 1024)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 2)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 8192), unsafe.Add(mb, 12288))
+		// position (0, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 16384)
-					rt := unsafe.Add(ip, 2048)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 0)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 16384), unsafe.Add(mb, 24576))
+		// position (0, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 24576)
-					rt := unsafe.Add(ip, 26624)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 7040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 1)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 24576), unsafe.Add(mb, 36864))
+		// position (1, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 32768)
-					rt := unsafe.Add(ip, 27648)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 2)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 49152))
+		// position (1, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 40960)
-					rt := unsafe.Add(ip, 28672)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 0)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 40960), unsafe.Add(mb, 61440))
+		// position (1, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 49152)
-					rt := unsafe.Add(ip, 53248)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 1)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 49152), unsafe.Add(mb, 73728))
+		// position (1, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 57344)
-					rt := unsafe.Add(ip, 54272)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 7040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 2)
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 57344), unsafe.Add(mb, 86016))
+		// position (2, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
 				{
-					wt := unsafe.Add(wc, 65536)
-					rt := unsafe.Add(ip, 55296)
-					for n := 8; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3072)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3104)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3136)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 3168)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 1024)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				oc := unsafe.Add(op, cb*64)
-				acc0_0.Max(zero).Store((*[8]float32)(oc))
-				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 256)))
-				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 288)))
-				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
-				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
-				acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 768)))
-				acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 800)))
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 98304))
+		// position (2, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 73728), unsafe.Add(mb, 110592))
+		// position (2, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 81920), unsafe.Add(mb, 122880))
+		// position (2, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 7040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 90112), unsafe.Add(mb, 135168))
+		// position (3, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 9984))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 147456))
+		// position (3, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10112))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 106496), unsafe.Add(mb, 159744))
+		// position (3, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10112))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 114688), unsafe.Add(mb, 172032))
+		// position (3, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*1024)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10112))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10368))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm2(vb, unsafe.Add(ub, 122880), unsafe.Add(mb, 184320))
+		for ty := range 4 {
+			for tx := range 12 {
+				mt := unsafe.Add(mb, (ty*12+tx)*256)
+				ot := unsafe.Add(ob, ty*12288+tx*512)
+				{
+					mq, oq, bq := mt, ot, bb
+					for n := 8; ; {
+						m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 49152))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 98304))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 147456)))
+						r0_0 := m0_0.Add(m1_0).Add(m2_0)
+						r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+						m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 12288))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 61440))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 110592))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 159744)))
+						r0_1 := m0_1.Add(m1_1).Add(m2_1)
+						r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+						m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 24576))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 73728))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 122880))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 172032)))
+						r0_2 := m0_2.Add(m1_2).Add(m2_2)
+						r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+						m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 36864))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 86016))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 135168))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 184320)))
+						r0_3 := m0_3.Add(m1_3).Add(m2_3)
+						r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+						bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+						r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+						r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 256)))
+						r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 6144)))
+						r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 6400)))
+						n--
+						if n == 0 {
+							break
+						}
+						mq = unsafe.Add(mq, 32)
+						oq = unsafe.Add(oq, 32)
+						bq = unsafe.Add(bq, 32)
+					}
+				}
 			}
 		}
 	}
@@ -1802,1930 +2711,635 @@ func backward2Activation(y, d *[36864]float32) {
 }
 
 // backward2Weights is the AVX2 version of backward2WeightsGeneric: conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7.
-func backward2Weights(in *[21632]float32, dz *[36864]float32, dk *[18432]float32, db *[64]float32, bc *[294912]float32) {
+func backward2Weights(in *[21632]float32, dz *[36864]float32, dk *[18432]float32, db *[64]float32, bc *[294912]float32, wg *wino2) {
 	if !useSIMD {
 		backward2WeightsGeneric(in, dz, dk, db)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	for p := range 676 {
-		ip := (*[32]float32)(in[p*32:])
-		op := unsafe.Add(bcp, p*128)
-		for cb := range 8 {
-			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
-			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
-			op = unsafe.Add(op, 86528)
-		}
-	}
-	ib := unsafe.Pointer(&bc[0])
-	zb := unsafe.Pointer(&dz[0])
-	kb := unsafe.Pointer(&dk[0])
-	gb := unsafe.Pointer(&db[0])
+	zf := unsafe.Pointer(&dz[0])
+	bp := unsafe.Pointer(&db[0])
 	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(gb))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 32)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 64)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 96)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 128)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 160)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 192)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 224)))
-		zp := zb
-		for n := 576; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 32)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 64)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 96)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 128)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 160)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 192)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 224)))
+		for y := range 24 {
+			for x := range 24 {
+				zp := unsafe.Add(zf, y*6144+x*256)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+			}
+		}
+		b0.Store((*[8]float32)(bp))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 32)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 64)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 96)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 128)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 160)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 192)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 224)))
+	}
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	dub := unsafe.Pointer(&wg.du[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
+	for ty0 := 0; ty0 < 12; ty0 += 4 {
+		zb := unsafe.Add(zf, ty0*12288)
+		ib := unsafe.Add(inb, ty0*6656)
+		for ty := range 4 {
+			for tx := range 12 {
+				zt := unsafe.Add(zb, ty*12288+tx*512)
+				mt := unsafe.Add(mb, (ty*12+tx)*256)
+				{
+					zq, mq := zt, mt
+					for n := 8; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 6144)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 6400)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12288)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 24576)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 36864)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 49152)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 61440)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 73728)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 86016)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 98304)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 110592)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 122880)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 135168)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 147456)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 159744)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 172032)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 184320)))
+						n--
+						if n == 0 {
+							break
+						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
+					}
+				}
+			}
+		}
+		// position (0, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 0), unsafe.Add(dub, 0), ty0 > 0)
+		// position (0, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 12288), unsafe.Add(dub, 8256), ty0 > 0)
+		// position (0, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 24576), unsafe.Add(dub, 16512), ty0 > 0)
+		// position (0, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 128)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 384))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 7040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 36864), unsafe.Add(dub, 24768), ty0 > 0)
+		// position (1, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 49152), unsafe.Add(dub, 33024), ty0 > 0)
+		// position (1, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 61440), unsafe.Add(dub, 41280), ty0 > 0)
+		// position (1, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 73728), unsafe.Add(dub, 49536), ty0 > 0)
+		// position (1, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 7040))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 86016), unsafe.Add(dub, 57792), ty0 > 0)
+		// position (2, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 98304), unsafe.Add(dub, 66048), ty0 > 0)
+		// position (2, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 110592), unsafe.Add(dub, 74304), ty0 > 0)
+		// position (2, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 122880), unsafe.Add(dub, 82560), ty0 > 0)
+		// position (2, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6784)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 7040))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 135168), unsafe.Add(dub, 90816), ty0 > 0)
+		// position (3, 0)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3328)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 9984))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 147456), unsafe.Add(dub, 99072), ty0 > 0)
+		// position (3, 1)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10112))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 159744), unsafe.Add(dub, 107328), ty0 > 0)
+		// position (3, 2)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3584)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10240))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10112))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 172032), unsafe.Add(dub, 115584), ty0 > 0)
+		// position (3, 3)
+		for ty := range 4 {
+			for tx := range 12 {
+				tp := unsafe.Add(ib, ty*6656+tx*256)
+				vp := unsafe.Add(vb, (ty*12+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 4; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3456)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 3712))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10112))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 10368))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 1536)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 3072)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 4608)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 6144)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 7680)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 9216)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 10752)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 12288)
+					}
+				}
+			}
+		}
+		winoGrad2(vb, unsafe.Add(mb, 184320), unsafe.Add(dub, 123840), ty0 > 0)
+	}
+	half := archsimd.BroadcastFloat32x8(0.5)
+	kb := unsafe.Pointer(&dk[0])
+	{
+		dq, kq := dub, kb
+		for n := 256; ; {
+			s0 := archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half))
+			s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 8256))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half))
+			s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 16512))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half))
+			s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 24768))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half))
+			archsimd.LoadFloat32x8((*[8]float32)(kq)).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(kq))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 8192))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 8192)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 16384))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 16384)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half)
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half)
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half)
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half)
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 24576))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 24576)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 32768)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 40960))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 40960)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 33024))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 66048)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 99072))))
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 41280))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 74304)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 107328))))
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 49536))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 82560)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 115584))))
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 57792))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 90816)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 123840))))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 49152))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 49152)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 57344))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 57344)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 65536)))
 			n--
 			if n == 0 {
 				break
 			}
-			zp = unsafe.Add(zp, 256)
-		}
-		s0.Store((*[8]float32)(gb))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 32)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 64)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 96)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 128)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 160)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
-	}
-	for oy0 := 0; oy0 < 24; oy0 += 3 {
-		oy1 := min(oy0+3, 24)
-		for cib := range 8 {
-			for cb := range 4 {
-				// tap (0, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+0+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 0+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (0, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+128+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 8192+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (0, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+256+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 16384+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (1, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+3328+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 24576+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (1, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+3456+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 32768+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (1, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+3584+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 40960+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (2, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+6656+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 49152+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (2, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+6784+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 57344+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-				// tap (2, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3328+6912+cib*86528)
-					zy := unsafe.Add(zb, oy0*6144+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 768)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 800)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1280)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1312)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1792)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1824)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2304)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2336)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							d11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2816)))
-							d11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2848)))
-							x11_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1408)))
-							acc0_0 = x11_0.MulAdd(d11_0, acc0_0)
-							acc0_1 = x11_0.MulAdd(d11_1, acc0_1)
-							x11_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1440)))
-							acc1_0 = x11_1.MulAdd(d11_0, acc1_0)
-							acc1_1 = x11_1.MulAdd(d11_1, acc1_1)
-							x11_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1472)))
-							acc2_0 = x11_2.MulAdd(d11_0, acc2_0)
-							acc2_1 = x11_2.MulAdd(d11_1, acc2_1)
-							x11_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1504)))
-							acc3_0 = x11_3.MulAdd(d11_0, acc3_0)
-							acc3_1 = x11_3.MulAdd(d11_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1536)
-							zp = unsafe.Add(zp, 3072)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3328)
-						zy = unsafe.Add(zy, 6144)
-					}
-					kt := unsafe.Add(kb, 65536+cib*1024+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 256))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 256)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 288))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 288)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 768))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 768)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 800))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 800)))
-				}
-			}
+			dq = unsafe.Add(dq, 32)
+			kq = unsafe.Add(kq, 32)
 		}
 	}
 
@@ -3733,555 +3347,130 @@ func backward2Weights(in *[21632]float32, dz *[36864]float32, dk *[18432]float32
 }
 
 // backward2Input is the AVX2 version of backward2InputGeneric: conv2d_7: Conv2D(filters=64, kernel_size=3, activation="relu", name="conv2d_7") (26, 26, 32) -> (24, 24, 64), specs/mnist_no_pool.cnn:7.
-func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32) {
+func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32, wg *wino2) {
 	if !useSIMD {
 		backward2InputGeneric(k, dz, din)
 		return
 	}
 	var _ unsafe.Pointer
-	kb := unsafe.Pointer(&k[0])
-	zb := unsafe.Pointer(&dz[0])
-	qb := unsafe.Pointer(&din[0])
-	for cb := range 8 {
-		wc := unsafe.Add(kb, cb*1024)
-		for qy := range 26 {
-			ky0, ky1 := max(0, qy-23), min(2, qy)
-			dq := unsafe.Add(qb, qy*3328+cb*16)
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*6144)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 0)
-					{
-						zt := zr
-						wt := wr
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+	clear(din[:])
+	zf := unsafe.Pointer(&dz[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	ub := unsafe.Pointer(&wg.u[0])
+	qb := unsafe.Pointer(&wg.dv[0])
+	dinb := unsafe.Pointer(&din[0])
+	for ty0 := 0; ty0 < 12; ty0 += 4 {
+		zb := unsafe.Add(zf, ty0*12288)
+		db := unsafe.Add(dinb, ty0*6656)
+		for ty := range 4 {
+			for tx := range 12 {
+				zt := unsafe.Add(zb, ty*12288+tx*512)
+				mt := unsafe.Add(mb, (ty*12+tx)*256)
+				{
+					zq, mq := zt, mt
+					for n := 8; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 256)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 6144)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 6400)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 12288)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 24576)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 36864)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 49152)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 61440)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 73728)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 86016)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 98304)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 110592)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 122880)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 135168)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 147456)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 159744)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 172032)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 184320)))
+						n--
+						if n == 0 {
+							break
 						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
 					}
-					// tap (ky, 1)
-					{
-						zt := zr
-						wt := unsafe.Add(wr, 8192)
-						for n := 2; ; {
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -6144)
-					wr = unsafe.Add(wr, 24576)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 128)))
-			}
-			{
-				zq := unsafe.Add(zb, 512)
-				dx := unsafe.Add(dq, 256)
-				for n := 11; ; {
-					{
-						var a0_0 archsimd.Float32x8
-						var a0_1 archsimd.Float32x8
-						var a0_2 archsimd.Float32x8
-						var a0_3 archsimd.Float32x8
-						var a1_0 archsimd.Float32x8
-						var a1_1 archsimd.Float32x8
-						var a1_2 archsimd.Float32x8
-						var a1_3 archsimd.Float32x8
-						zr := unsafe.Add(zq, (qy-ky0)*6144)
-						wr := unsafe.Add(wc, ky0*24576)
-						for ky := ky0; ; ky++ {
-							// tap (ky, 0)
-							{
-								zt := zr
-								wt := wr
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 1)
-							{
-								zt := unsafe.Add(zr, -256)
-								wt := unsafe.Add(wr, 8192)
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 2)
-							{
-								zt := unsafe.Add(zr, -512)
-								wt := unsafe.Add(wr, 16384)
-								for n := 2; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							if ky == ky1 {
-								break
-							}
-							zr = unsafe.Add(zr, -6144)
-							wr = unsafe.Add(wr, 24576)
-						}
-						h001 := a0_0.AddPairsGrouped(a0_1)
-						h023 := a0_2.AddPairsGrouped(a0_3)
-						h0 := h001.AddPairsGrouped(h023)
-						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
-						h101 := a1_0.AddPairsGrouped(a1_1)
-						h123 := a1_2.AddPairsGrouped(a1_3)
-						h1 := h101.AddPairsGrouped(h123)
-						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 128)))
-					}
-					n--
-					if n == 0 {
-						break
-					}
-					zq = unsafe.Add(zq, 512)
-					dx = unsafe.Add(dx, 256)
 				}
 			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*6144)
-				wr := unsafe.Add(wc, ky0*24576)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 1)
-					{
-						zt := unsafe.Add(zr, 5888)
-						wt := unsafe.Add(wr, 8192)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+		}
+		winoBack2(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
+		winoBack2(unsafe.Add(ub, 8192), unsafe.Add(mb, 12288), unsafe.Add(qb, 6144))
+		winoBack2(unsafe.Add(ub, 16384), unsafe.Add(mb, 24576), unsafe.Add(qb, 12288))
+		winoBack2(unsafe.Add(ub, 24576), unsafe.Add(mb, 36864), unsafe.Add(qb, 18432))
+		winoBack2(unsafe.Add(ub, 32768), unsafe.Add(mb, 49152), unsafe.Add(qb, 24576))
+		winoBack2(unsafe.Add(ub, 40960), unsafe.Add(mb, 61440), unsafe.Add(qb, 30720))
+		winoBack2(unsafe.Add(ub, 49152), unsafe.Add(mb, 73728), unsafe.Add(qb, 36864))
+		winoBack2(unsafe.Add(ub, 57344), unsafe.Add(mb, 86016), unsafe.Add(qb, 43008))
+		winoBack2(unsafe.Add(ub, 65536), unsafe.Add(mb, 98304), unsafe.Add(qb, 49152))
+		winoBack2(unsafe.Add(ub, 73728), unsafe.Add(mb, 110592), unsafe.Add(qb, 55296))
+		winoBack2(unsafe.Add(ub, 81920), unsafe.Add(mb, 122880), unsafe.Add(qb, 61440))
+		winoBack2(unsafe.Add(ub, 90112), unsafe.Add(mb, 135168), unsafe.Add(qb, 67584))
+		winoBack2(unsafe.Add(ub, 98304), unsafe.Add(mb, 147456), unsafe.Add(qb, 73728))
+		winoBack2(unsafe.Add(ub, 106496), unsafe.Add(mb, 159744), unsafe.Add(qb, 79872))
+		winoBack2(unsafe.Add(ub, 114688), unsafe.Add(mb, 172032), unsafe.Add(qb, 86016))
+		winoBack2(unsafe.Add(ub, 122880), unsafe.Add(mb, 184320), unsafe.Add(qb, 92160))
+		for ty := range 4 {
+			for tx := range 12 {
+				qt := unsafe.Add(qb, (ty*12+tx)*128)
+				dt := unsafe.Add(db, ty*6656+tx*256)
+				{
+					qq, dq := qt, dt
+					for n := 4; ; {
+						e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
+						e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6144)))
+						e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12288)))
+						e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 18432)))
+						archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 128))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 128)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 256))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 256)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 384))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 384)))
+						e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 24576))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 49152)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 73728))))
+						e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 30720))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 55296)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 79872))))
+						e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 36864))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 61440)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 86016))))
+						e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 43008))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 67584)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 92160))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3328))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 3328)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3456))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 3456)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3584))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 3584)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 3712))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 3712)))
+						e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 24576)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 49152))))
+						e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 6144)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 30720)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 55296))))
+						e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 12288)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 36864)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 61440))))
+						e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 18432)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 43008)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 67584))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 6656))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 6656)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 6784))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 6784)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 6912))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 6912)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 7040))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 7040)))
+						e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 73728))))
+						e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 79872))))
+						e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 86016))))
+						e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 92160))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 9984))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 9984)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 10112))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 10112)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 10240))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 10240)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 10368))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 10368)))
+						n--
+						if n == 0 {
+							break
 						}
+						qq = unsafe.Add(qq, 32)
+						dq = unsafe.Add(dq, 32)
 					}
-					// tap (ky, 2)
-					{
-						zt := unsafe.Add(zr, 5632)
-						wt := unsafe.Add(wr, 16384)
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 256)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 256)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 768)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 288)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 288)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 800)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 320)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 320)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 832)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 352)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 352)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 864)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -6144)
-					wr = unsafe.Add(wr, 24576)
 				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 3072)))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 3200)))
 			}
 		}
 	}
@@ -4290,1340 +3479,561 @@ func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32) 
 }
 
 // forward3 is the AVX2 version of forward3Generic: conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8.
-func forward3(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32, bc *[294912]float32) {
+func forward3(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32, bc *[294912]float32, wg *wino3) {
 	if !useSIMD {
 		forward3Generic(in, k, b, out)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	if len(in) >= 8 {
-		i0 := archsimd.LoadUint32x8(&bcIdx[0])
-		i1 := archsimd.LoadUint32x8(&bcIdx[1])
-		i2 := archsimd.LoadUint32x8(&bcIdx[2])
-		i3 := archsimd.LoadUint32x8(&bcIdx[3])
-		i4 := archsimd.LoadUint32x8(&bcIdx[4])
-		i5 := archsimd.LoadUint32x8(&bcIdx[5])
-		i6 := archsimd.LoadUint32x8(&bcIdx[6])
-		i7 := archsimd.LoadUint32x8(&bcIdx[7])
-		ip, op := unsafe.Pointer(&in[0]), bcp
-		for n := len(in) / 8; ; {
-			x := archsimd.LoadFloat32x8((*[8]float32)(ip))
-			x.Permute(i0).Store((*[8]float32)(op))
-			x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
-			x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
-			x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
-			x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
-			x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
-			x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
-			x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
-			n--
-			if n == 0 {
-				break
-			}
-			ip = unsafe.Add(ip, 32)
-			op = unsafe.Add(op, 256)
-		}
-	}
-	for j := len(in) / 8 * 8; j < len(in); j++ {
-		archsimd.BroadcastFloat32x8(in[j]).Store((*[8]float32)(unsafe.Add(bcp, j*32)))
-	}
-	ib := unsafe.Pointer(&bc[0])
-	kb := unsafe.Pointer(&k[0])
-	ob := unsafe.Pointer(&out[0])
+	winoKernel3(k, wg)
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	ub := unsafe.Pointer(&wg.u[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	outb := unsafe.Pointer(&out[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
 	bb := unsafe.Pointer(&b[0])
 	var zero archsimd.Float32x8
-	for oy := 0; oy < 22; oy += 2 {
-		for oy1 := oy; oy1 < oy+2; oy1++ {
-			for ox := 0; ox < 20; ox += 4 {
-				ip := unsafe.Add(ib, (oy1*24+ox*1)*2048)
-				op := unsafe.Add(ob, (oy1*22+ox)*512)
-				for cb := range 8 {
-					wc := unsafe.Add(kb, cb*64)
-					acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-					acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-					acc1_0 := acc0_0
-					acc1_1 := acc0_1
-					acc2_0 := acc0_0
-					acc2_1 := acc0_1
-					acc3_0 := acc0_0
-					acc3_1 := acc0_1
-					// tap (0, 0)
-					{
-						wt := unsafe.Add(wc, 0)
-						rt := unsafe.Add(ip, 0)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
+	// Bands of 1 of the 11 rows of tiles.
+	for ty0 := 0; ty0 < 11; ty0 += 1 {
+		ib := unsafe.Add(inb, ty0*12288)
+		ob := unsafe.Add(outb, ty0*22528)
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12288))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
 						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
-					// tap (0, 1)
-					{
-						wt := unsafe.Add(wc, 32768)
-						rt := unsafe.Add(ip, 2048)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (0, 2)
-					{
-						wt := unsafe.Add(wc, 65536)
-						rt := unsafe.Add(ip, 4096)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 0)
-					{
-						wt := unsafe.Add(wc, 98304)
-						rt := unsafe.Add(ip, 49152)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 1)
-					{
-						wt := unsafe.Add(wc, 131072)
-						rt := unsafe.Add(ip, 51200)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (1, 2)
-					{
-						wt := unsafe.Add(wc, 163840)
-						rt := unsafe.Add(ip, 53248)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 0)
-					{
-						wt := unsafe.Add(wc, 196608)
-						rt := unsafe.Add(ip, 98304)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 1)
-					{
-						wt := unsafe.Add(wc, 229376)
-						rt := unsafe.Add(ip, 100352)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					// tap (2, 2)
-					{
-						wt := unsafe.Add(wc, 262144)
-						rt := unsafe.Add(ip, 102400)
-						for n := 16; ; {
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-							acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4096)))
-							acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6144)))
-							acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-							acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4128)))
-							acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6176)))
-							acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-							acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4160)))
-							acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6208)))
-							acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-							acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 4192)))
-							acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 6240)))
-							acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							wt = unsafe.Add(wt, 2048)
-							rt = unsafe.Add(rt, 128)
-						}
-					}
-					oc := unsafe.Add(op, cb*64)
-					acc0_0.Max(zero).Store((*[8]float32)(oc))
-					acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-					acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
-					acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
-					acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1024)))
-					acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1056)))
-					acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1536)))
-					acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 1568)))
 				}
 			}
 		}
-		{
-			ip := unsafe.Add(ib, (oy*24+20)*2048)
-			op := unsafe.Add(ob, (oy*22+20)*512)
-			for cb := range 8 {
-				wc := unsafe.Add(kb, cb*64)
-				acc0_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bb, cb*64)))
-				acc0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(unsafe.Add(bb, cb*64), 32)))
-				acc1_0 := acc0_0
-				acc1_1 := acc0_1
-				acc2_0 := acc0_0
-				acc2_1 := acc0_1
-				acc3_0 := acc0_0
-				acc3_1 := acc0_1
-				// tap (0, 0)
+		winoGemm3(vb, unsafe.Add(ub, 0), unsafe.Add(mb, 0))
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 0)
-					rt := unsafe.Add(ip, 0)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 1)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 32768), unsafe.Add(mb, 5632))
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 32768)
-					rt := unsafe.Add(ip, 2048)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (0, 2)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 65536), unsafe.Add(mb, 11264))
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 65536)
-					rt := unsafe.Add(ip, 4096)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 768))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 13056))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 0)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 98304), unsafe.Add(mb, 16896))
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 98304)
-					rt := unsafe.Add(ip, 49152)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6144)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12288))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 1)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 131072), unsafe.Add(mb, 22528))
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 131072)
-					rt := unsafe.Add(ip, 51200)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (1, 2)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 163840), unsafe.Add(mb, 28160))
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 163840)
-					rt := unsafe.Add(ip, 53248)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 0)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 196608), unsafe.Add(mb, 33792))
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 196608)
-					rt := unsafe.Add(ip, 98304)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 13056))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 1)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 229376), unsafe.Add(mb, 39424))
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 229376)
-					rt := unsafe.Add(ip, 100352)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12288)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6144))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				// tap (2, 2)
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 262144), unsafe.Add(mb, 45056))
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
 				{
-					wt := unsafe.Add(wc, 262144)
-					rt := unsafe.Add(ip, 102400)
-					for n := 16; ; {
-						w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-						w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-						x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-						acc0_0 = x0_0.MulAdd(w0_0, acc0_0)
-						acc0_1 = x0_0.MulAdd(w0_1, acc0_1)
-						x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2048)))
-						acc1_0 = x0_1.MulAdd(w0_0, acc1_0)
-						acc1_1 = x0_1.MulAdd(w0_1, acc1_1)
-						x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49152)))
-						acc2_0 = x0_2.MulAdd(w0_0, acc2_0)
-						acc2_1 = x0_2.MulAdd(w0_1, acc2_1)
-						x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51200)))
-						acc3_0 = x0_3.MulAdd(w0_0, acc3_0)
-						acc3_1 = x0_3.MulAdd(w0_1, acc3_1)
-						w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-						w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-						x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-						acc0_0 = x1_0.MulAdd(w1_0, acc0_0)
-						acc0_1 = x1_0.MulAdd(w1_1, acc0_1)
-						x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2080)))
-						acc1_0 = x1_1.MulAdd(w1_0, acc1_0)
-						acc1_1 = x1_1.MulAdd(w1_1, acc1_1)
-						x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49184)))
-						acc2_0 = x1_2.MulAdd(w1_0, acc2_0)
-						acc2_1 = x1_2.MulAdd(w1_1, acc2_1)
-						x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51232)))
-						acc3_0 = x1_3.MulAdd(w1_0, acc3_0)
-						acc3_1 = x1_3.MulAdd(w1_1, acc3_1)
-						w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-						w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-						x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-						acc0_0 = x2_0.MulAdd(w2_0, acc0_0)
-						acc0_1 = x2_0.MulAdd(w2_1, acc0_1)
-						x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2112)))
-						acc1_0 = x2_1.MulAdd(w2_0, acc1_0)
-						acc1_1 = x2_1.MulAdd(w2_1, acc1_1)
-						x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49216)))
-						acc2_0 = x2_2.MulAdd(w2_0, acc2_0)
-						acc2_1 = x2_2.MulAdd(w2_1, acc2_1)
-						x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51264)))
-						acc3_0 = x2_3.MulAdd(w2_0, acc3_0)
-						acc3_1 = x2_3.MulAdd(w2_1, acc3_1)
-						w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-						w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-						x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-						acc0_0 = x3_0.MulAdd(w3_0, acc0_0)
-						acc0_1 = x3_0.MulAdd(w3_1, acc0_1)
-						x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 2144)))
-						acc1_0 = x3_1.MulAdd(w3_0, acc1_0)
-						acc1_1 = x3_1.MulAdd(w3_1, acc1_1)
-						x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 49248)))
-						acc2_0 = x3_2.MulAdd(w3_0, acc2_0)
-						acc2_1 = x3_2.MulAdd(w3_1, acc2_1)
-						x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 51296)))
-						acc3_0 = x3_3.MulAdd(w3_0, acc3_0)
-						acc3_1 = x3_3.MulAdd(w3_1, acc3_1)
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
 						n--
 						if n == 0 {
 							break
 						}
-						wt = unsafe.Add(wt, 2048)
-						rt = unsafe.Add(rt, 128)
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
 					}
 				}
-				oc := unsafe.Add(op, cb*64)
-				acc0_0.Max(zero).Store((*[8]float32)(oc))
-				acc0_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 32)))
-				acc1_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 512)))
-				acc1_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 544)))
-				acc2_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 11264)))
-				acc2_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 11296)))
-				acc3_0.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 11776)))
-				acc3_1.Max(zero).Store((*[8]float32)(unsafe.Add(oc, 11808)))
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 294912), unsafe.Add(mb, 50688))
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 327680), unsafe.Add(mb, 56320))
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 13056))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 360448), unsafe.Add(mb, 61952))
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6144)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18432))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18944))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 393216), unsafe.Add(mb, 67584))
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18688))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18944))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 425984), unsafe.Add(mb, 73216))
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18944))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18688))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 458752), unsafe.Add(mb, 78848))
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*2048)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18688))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 19200))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 32)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 64)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 96)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 128)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 160)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 192)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 224)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 256)
+					}
+				}
+			}
+		}
+		winoGemm3(vb, unsafe.Add(ub, 491520), unsafe.Add(mb, 84480))
+		for ty := range 1 {
+			for tx := range 11 {
+				mt := unsafe.Add(mb, (ty*11+tx)*512)
+				ot := unsafe.Add(ob, ty*22528+tx*1024)
+				{
+					mq, oq, bq := mt, ot, bb
+					for n := 16; ; {
+						m0_0, m1_0, m2_0, m3_0 := archsimd.LoadFloat32x8((*[8]float32)(mq)), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 22528))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 45056))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 67584)))
+						r0_0 := m0_0.Add(m1_0).Add(m2_0)
+						r1_0 := m1_0.Sub(m2_0).Sub(m3_0)
+						m0_1, m1_1, m2_1, m3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 5632))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 28160))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 50688))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 73216)))
+						r0_1 := m0_1.Add(m1_1).Add(m2_1)
+						r1_1 := m1_1.Sub(m2_1).Sub(m3_1)
+						m0_2, m1_2, m2_2, m3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 11264))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 33792))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 56320))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 78848)))
+						r0_2 := m0_2.Add(m1_2).Add(m2_2)
+						r1_2 := m1_2.Sub(m2_2).Sub(m3_2)
+						m0_3, m1_3, m2_3, m3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 16896))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 39424))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 61952))), archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(mq, 84480)))
+						r0_3 := m0_3.Add(m1_3).Add(m2_3)
+						r1_3 := m1_3.Sub(m2_3).Sub(m3_3)
+						bv := archsimd.LoadFloat32x8((*[8]float32)(bq))
+						r0_0.Add(r0_1).Add(r0_2).Add(bv).Max(zero).Store((*[8]float32)(oq))
+						r0_1.Sub(r0_2).Sub(r0_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 512)))
+						r1_0.Add(r1_1).Add(r1_2).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 11264)))
+						r1_1.Sub(r1_2).Sub(r1_3).Add(bv).Max(zero).Store((*[8]float32)(unsafe.Add(oq, 11776)))
+						n--
+						if n == 0 {
+							break
+						}
+						mq = unsafe.Add(mq, 32)
+						oq = unsafe.Add(oq, 32)
+						bq = unsafe.Add(bq, 32)
+					}
+				}
 			}
 		}
 	}
@@ -5650,1838 +4060,666 @@ func backward3Activation(y, d *[61952]float32) {
 }
 
 // backward3Weights is the AVX2 version of backward3WeightsGeneric: conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8.
-func backward3Weights(in *[36864]float32, dz *[61952]float32, dk *[73728]float32, db *[128]float32, bc *[294912]float32) {
+func backward3Weights(in *[36864]float32, dz *[61952]float32, dk *[73728]float32, db *[128]float32, bc *[294912]float32, wg *wino3) {
 	if !useSIMD {
 		backward3WeightsGeneric(in, dz, dk, db)
 		return
 	}
 	var _ unsafe.Pointer
-	bcp := unsafe.Pointer(&bc[0])
-	for p := range 576 {
-		ip := (*[64]float32)(in[p*64:])
-		op := unsafe.Add(bcp, p*128)
-		for cb := range 16 {
-			archsimd.BroadcastFloat32x8(ip[cb*4+0]).Store((*[8]float32)(op))
-			archsimd.BroadcastFloat32x8(ip[cb*4+1]).Store((*[8]float32)(unsafe.Add(op, 32)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+2]).Store((*[8]float32)(unsafe.Add(op, 64)))
-			archsimd.BroadcastFloat32x8(ip[cb*4+3]).Store((*[8]float32)(unsafe.Add(op, 96)))
-			op = unsafe.Add(op, 73728)
+	zf := unsafe.Pointer(&dz[0])
+	bp := unsafe.Pointer(&db[0])
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(bp))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 32)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 64)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 96)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 128)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 160)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 192)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 224)))
+		for y := range 22 {
+			for x := range 22 {
+				zp := unsafe.Add(zf, y*11264+x*512)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+			}
 		}
+		b0.Store((*[8]float32)(bp))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 32)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 64)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 96)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 128)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 160)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 192)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 224)))
 	}
-	ib := unsafe.Pointer(&bc[0])
-	zb := unsafe.Pointer(&dz[0])
+	{
+		b0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 256)))
+		b1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 288)))
+		b2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 320)))
+		b3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 352)))
+		b4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 384)))
+		b5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 416)))
+		b6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 448)))
+		b7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bp, 480)))
+		for y := range 22 {
+			for x := range 22 {
+				zp := unsafe.Add(zf, y*11264+x*512)
+				b0 = b0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256))))
+				b1 = b1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288))))
+				b2 = b2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 320))))
+				b3 = b3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 352))))
+				b4 = b4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384))))
+				b5 = b5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416))))
+				b6 = b6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 448))))
+				b7 = b7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 480))))
+			}
+		}
+		b0.Store((*[8]float32)(unsafe.Add(bp, 256)))
+		b1.Store((*[8]float32)(unsafe.Add(bp, 288)))
+		b2.Store((*[8]float32)(unsafe.Add(bp, 320)))
+		b3.Store((*[8]float32)(unsafe.Add(bp, 352)))
+		b4.Store((*[8]float32)(unsafe.Add(bp, 384)))
+		b5.Store((*[8]float32)(unsafe.Add(bp, 416)))
+		b6.Store((*[8]float32)(unsafe.Add(bp, 448)))
+		b7.Store((*[8]float32)(unsafe.Add(bp, 480)))
+	}
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	inb := unsafe.Pointer(&in[0])
+	vb := unsafe.Pointer(&bc[0])
+	dub := unsafe.Pointer(&wg.du[0])
+	i0 := archsimd.LoadUint32x8(&bcIdx[0])
+	i1 := archsimd.LoadUint32x8(&bcIdx[1])
+	i2 := archsimd.LoadUint32x8(&bcIdx[2])
+	i3 := archsimd.LoadUint32x8(&bcIdx[3])
+	i4 := archsimd.LoadUint32x8(&bcIdx[4])
+	i5 := archsimd.LoadUint32x8(&bcIdx[5])
+	i6 := archsimd.LoadUint32x8(&bcIdx[6])
+	i7 := archsimd.LoadUint32x8(&bcIdx[7])
+	for ty0 := 0; ty0 < 11; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*22528)
+		ib := unsafe.Add(inb, ty0*12288)
+		for ty := range 1 {
+			for tx := range 11 {
+				zt := unsafe.Add(zb, ty*22528+tx*1024)
+				mt := unsafe.Add(mb, (ty*11+tx)*512)
+				{
+					zq, mq := zt, mt
+					for n := 16; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 512)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 11264)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 11776)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 5632)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 11264)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 16896)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 22528)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 28160)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 33792)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 39424)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 45056)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 50688)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 56320)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 61952)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 67584)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 73216)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 78848)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 84480)))
+						n--
+						if n == 0 {
+							break
+						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
+					}
+				}
+			}
+		}
+		// position (0, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(tq))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12288))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 0), unsafe.Add(dub, 0), ty0 > 0)
+		// position (0, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 5632), unsafe.Add(dub, 32832), ty0 > 0)
+		// position (0, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 512)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 11264), unsafe.Add(dub, 65664), ty0 > 0)
+		// position (0, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 256)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 768))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 13056))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 16896), unsafe.Add(dub, 98496), ty0 > 0)
+		// position (1, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6144)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12288))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 22528), unsafe.Add(dub, 131328), ty0 > 0)
+		// position (1, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 28160), unsafe.Add(dub, 164160), ty0 > 0)
+		// position (1, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 33792), unsafe.Add(dub, 196992), ty0 > 0)
+		// position (1, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 13056))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 39424), unsafe.Add(dub, 229824), ty0 > 0)
+		// position (2, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12288)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6144))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 45056), unsafe.Add(dub, 262656), ty0 > 0)
+		// position (2, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 50688), unsafe.Add(dub, 295488), ty0 > 0)
+		// position (2, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12800)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 56320), unsafe.Add(dub, 328320), ty0 > 0)
+		// position (2, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 12544)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 13056))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 61952), unsafe.Add(dub, 361152), ty0 > 0)
+		// position (3, 0)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6144)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18432))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18944))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 67584), unsafe.Add(dub, 393984), ty0 > 0)
+		// position (3, 1)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18688))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18944))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 73216), unsafe.Add(dub, 426816), ty0 > 0)
+		// position (3, 2)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6656)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18944))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18688))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 78848), unsafe.Add(dub, 459648), ty0 > 0)
+		// position (3, 3)
+		for ty := range 1 {
+			for tx := range 11 {
+				tp := unsafe.Add(ib, ty*12288+tx*512)
+				vp := unsafe.Add(vb, (ty*11+tx)*32)
+				{
+					tq, op := tp, vp
+					for n := 8; ; {
+						x := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6400)))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 6912))))
+						x = x.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 18688))))
+						x = x.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(tq, 19200))))
+						x.Permute(i0).Store((*[8]float32)(op))
+						x.Permute(i1).Store((*[8]float32)(unsafe.Add(op, 352)))
+						x.Permute(i2).Store((*[8]float32)(unsafe.Add(op, 704)))
+						x.Permute(i3).Store((*[8]float32)(unsafe.Add(op, 1056)))
+						x.Permute(i4).Store((*[8]float32)(unsafe.Add(op, 1408)))
+						x.Permute(i5).Store((*[8]float32)(unsafe.Add(op, 1760)))
+						x.Permute(i6).Store((*[8]float32)(unsafe.Add(op, 2112)))
+						x.Permute(i7).Store((*[8]float32)(unsafe.Add(op, 2464)))
+						n--
+						if n == 0 {
+							break
+						}
+						tq = unsafe.Add(tq, 32)
+						op = unsafe.Add(op, 2816)
+					}
+				}
+			}
+		}
+		winoGrad3(vb, unsafe.Add(mb, 84480), unsafe.Add(dub, 492480), ty0 > 0)
+	}
+	half := archsimd.BroadcastFloat32x8(0.5)
 	kb := unsafe.Pointer(&dk[0])
-	gb := unsafe.Pointer(&db[0])
 	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(gb))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 32)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 64)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 96)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 128)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 160)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 192)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 224)))
-		zp := zb
-		for n := 484; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(zp)))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 64))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 96))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 128))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 160))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 192))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 224))))
+		dq, kq := dub, kb
+		for n := 1024; ; {
+			s0 := archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 131328))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 262656)))).Mul(half))
+			s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 32832))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 164160))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 295488)))).Mul(half))
+			s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 65664))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 196992))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 328320)))).Mul(half))
+			s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 98496))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 229824))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 361152)))).Mul(half))
+			archsimd.LoadFloat32x8((*[8]float32)(kq)).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(kq))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 32768))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 32768)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 65536))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 65536)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 131328))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 262656)))).Mul(half)
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 164160))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 295488)))).Mul(half)
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 196992))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 328320)))).Mul(half)
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 229824))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 361152)))).Mul(half)
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 98304))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 98304)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 131072))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 131072)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 163840))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 163840)))
+			s0 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 131328))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 262656)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 393984))))
+			s1 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 164160))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 295488)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 426816))))
+			s2 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 196992))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 328320)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 459648))))
+			s3 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 229824))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 361152)))).Mul(half).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 492480))))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 196608))).Add(s0.Add(s1.Add(s2).Mul(half))).Store((*[8]float32)(unsafe.Add(kq, 196608)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 229376))).Add(s1.Sub(s2).Mul(half)).Store((*[8]float32)(unsafe.Add(kq, 229376)))
+			archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kq, 262144))).Add(s1.Add(s2).Mul(half).Add(s3)).Store((*[8]float32)(unsafe.Add(kq, 262144)))
 			n--
 			if n == 0 {
 				break
 			}
-			zp = unsafe.Add(zp, 512)
-		}
-		s0.Store((*[8]float32)(gb))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 32)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 64)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 96)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 128)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 160)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 192)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 224)))
-	}
-	{
-		s0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 256)))
-		s1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 288)))
-		s2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 320)))
-		s3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 352)))
-		s4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 384)))
-		s5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 416)))
-		s6 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 448)))
-		s7 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(gb, 480)))
-		zp := zb
-		for n := 484; ; {
-			s0 = s0.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 256))))
-			s1 = s1.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 288))))
-			s2 = s2.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 320))))
-			s3 = s3.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 352))))
-			s4 = s4.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 384))))
-			s5 = s5.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 416))))
-			s6 = s6.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 448))))
-			s7 = s7.Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 480))))
-			n--
-			if n == 0 {
-				break
-			}
-			zp = unsafe.Add(zp, 512)
-		}
-		s0.Store((*[8]float32)(unsafe.Add(gb, 256)))
-		s1.Store((*[8]float32)(unsafe.Add(gb, 288)))
-		s2.Store((*[8]float32)(unsafe.Add(gb, 320)))
-		s3.Store((*[8]float32)(unsafe.Add(gb, 352)))
-		s4.Store((*[8]float32)(unsafe.Add(gb, 384)))
-		s5.Store((*[8]float32)(unsafe.Add(gb, 416)))
-		s6.Store((*[8]float32)(unsafe.Add(gb, 448)))
-		s7.Store((*[8]float32)(unsafe.Add(gb, 480)))
-	}
-	for oy0 := 0; oy0 < 22; oy0 += 4 {
-		oy1 := min(oy0+4, 22)
-		for cib := range 16 {
-			for cb := range 8 {
-				// tap (0, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+0+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 0+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (0, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+128+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 32768+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (0, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+256+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 65536+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (1, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+3072+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 98304+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (1, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+3200+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 131072+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (1, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+3328+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 163840+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (2, 0)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+6144+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 196608+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (2, 1)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+6272+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 229376+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-				// tap (2, 2)
-				{
-					var acc0_0 archsimd.Float32x8
-					var acc0_1 archsimd.Float32x8
-					var acc1_0 archsimd.Float32x8
-					var acc1_1 archsimd.Float32x8
-					var acc2_0 archsimd.Float32x8
-					var acc2_1 archsimd.Float32x8
-					var acc3_0 archsimd.Float32x8
-					var acc3_1 archsimd.Float32x8
-					ry := unsafe.Add(ib, oy0*3072+6400+cib*73728)
-					zy := unsafe.Add(zb, oy0*11264+cb*64)
-					for rows := oy1 - oy0; ; {
-						rt, zp := ry, zy
-						for n := 2; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zp))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 32)))
-							x0_0 := archsimd.LoadFloat32x8((*[8]float32)(rt))
-							acc0_0 = x0_0.MulAdd(d0_0, acc0_0)
-							acc0_1 = x0_0.MulAdd(d0_1, acc0_1)
-							x0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 32)))
-							acc1_0 = x0_1.MulAdd(d0_0, acc1_0)
-							acc1_1 = x0_1.MulAdd(d0_1, acc1_1)
-							x0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 64)))
-							acc2_0 = x0_2.MulAdd(d0_0, acc2_0)
-							acc2_1 = x0_2.MulAdd(d0_1, acc2_1)
-							x0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 96)))
-							acc3_0 = x0_3.MulAdd(d0_0, acc3_0)
-							acc3_1 = x0_3.MulAdd(d0_1, acc3_1)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 512)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 544)))
-							x1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 128)))
-							acc0_0 = x1_0.MulAdd(d1_0, acc0_0)
-							acc0_1 = x1_0.MulAdd(d1_1, acc0_1)
-							x1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 160)))
-							acc1_0 = x1_1.MulAdd(d1_0, acc1_0)
-							acc1_1 = x1_1.MulAdd(d1_1, acc1_1)
-							x1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 192)))
-							acc2_0 = x1_2.MulAdd(d1_0, acc2_0)
-							acc2_1 = x1_2.MulAdd(d1_1, acc2_1)
-							x1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 224)))
-							acc3_0 = x1_3.MulAdd(d1_0, acc3_0)
-							acc3_1 = x1_3.MulAdd(d1_1, acc3_1)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1024)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1056)))
-							x2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 256)))
-							acc0_0 = x2_0.MulAdd(d2_0, acc0_0)
-							acc0_1 = x2_0.MulAdd(d2_1, acc0_1)
-							x2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 288)))
-							acc1_0 = x2_1.MulAdd(d2_0, acc1_0)
-							acc1_1 = x2_1.MulAdd(d2_1, acc1_1)
-							x2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 320)))
-							acc2_0 = x2_2.MulAdd(d2_0, acc2_0)
-							acc2_1 = x2_2.MulAdd(d2_1, acc2_1)
-							x2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 352)))
-							acc3_0 = x2_3.MulAdd(d2_0, acc3_0)
-							acc3_1 = x2_3.MulAdd(d2_1, acc3_1)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1536)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 1568)))
-							x3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 384)))
-							acc0_0 = x3_0.MulAdd(d3_0, acc0_0)
-							acc0_1 = x3_0.MulAdd(d3_1, acc0_1)
-							x3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 416)))
-							acc1_0 = x3_1.MulAdd(d3_0, acc1_0)
-							acc1_1 = x3_1.MulAdd(d3_1, acc1_1)
-							x3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 448)))
-							acc2_0 = x3_2.MulAdd(d3_0, acc2_0)
-							acc2_1 = x3_2.MulAdd(d3_1, acc2_1)
-							x3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 480)))
-							acc3_0 = x3_3.MulAdd(d3_0, acc3_0)
-							acc3_1 = x3_3.MulAdd(d3_1, acc3_1)
-							d4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2048)))
-							d4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2080)))
-							x4_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 512)))
-							acc0_0 = x4_0.MulAdd(d4_0, acc0_0)
-							acc0_1 = x4_0.MulAdd(d4_1, acc0_1)
-							x4_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 544)))
-							acc1_0 = x4_1.MulAdd(d4_0, acc1_0)
-							acc1_1 = x4_1.MulAdd(d4_1, acc1_1)
-							x4_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 576)))
-							acc2_0 = x4_2.MulAdd(d4_0, acc2_0)
-							acc2_1 = x4_2.MulAdd(d4_1, acc2_1)
-							x4_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 608)))
-							acc3_0 = x4_3.MulAdd(d4_0, acc3_0)
-							acc3_1 = x4_3.MulAdd(d4_1, acc3_1)
-							d5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2560)))
-							d5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 2592)))
-							x5_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 640)))
-							acc0_0 = x5_0.MulAdd(d5_0, acc0_0)
-							acc0_1 = x5_0.MulAdd(d5_1, acc0_1)
-							x5_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 672)))
-							acc1_0 = x5_1.MulAdd(d5_0, acc1_0)
-							acc1_1 = x5_1.MulAdd(d5_1, acc1_1)
-							x5_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 704)))
-							acc2_0 = x5_2.MulAdd(d5_0, acc2_0)
-							acc2_1 = x5_2.MulAdd(d5_1, acc2_1)
-							x5_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 736)))
-							acc3_0 = x5_3.MulAdd(d5_0, acc3_0)
-							acc3_1 = x5_3.MulAdd(d5_1, acc3_1)
-							d6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3072)))
-							d6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3104)))
-							x6_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 768)))
-							acc0_0 = x6_0.MulAdd(d6_0, acc0_0)
-							acc0_1 = x6_0.MulAdd(d6_1, acc0_1)
-							x6_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 800)))
-							acc1_0 = x6_1.MulAdd(d6_0, acc1_0)
-							acc1_1 = x6_1.MulAdd(d6_1, acc1_1)
-							x6_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 832)))
-							acc2_0 = x6_2.MulAdd(d6_0, acc2_0)
-							acc2_1 = x6_2.MulAdd(d6_1, acc2_1)
-							x6_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 864)))
-							acc3_0 = x6_3.MulAdd(d6_0, acc3_0)
-							acc3_1 = x6_3.MulAdd(d6_1, acc3_1)
-							d7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3584)))
-							d7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 3616)))
-							x7_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 896)))
-							acc0_0 = x7_0.MulAdd(d7_0, acc0_0)
-							acc0_1 = x7_0.MulAdd(d7_1, acc0_1)
-							x7_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 928)))
-							acc1_0 = x7_1.MulAdd(d7_0, acc1_0)
-							acc1_1 = x7_1.MulAdd(d7_1, acc1_1)
-							x7_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 960)))
-							acc2_0 = x7_2.MulAdd(d7_0, acc2_0)
-							acc2_1 = x7_2.MulAdd(d7_1, acc2_1)
-							x7_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 992)))
-							acc3_0 = x7_3.MulAdd(d7_0, acc3_0)
-							acc3_1 = x7_3.MulAdd(d7_1, acc3_1)
-							d8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4096)))
-							d8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4128)))
-							x8_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1024)))
-							acc0_0 = x8_0.MulAdd(d8_0, acc0_0)
-							acc0_1 = x8_0.MulAdd(d8_1, acc0_1)
-							x8_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1056)))
-							acc1_0 = x8_1.MulAdd(d8_0, acc1_0)
-							acc1_1 = x8_1.MulAdd(d8_1, acc1_1)
-							x8_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1088)))
-							acc2_0 = x8_2.MulAdd(d8_0, acc2_0)
-							acc2_1 = x8_2.MulAdd(d8_1, acc2_1)
-							x8_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1120)))
-							acc3_0 = x8_3.MulAdd(d8_0, acc3_0)
-							acc3_1 = x8_3.MulAdd(d8_1, acc3_1)
-							d9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4608)))
-							d9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 4640)))
-							x9_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1152)))
-							acc0_0 = x9_0.MulAdd(d9_0, acc0_0)
-							acc0_1 = x9_0.MulAdd(d9_1, acc0_1)
-							x9_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1184)))
-							acc1_0 = x9_1.MulAdd(d9_0, acc1_0)
-							acc1_1 = x9_1.MulAdd(d9_1, acc1_1)
-							x9_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1216)))
-							acc2_0 = x9_2.MulAdd(d9_0, acc2_0)
-							acc2_1 = x9_2.MulAdd(d9_1, acc2_1)
-							x9_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1248)))
-							acc3_0 = x9_3.MulAdd(d9_0, acc3_0)
-							acc3_1 = x9_3.MulAdd(d9_1, acc3_1)
-							d10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5120)))
-							d10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zp, 5152)))
-							x10_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1280)))
-							acc0_0 = x10_0.MulAdd(d10_0, acc0_0)
-							acc0_1 = x10_0.MulAdd(d10_1, acc0_1)
-							x10_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1312)))
-							acc1_0 = x10_1.MulAdd(d10_0, acc1_0)
-							acc1_1 = x10_1.MulAdd(d10_1, acc1_1)
-							x10_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1344)))
-							acc2_0 = x10_2.MulAdd(d10_0, acc2_0)
-							acc2_1 = x10_2.MulAdd(d10_1, acc2_1)
-							x10_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(rt, 1376)))
-							acc3_0 = x10_3.MulAdd(d10_0, acc3_0)
-							acc3_1 = x10_3.MulAdd(d10_1, acc3_1)
-							n--
-							if n == 0 {
-								break
-							}
-							rt = unsafe.Add(rt, 1408)
-							zp = unsafe.Add(zp, 5632)
-						}
-						rows--
-						if rows == 0 {
-							break
-						}
-						ry = unsafe.Add(ry, 3072)
-						zy = unsafe.Add(zy, 11264)
-					}
-					kt := unsafe.Add(kb, 262144+cib*2048+cb*64)
-					archsimd.LoadFloat32x8((*[8]float32)(kt)).Add(acc0_0).Store((*[8]float32)(kt))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 32))).Add(acc0_1).Store((*[8]float32)(unsafe.Add(kt, 32)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 512))).Add(acc1_0).Store((*[8]float32)(unsafe.Add(kt, 512)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 544))).Add(acc1_1).Store((*[8]float32)(unsafe.Add(kt, 544)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1024))).Add(acc2_0).Store((*[8]float32)(unsafe.Add(kt, 1024)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1056))).Add(acc2_1).Store((*[8]float32)(unsafe.Add(kt, 1056)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1536))).Add(acc3_0).Store((*[8]float32)(unsafe.Add(kt, 1536)))
-					archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(kt, 1568))).Add(acc3_1).Store((*[8]float32)(unsafe.Add(kt, 1568)))
-				}
-			}
+			dq = unsafe.Add(dq, 32)
+			kq = unsafe.Add(kq, 32)
 		}
 	}
 
@@ -7489,555 +4727,130 @@ func backward3Weights(in *[36864]float32, dz *[61952]float32, dk *[73728]float32
 }
 
 // backward3Input is the AVX2 version of backward3InputGeneric: conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8.
-func backward3Input(k *[73728]float32, dz *[61952]float32, din *[36864]float32) {
+func backward3Input(k *[73728]float32, dz *[61952]float32, din *[36864]float32, wg *wino3) {
 	if !useSIMD {
 		backward3InputGeneric(k, dz, din)
 		return
 	}
 	var _ unsafe.Pointer
-	kb := unsafe.Pointer(&k[0])
-	zb := unsafe.Pointer(&dz[0])
-	qb := unsafe.Pointer(&din[0])
-	for cb := range 16 {
-		wc := unsafe.Add(kb, cb*2048)
-		for qy := range 24 {
-			ky0, ky1 := max(0, qy-21), min(2, qy)
-			dq := unsafe.Add(qb, qy*6144+cb*16)
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*11264)
-				wr := unsafe.Add(wc, ky0*98304)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 0)
-					{
-						zt := zr
-						wt := wr
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+	clear(din[:])
+	zf := unsafe.Pointer(&dz[0])
+	mb := unsafe.Pointer(&wg.m[0])
+	var zero archsimd.Float32x8
+	ub := unsafe.Pointer(&wg.u[0])
+	qb := unsafe.Pointer(&wg.dv[0])
+	dinb := unsafe.Pointer(&din[0])
+	for ty0 := 0; ty0 < 11; ty0 += 1 {
+		zb := unsafe.Add(zf, ty0*22528)
+		db := unsafe.Add(dinb, ty0*12288)
+		for ty := range 1 {
+			for tx := range 11 {
+				zt := unsafe.Add(zb, ty*22528+tx*1024)
+				mt := unsafe.Add(mb, (ty*11+tx)*512)
+				{
+					zq, mq := zt, mt
+					for n := 16; ; {
+						y00 := archsimd.LoadFloat32x8((*[8]float32)(zq))
+						y01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 512)))
+						y10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 11264)))
+						y11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zq, 11776)))
+						r0_0 := y00
+						r0_1 := y01
+						r1_0 := y00.Add(y10)
+						r1_1 := y01.Add(y11)
+						r2_0 := y00.Sub(y10)
+						r2_1 := y01.Sub(y11)
+						r3_0 := zero.Sub(y10)
+						r3_1 := zero.Sub(y11)
+						r0_0.Store((*[8]float32)(mq))
+						r0_0.Add(r0_1).Store((*[8]float32)(unsafe.Add(mq, 5632)))
+						r0_0.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 11264)))
+						zero.Sub(r0_1).Store((*[8]float32)(unsafe.Add(mq, 16896)))
+						r1_0.Store((*[8]float32)(unsafe.Add(mq, 22528)))
+						r1_0.Add(r1_1).Store((*[8]float32)(unsafe.Add(mq, 28160)))
+						r1_0.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 33792)))
+						zero.Sub(r1_1).Store((*[8]float32)(unsafe.Add(mq, 39424)))
+						r2_0.Store((*[8]float32)(unsafe.Add(mq, 45056)))
+						r2_0.Add(r2_1).Store((*[8]float32)(unsafe.Add(mq, 50688)))
+						r2_0.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 56320)))
+						zero.Sub(r2_1).Store((*[8]float32)(unsafe.Add(mq, 61952)))
+						r3_0.Store((*[8]float32)(unsafe.Add(mq, 67584)))
+						r3_0.Add(r3_1).Store((*[8]float32)(unsafe.Add(mq, 73216)))
+						r3_0.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 78848)))
+						zero.Sub(r3_1).Store((*[8]float32)(unsafe.Add(mq, 84480)))
+						n--
+						if n == 0 {
+							break
 						}
+						zq = unsafe.Add(zq, 32)
+						mq = unsafe.Add(mq, 32)
 					}
-					// tap (ky, 1)
-					{
-						zt := zr
-						wt := unsafe.Add(wr, 32768)
-						for n := 4; ; {
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -11264)
-					wr = unsafe.Add(wr, 98304)
-				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dq))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 256)))
-			}
-			{
-				zq := unsafe.Add(zb, 1024)
-				dx := unsafe.Add(dq, 512)
-				for n := 10; ; {
-					{
-						var a0_0 archsimd.Float32x8
-						var a0_1 archsimd.Float32x8
-						var a0_2 archsimd.Float32x8
-						var a0_3 archsimd.Float32x8
-						var a1_0 archsimd.Float32x8
-						var a1_1 archsimd.Float32x8
-						var a1_2 archsimd.Float32x8
-						var a1_3 archsimd.Float32x8
-						zr := unsafe.Add(zq, (qy-ky0)*11264)
-						wr := unsafe.Add(wc, ky0*98304)
-						for ky := ky0; ; ky++ {
-							// tap (ky, 0)
-							{
-								zt := zr
-								wt := wr
-								for n := 4; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 1)
-							{
-								zt := unsafe.Add(zr, -512)
-								wt := unsafe.Add(wr, 32768)
-								for n := 4; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							// tap (ky, 2)
-							{
-								zt := unsafe.Add(zr, -1024)
-								wt := unsafe.Add(wr, 65536)
-								for n := 4; ; {
-									d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-									d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-									w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-									a0_0 = w0_0.MulAdd(d0_0, a0_0)
-									a1_0 = w0_0.MulAdd(d0_1, a1_0)
-									w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-									a0_1 = w0_1.MulAdd(d0_0, a0_1)
-									a1_1 = w0_1.MulAdd(d0_1, a1_1)
-									w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-									a0_2 = w0_2.MulAdd(d0_0, a0_2)
-									a1_2 = w0_2.MulAdd(d0_1, a1_2)
-									w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-									a0_3 = w0_3.MulAdd(d0_0, a0_3)
-									a1_3 = w0_3.MulAdd(d0_1, a1_3)
-									d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-									d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-									w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-									a0_0 = w1_0.MulAdd(d1_0, a0_0)
-									a1_0 = w1_0.MulAdd(d1_1, a1_0)
-									w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-									a0_1 = w1_1.MulAdd(d1_0, a0_1)
-									a1_1 = w1_1.MulAdd(d1_1, a1_1)
-									w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-									a0_2 = w1_2.MulAdd(d1_0, a0_2)
-									a1_2 = w1_2.MulAdd(d1_1, a1_2)
-									w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-									a0_3 = w1_3.MulAdd(d1_0, a0_3)
-									a1_3 = w1_3.MulAdd(d1_1, a1_3)
-									d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-									d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-									w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-									a0_0 = w2_0.MulAdd(d2_0, a0_0)
-									a1_0 = w2_0.MulAdd(d2_1, a1_0)
-									w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-									a0_1 = w2_1.MulAdd(d2_0, a0_1)
-									a1_1 = w2_1.MulAdd(d2_1, a1_1)
-									w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-									a0_2 = w2_2.MulAdd(d2_0, a0_2)
-									a1_2 = w2_2.MulAdd(d2_1, a1_2)
-									w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-									a0_3 = w2_3.MulAdd(d2_0, a0_3)
-									a1_3 = w2_3.MulAdd(d2_1, a1_3)
-									d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-									d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-									w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-									a0_0 = w3_0.MulAdd(d3_0, a0_0)
-									a1_0 = w3_0.MulAdd(d3_1, a1_0)
-									w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-									a0_1 = w3_1.MulAdd(d3_0, a0_1)
-									a1_1 = w3_1.MulAdd(d3_1, a1_1)
-									w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-									a0_2 = w3_2.MulAdd(d3_0, a0_2)
-									a1_2 = w3_2.MulAdd(d3_1, a1_2)
-									w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-									a0_3 = w3_3.MulAdd(d3_0, a0_3)
-									a1_3 = w3_3.MulAdd(d3_1, a1_3)
-									n--
-									if n == 0 {
-										break
-									}
-									zt = unsafe.Add(zt, 128)
-									wt = unsafe.Add(wt, 128)
-								}
-							}
-							if ky == ky1 {
-								break
-							}
-							zr = unsafe.Add(zr, -11264)
-							wr = unsafe.Add(wr, 98304)
-						}
-						h001 := a0_0.AddPairsGrouped(a0_1)
-						h023 := a0_2.AddPairsGrouped(a0_3)
-						h0 := h001.AddPairsGrouped(h023)
-						h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(dx))
-						h101 := a1_0.AddPairsGrouped(a1_1)
-						h123 := a1_2.AddPairsGrouped(a1_3)
-						h1 := h101.AddPairsGrouped(h123)
-						h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dx, 256)))
-					}
-					n--
-					if n == 0 {
-						break
-					}
-					zq = unsafe.Add(zq, 1024)
-					dx = unsafe.Add(dx, 512)
 				}
 			}
-			{
-				var a0_0 archsimd.Float32x8
-				var a0_1 archsimd.Float32x8
-				var a0_2 archsimd.Float32x8
-				var a0_3 archsimd.Float32x8
-				var a1_0 archsimd.Float32x8
-				var a1_1 archsimd.Float32x8
-				var a1_2 archsimd.Float32x8
-				var a1_3 archsimd.Float32x8
-				zr := unsafe.Add(zb, (qy-ky0)*11264)
-				wr := unsafe.Add(wc, ky0*98304)
-				for ky := ky0; ; ky++ {
-					// tap (ky, 1)
-					{
-						zt := unsafe.Add(zr, 10752)
-						wt := unsafe.Add(wr, 32768)
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
+		}
+		winoBack3(unsafe.Add(ub, 0), unsafe.Add(mb, 0), unsafe.Add(qb, 0))
+		winoBack3(unsafe.Add(ub, 32768), unsafe.Add(mb, 5632), unsafe.Add(qb, 2816))
+		winoBack3(unsafe.Add(ub, 65536), unsafe.Add(mb, 11264), unsafe.Add(qb, 5632))
+		winoBack3(unsafe.Add(ub, 98304), unsafe.Add(mb, 16896), unsafe.Add(qb, 8448))
+		winoBack3(unsafe.Add(ub, 131072), unsafe.Add(mb, 22528), unsafe.Add(qb, 11264))
+		winoBack3(unsafe.Add(ub, 163840), unsafe.Add(mb, 28160), unsafe.Add(qb, 14080))
+		winoBack3(unsafe.Add(ub, 196608), unsafe.Add(mb, 33792), unsafe.Add(qb, 16896))
+		winoBack3(unsafe.Add(ub, 229376), unsafe.Add(mb, 39424), unsafe.Add(qb, 19712))
+		winoBack3(unsafe.Add(ub, 262144), unsafe.Add(mb, 45056), unsafe.Add(qb, 22528))
+		winoBack3(unsafe.Add(ub, 294912), unsafe.Add(mb, 50688), unsafe.Add(qb, 25344))
+		winoBack3(unsafe.Add(ub, 327680), unsafe.Add(mb, 56320), unsafe.Add(qb, 28160))
+		winoBack3(unsafe.Add(ub, 360448), unsafe.Add(mb, 61952), unsafe.Add(qb, 30976))
+		winoBack3(unsafe.Add(ub, 393216), unsafe.Add(mb, 67584), unsafe.Add(qb, 33792))
+		winoBack3(unsafe.Add(ub, 425984), unsafe.Add(mb, 73216), unsafe.Add(qb, 36608))
+		winoBack3(unsafe.Add(ub, 458752), unsafe.Add(mb, 78848), unsafe.Add(qb, 39424))
+		winoBack3(unsafe.Add(ub, 491520), unsafe.Add(mb, 84480), unsafe.Add(qb, 42240))
+		for ty := range 1 {
+			for tx := range 11 {
+				qt := unsafe.Add(qb, (ty*11+tx)*256)
+				dt := unsafe.Add(db, ty*12288+tx*512)
+				{
+					qq, dq := qt, dt
+					for n := 8; ; {
+						e0_0 := archsimd.LoadFloat32x8((*[8]float32)(qq))
+						e0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 2816)))
+						e0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 5632)))
+						e0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 8448)))
+						archsimd.LoadFloat32x8((*[8]float32)(dq)).Add(e0_0).Store((*[8]float32)(dq))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 256))).Add(e0_1.Sub(e0_2).Add(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 256)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 512))).Add(zero.Sub(e0_0).Add(e0_1).Add(e0_2)).Store((*[8]float32)(unsafe.Add(dq, 512)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 768))).Add(zero.Sub(e0_3)).Store((*[8]float32)(unsafe.Add(dq, 768)))
+						e1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 11264))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22528)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 33792))))
+						e1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 14080))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25344)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 36608))))
+						e1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16896))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28160)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 39424))))
+						e1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19712))).Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 30976)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 42240))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 6144))).Add(e1_0).Store((*[8]float32)(unsafe.Add(dq, 6144)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 6400))).Add(e1_1.Sub(e1_2).Add(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 6400)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 6656))).Add(zero.Sub(e1_0).Add(e1_1).Add(e1_2)).Store((*[8]float32)(unsafe.Add(dq, 6656)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 6912))).Add(zero.Sub(e1_3)).Store((*[8]float32)(unsafe.Add(dq, 6912)))
+						e2_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(qq))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 11264)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 22528))))
+						e2_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 2816)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 14080)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 25344))))
+						e2_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 5632)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 16896)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 28160))))
+						e2_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 8448)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 19712)))).Add(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 30976))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 12288))).Add(e2_0).Store((*[8]float32)(unsafe.Add(dq, 12288)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 12544))).Add(e2_1.Sub(e2_2).Add(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 12544)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 12800))).Add(zero.Sub(e2_0).Add(e2_1).Add(e2_2)).Store((*[8]float32)(unsafe.Add(dq, 12800)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 13056))).Add(zero.Sub(e2_3)).Store((*[8]float32)(unsafe.Add(dq, 13056)))
+						e3_0 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 33792))))
+						e3_1 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 36608))))
+						e3_2 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 39424))))
+						e3_3 := zero.Sub(archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(qq, 42240))))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 18432))).Add(e3_0).Store((*[8]float32)(unsafe.Add(dq, 18432)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 18688))).Add(e3_1.Sub(e3_2).Add(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 18688)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 18944))).Add(zero.Sub(e3_0).Add(e3_1).Add(e3_2)).Store((*[8]float32)(unsafe.Add(dq, 18944)))
+						archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dq, 19200))).Add(zero.Sub(e3_3)).Store((*[8]float32)(unsafe.Add(dq, 19200)))
+						n--
+						if n == 0 {
+							break
 						}
+						qq = unsafe.Add(qq, 32)
+						dq = unsafe.Add(dq, 32)
 					}
-					// tap (ky, 2)
-					{
-						zt := unsafe.Add(zr, 10240)
-						wt := unsafe.Add(wr, 65536)
-						for n := 4; ; {
-							d0_0 := archsimd.LoadFloat32x8((*[8]float32)(zt))
-							d0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 512)))
-							w0_0 := archsimd.LoadFloat32x8((*[8]float32)(wt))
-							a0_0 = w0_0.MulAdd(d0_0, a0_0)
-							a1_0 = w0_0.MulAdd(d0_1, a1_0)
-							w0_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 512)))
-							a0_1 = w0_1.MulAdd(d0_0, a0_1)
-							a1_1 = w0_1.MulAdd(d0_1, a1_1)
-							w0_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1024)))
-							a0_2 = w0_2.MulAdd(d0_0, a0_2)
-							a1_2 = w0_2.MulAdd(d0_1, a1_2)
-							w0_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1536)))
-							a0_3 = w0_3.MulAdd(d0_0, a0_3)
-							a1_3 = w0_3.MulAdd(d0_1, a1_3)
-							d1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 32)))
-							d1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 544)))
-							w1_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 32)))
-							a0_0 = w1_0.MulAdd(d1_0, a0_0)
-							a1_0 = w1_0.MulAdd(d1_1, a1_0)
-							w1_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 544)))
-							a0_1 = w1_1.MulAdd(d1_0, a0_1)
-							a1_1 = w1_1.MulAdd(d1_1, a1_1)
-							w1_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1056)))
-							a0_2 = w1_2.MulAdd(d1_0, a0_2)
-							a1_2 = w1_2.MulAdd(d1_1, a1_2)
-							w1_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1568)))
-							a0_3 = w1_3.MulAdd(d1_0, a0_3)
-							a1_3 = w1_3.MulAdd(d1_1, a1_3)
-							d2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 64)))
-							d2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 576)))
-							w2_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 64)))
-							a0_0 = w2_0.MulAdd(d2_0, a0_0)
-							a1_0 = w2_0.MulAdd(d2_1, a1_0)
-							w2_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 576)))
-							a0_1 = w2_1.MulAdd(d2_0, a0_1)
-							a1_1 = w2_1.MulAdd(d2_1, a1_1)
-							w2_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1088)))
-							a0_2 = w2_2.MulAdd(d2_0, a0_2)
-							a1_2 = w2_2.MulAdd(d2_1, a1_2)
-							w2_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1600)))
-							a0_3 = w2_3.MulAdd(d2_0, a0_3)
-							a1_3 = w2_3.MulAdd(d2_1, a1_3)
-							d3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 96)))
-							d3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(zt, 608)))
-							w3_0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 96)))
-							a0_0 = w3_0.MulAdd(d3_0, a0_0)
-							a1_0 = w3_0.MulAdd(d3_1, a1_0)
-							w3_1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 608)))
-							a0_1 = w3_1.MulAdd(d3_0, a0_1)
-							a1_1 = w3_1.MulAdd(d3_1, a1_1)
-							w3_2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1120)))
-							a0_2 = w3_2.MulAdd(d3_0, a0_2)
-							a1_2 = w3_2.MulAdd(d3_1, a1_2)
-							w3_3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(wt, 1632)))
-							a0_3 = w3_3.MulAdd(d3_0, a0_3)
-							a1_3 = w3_3.MulAdd(d3_1, a1_3)
-							n--
-							if n == 0 {
-								break
-							}
-							zt = unsafe.Add(zt, 128)
-							wt = unsafe.Add(wt, 128)
-						}
-					}
-					if ky == ky1 {
-						break
-					}
-					zr = unsafe.Add(zr, -11264)
-					wr = unsafe.Add(wr, 98304)
 				}
-				h001 := a0_0.AddPairsGrouped(a0_1)
-				h023 := a0_2.AddPairsGrouped(a0_3)
-				h0 := h001.AddPairsGrouped(h023)
-				h0.GetLo().Add(h0.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 5632)))
-				h101 := a1_0.AddPairsGrouped(a1_1)
-				h123 := a1_2.AddPairsGrouped(a1_3)
-				h1 := h101.AddPairsGrouped(h123)
-				h1.GetLo().Add(h1.GetHi()).Store((*[4]float32)(unsafe.Add(dq, 5888)))
 			}
 		}
 	}

@@ -84,7 +84,7 @@ func BenchmarkConv2d_7Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2, &w.bc)
+		forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2, &w.bc, &w.wg2)
 	}
 }
 
@@ -98,7 +98,7 @@ func BenchmarkConv2d_8Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc)
+		forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc, &w.wg3)
 	}
 }
 
@@ -154,7 +154,7 @@ func BenchmarkConv2d_8BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward3Weights(&w.a2, &w.d3, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc)
+		backward3Weights(&w.a2, &w.d3, (*[73728]float32)(grads[4]), (*[128]float32)(grads[5]), &w.bc, &w.wg3)
 	}
 }
 
@@ -168,7 +168,7 @@ func BenchmarkConv2d_8BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward3Input((*[73728]float32)(m.params[4]), &w.d3, &w.d2)
+		backward3Input((*[73728]float32)(m.params[4]), &w.d3, &w.d2, &w.wg3)
 	}
 }
 
@@ -182,7 +182,7 @@ func BenchmarkConv2d_7BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward2Weights(&w.a1, &w.d2, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc)
+		backward2Weights(&w.a1, &w.d2, (*[18432]float32)(grads[2]), (*[64]float32)(grads[3]), &w.bc, &w.wg2)
 	}
 }
 
@@ -196,7 +196,7 @@ func BenchmarkConv2d_7BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward2Input((*[18432]float32)(m.params[2]), &w.d2, &w.d1)
+		backward2Input((*[18432]float32)(m.params[2]), &w.d2, &w.d1, &w.wg2)
 	}
 }
 
