@@ -62,7 +62,7 @@ func (g *gen) specLiteral() *jen.Statement {
 		set("FillMode", l.FillMode, l.FillMode == "")
 		set("Interpolation", l.Interpolation, l.Interpolation == "")
 		if g.wino(i) {
-			th, tw := g.winoTiles(i)
+			th, tw := g.winoGrid(i)
 			d[jen.Id("WinogradTiles")] = jen.Lit(th * tw)
 		}
 		layers = append(layers, jen.Comment(l.Name+", "+g.opts.SpecPath+":"+itoa(m.Layers[i].Pos.Line)).Line().Values(d))

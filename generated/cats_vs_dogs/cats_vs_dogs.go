@@ -87,7 +87,7 @@ var spec = runtime.Spec{
 			SW:            1,
 			Trainable:     true,
 			UseBias:       true,
-			WinogradTiles: 43,
+			WinogradTiles: 1849,
 		}, // max_pooling2d_1, specs/cats_vs_dogs.cnn:10
 		{
 			In:        []int{87, 87, 64},
@@ -113,7 +113,7 @@ var spec = runtime.Spec{
 			SW:            1,
 			Trainable:     true,
 			UseBias:       true,
-			WinogradTiles: 20,
+			WinogradTiles: 400,
 		}, // max_pooling2d_2, specs/cats_vs_dogs.cnn:12
 		{
 			In:        []int{41, 41, 128},
@@ -139,7 +139,7 @@ var spec = runtime.Spec{
 			SW:            1,
 			Trainable:     true,
 			UseBias:       true,
-			WinogradTiles: 9,
+			WinogradTiles: 81,
 		}, // max_pooling2d_3, specs/cats_vs_dogs.cnn:14
 		{
 			In:        []int{18, 18, 256},

@@ -62,7 +62,7 @@ var spec = runtime.Spec{
 			SW:            1,
 			Trainable:     true,
 			UseBias:       true,
-			WinogradTiles: 48,
+			WinogradTiles: 144,
 		}, // conv2d_8, specs/mnist_no_pool.cnn:8
 		{
 			Activation:    "relu",
@@ -77,7 +77,7 @@ var spec = runtime.Spec{
 			SW:            1,
 			Trainable:     true,
 			UseBias:       true,
-			WinogradTiles: 11,
+			WinogradTiles: 121,
 		}, // flatten_2, specs/mnist_no_pool.cnn:9
 		{
 			In:        []int{22, 22, 128},
