@@ -481,8 +481,8 @@ func (g *gen) forward(f *jen.File) {
 				if sc := g.scratchArg(i, "forward"); sc != nil {
 					args = append(args, sc)
 				}
-				if g.wino(i) {
-					args = append(args, winoArg(i))
+				if wa := g.winoArg(i, "forward"); wa != nil {
+					args = append(args, wa)
 				}
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindDense:
@@ -593,8 +593,8 @@ func (g *gen) backward(f *jen.File) {
 						if sc := g.scratchArg(i, name+"Weights"); sc != nil {
 							a = append(a, sc)
 						}
-						if g.wino(i) {
-							a = append(a, winoArg(i))
+						if wa := g.winoArg(i, name+"Weights"); wa != nil {
+							a = append(a, wa)
 						}
 						return a
 					}
@@ -630,8 +630,8 @@ func (g *gen) backward(f *jen.File) {
 						dst = jen.Op("&").Id("w").Dot(fmt.Sprintf("dp%d", i))
 					}
 					iargs := []jen.Code{g.paramArg(i, 0), dout, dst}
-					if g.wino(i) {
-						iargs = append(iargs, winoArg(i))
+					if wa := g.winoArg(i, name+"Input"); wa != nil {
+						iargs = append(iargs, wa)
 					}
 					b.Add(g.record(i, "BackwardInput", jen.Id(name+"Input").Call(iargs...)))
 					if l.Kind == dsl.KindConv2D && hasPad(l) {

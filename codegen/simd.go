@@ -117,7 +117,7 @@ func (g *gen) entryParams(d dispatched) []jen.Code {
 	if g.usesScratch(d) {
 		ps = append(ps, g.scratchParam())
 	}
-	if g.wino(d.layer) && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights") || strings.HasSuffix(d.name, "Input")) {
+	if g.usesWino(d) {
 		ps = append(ps, winoParam(d.layer))
 	}
 	return ps
@@ -311,6 +311,20 @@ func storeM(v, p string, off int, masked bool) string {
 	return fmt.Sprintf("%s.StoreMasked((*[8]float32)(%s), tail)", v, addr(p, off))
 }
 
+// hsum8 emits the horizontal sums of the vectors a0 to a7 into a new
+// vector dst, whose lane j is the sum of the lanes of aj: pairs within
+// 128-bit lanes, then the lanes, so each sum is the pairwise tree
+// ((0+1)+(2+3))+((4+5)+(6+7)).
+func (s *src) hsum8(dst string) {
+	s.p("h01 := a0.AddPairsGrouped(a1)")
+	s.p("h23 := a2.AddPairsGrouped(a3)")
+	s.p("h03 := h01.AddPairsGrouped(h23)")
+	s.p("h45 := a4.AddPairsGrouped(a5)")
+	s.p("h67 := a6.AddPairsGrouped(a7)")
+	s.p("h47 := h45.AddPairsGrouped(h67)")
+	s.p("%s := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))", dst)
+}
+
 // loop emits body n times: unrolled when n is 1, and otherwise as a loop
 // that bumps the given pointers by their strides only when another
 // iteration follows.
@@ -329,6 +343,21 @@ func (s *src) loop(n int, bumps [][2]string, body func()) {
 	for _, b := range bumps {
 		s.p("%s = unsafe.Add(%s, %s)", b[0], b[0], b[1])
 	}
+	s.p("}")
+}
+
+// walk emits body n times with the pointers ps, initialized from inits,
+// bumped by strides between the iterations: loads and stores then take
+// constant offsets from a register, where offsets from an index would
+// cost an address computation each.
+func (s *src) walk(n int, ps, inits, strides []string, body func()) {
+	s.p("{")
+	s.p("%s := %s", strings.Join(ps, ", "), strings.Join(inits, ", "))
+	var bumps [][2]string
+	for k := range ps {
+		bumps = append(bumps, [2]string{ps[k], strides[k]})
+	}
+	s.loop(n, bumps, body)
 	s.p("}")
 }
 
@@ -1088,17 +1117,14 @@ func (g *gen) convInputGatherSIMD(i int) string {
 	})
 	s.p("}")
 	s.p("}")
-	// Horizontal sums: pairs within 128-bit lanes, then the lanes.
-	s.p("h01 := a0.AddPairsGrouped(a1)")
-	s.p("h23 := a2.AddPairsGrouped(a3)")
-	s.p("h03 := h01.AddPairsGrouped(h23)")
 	if nb == 8 {
-		s.p("h45 := a4.AddPairsGrouped(a5)")
-		s.p("h67 := a6.AddPairsGrouped(a7)")
-		s.p("h47 := h45.AddPairsGrouped(h67)")
-		s.p("sum := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))")
+		s.hsum8("sum")
 		s.p("sum.Store((*[8]float32)(unsafe.Add(dq, cb*32)))")
 	} else {
+		// Horizontal sums: pairs within 128-bit lanes, then the lanes.
+		s.p("h01 := a0.AddPairsGrouped(a1)")
+		s.p("h23 := a2.AddPairsGrouped(a3)")
+		s.p("h03 := h01.AddPairsGrouped(h23)")
 		s.p("sum := h03.GetLo().Add(h03.GetHi())")
 		s.p("sum.Store((*[4]float32)(unsafe.Add(dq, cb*16)))")
 	}
@@ -1389,17 +1415,6 @@ func (g *gen) denseInputSIMD(i int) string {
 			s.p("z%d := %s", v, loadM("zb", v*32, v == q))
 		}
 	}
-	// hsum emits the horizontal sums of a0 to a7 into the vector named by
-	// dst: pairs within 128-bit lanes, then the lanes.
-	hsum := func(dst string) {
-		s.p("h01 := a0.AddPairsGrouped(a1)")
-		s.p("h23 := a2.AddPairsGrouped(a3)")
-		s.p("h03 := h01.AddPairsGrouped(h23)")
-		s.p("h45 := a4.AddPairsGrouped(a5)")
-		s.p("h67 := a6.AddPairsGrouped(a7)")
-		s.p("h47 := h45.AddPairsGrouped(h67)")
-		s.p("%s := h03.Select128FromPair(0, 2, h47).Add(h03.Select128FromPair(1, 3, h47))", dst)
-	}
 	s.loop(n/8, [][2]string{{"kp", fmt.Sprint(8 * u * 4)}, {"dp", "32"}}, func() {
 		if !tree {
 			for j := range 8 {
@@ -1412,7 +1427,7 @@ func (g *gen) denseInputSIMD(i int) string {
 					}
 				}
 			}
-			hsum("sum")
+			s.hsum8("sum")
 			s.p("sum.Store((*[8]float32)(dp))")
 			return
 		}
@@ -1423,7 +1438,7 @@ func (g *gen) denseInputSIMD(i int) string {
 			for j := range 8 {
 				s.p("a%d := %s.Mul(%s)", j, loadM("kp", j*u*4+v*32, v == q), z(v))
 			}
-			hsum(fmt.Sprintf("s%d", v))
+			s.hsum8(fmt.Sprintf("s%d", v))
 			s.p("b%d = s%d", v, v)
 			s.p("}")
 			sums = append(sums, fmt.Sprintf("b%d", v))

@@ -122,8 +122,22 @@ func winoDUStride(l *dsl.Layer) int { return l.In[2]*l.Out[2] + 16 }
 // winoParam is the declaration of layer i's Winograd state parameter.
 func winoParam(i int) jen.Code { return jen.Id("wg").Op("*").Id(fmt.Sprintf("wino%d", i)) }
 
-// winoArg is the worker's Winograd state of layer i as an argument.
-func winoArg(i int) jen.Code { return jen.Op("&").Id("w").Dot(fmt.Sprintf("wg%d", i)) }
+// usesWino reports whether the entry point of dispatched kernel d takes
+// its layer's Winograd state: the forward pass and both gradients of a
+// Winograd layer.
+func (g *gen) usesWino(d dispatched) bool {
+	return g.wino(d.layer) && (strings.HasPrefix(d.name, "forward") ||
+		strings.HasSuffix(d.name, "Weights") || strings.HasSuffix(d.name, "Input"))
+}
+
+// winoArg is the worker's Winograd state as an argument, for the kernel of
+// layer i named name, or nil when that kernel takes none.
+func (g *gen) winoArg(i int, name string) jen.Code {
+	if !g.usesWino(dispatched{name: name, layer: i}) {
+		return nil
+	}
+	return jen.Op("&").Id("w").Dot(fmt.Sprintf("wg%d", i))
+}
 
 // winoKernelSIMD returns the body of winoKernel<i>: it compares the kernel
 // with the one last transformed, and when any bit differs transforms it,
@@ -191,21 +205,6 @@ func (g *gen) winoKernelSIMD(i int) string {
 		}
 	})
 	return s.String()
-}
-
-// walk emits body n times with the pointers ps, initialized from inits,
-// bumped by strides between the iterations: loads and stores then take
-// constant offsets from a register, where offsets from an index would
-// cost an address computation each.
-func (s *src) walk(n int, ps, inits, strides []string, body func()) {
-	s.p("{")
-	s.p("%s := %s", strings.Join(ps, ", "), strings.Join(inits, ", "))
-	var bumps [][2]string
-	for k := range ps {
-		bumps = append(bumps, [2]string{ps[k], strides[k]})
-	}
-	s.loop(n, bumps, body)
-	s.p("}")
 }
 
 // bTerms lists, for row r of Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
