@@ -1,0 +1,120 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ConvPlan is the schedule of one cache-tiled direct convolution: the loop
+// nest that the SIMD build runs for a Conv2D layer whose kernel or input
+// does not fit in the caches. codegen chooses it from the layer's shapes
+// and the cache sizes of the machine it targets, and writes it into the
+// generated package as a literal with its explanation (Explain).
+//
+// The loop nest, outermost first:
+//
+//	for each block of Block output channels (a packed weight slab):
+//	    pack the slab's weights as [tap][ci][Block]
+//	    for each live output row:
+//	        for each chunk of Chunk input channels:
+//	            for each pair of live output columns (one column at the end):
+//	                Pixels x Block register block: for each tap, for ci in
+//	                the chunk (4 at a time): broadcast the input of each
+//	                pixel, multiply-add the Block/Width weight vectors
+//
+// Partial sums of a chunk stay in the output row, which is in L1; the
+// bias starts the first chunk and ReLU ends the last. The weight slab of a
+// chunk is reused by every pixel pair of a row and, while it stays in L2,
+// by the next rows.
+type ConvPlan struct {
+	// Layer is the layer's name, for errors and the explanation.
+	Layer string
+	// InH, InW and Ci are the (padded) input the kernel reads.
+	InH, InW, Ci int
+	// OutH, OutW and Co are the output buffer; LiveH and LiveW the rows
+	// and columns computed (the others stay zero, see codegen's live).
+	OutH, OutW, Co int
+	LiveH, LiveW   int
+	// KH, KW, SH and SW are the kernel size and strides.
+	KH, KW, SH, SW int
+	// ReLU is fused into the store of the last chunk.
+	ReLU bool
+	// Width is the floats of one vector of the planned machine: 16 with
+	// AVX-512, 8 with AVX2. A CPU without AVX-512 runs a plan made for 16
+	// with 8-float vectors and blocks of Block/2 channels.
+	Width int
+	// Block is the output channels of a register block (4 vectors), and
+	// Pixels its output columns.
+	Block, Pixels int
+	// Chunk is the input channels of one pass over the taps; it divides Ci.
+	Chunk int
+	// L1 and L2 are the data cache sizes, in bytes, the plan was made for.
+	L1, L2 int
+}
+
+// SlabFloats is the size of the packed weights of one block of output
+// channels: every tap and input channel.
+func (p *ConvPlan) SlabFloats() int { return p.KH * p.KW * p.Ci * p.Block }
+
+// Workset returns the bytes that one chunk pass touches: its weight slab,
+// the input rows the taps read and one output row.
+func (p *ConvPlan) Workset() (slab, rows, out int) {
+	slab = p.KH * p.KW * p.Chunk * p.Block * 4
+	rows = p.KH * p.InW * p.Chunk * 4
+	out = p.LiveW * p.Block * 4
+	return
+}
+
+// Explain describes the plan and why it was chosen, one fact a line.
+func (p *ConvPlan) Explain() string {
+	var b strings.Builder
+	isa := "AVX-512 (Float32x16)"
+	if p.Width == 8 {
+		isa = "AVX2 (Float32x8)"
+	}
+	slab, rows, out := p.Workset()
+	fmt.Fprintf(&b, "tiled direct convolution, %s, planned for L1 %d KiB and L2 %d KiB\n", isa, p.L1>>10, p.L2>>10)
+	fmt.Fprintf(&b, "input (%d, %d, %d) padded, kernel %dx%d, strides (%d, %d), live output %dx%d of (%d, %d, %d)\n",
+		p.InH, p.InW, p.Ci, p.KH, p.KW, p.SH, p.SW, p.LiveH, p.LiveW, p.OutH, p.OutW, p.Co)
+	fmt.Fprintf(&b, "register block: %d pixels x %d channels = %d accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)\n",
+		p.Pixels, p.Block, p.Pixels*p.Block/p.Width)
+	fmt.Fprintf(&b, "loops: %d channel blocks > %d rows > %d chunks of %d input channels > %d pixel pairs > %d taps > input channels by 4\n",
+		p.Co/p.Block, p.LiveH, p.Ci/p.Chunk, p.Chunk, (p.LiveW+1)/2, p.KH*p.KW)
+	fmt.Fprintf(&b, "weights packed per channel block as [tap][ci][%d]: %d KiB a slab, %d KiB a chunk\n", p.Block, p.SlabFloats()*4>>10, slab>>10)
+	fmt.Fprintf(&b, "a chunk pass touches %d KiB (weights %d + input rows %d + output row %d) of the %d KiB L2",
+		(slab+rows+out)>>10, slab>>10, rows>>10, out>>10, p.L2>>10)
+	return b.String()
+}
+
+// ConvScratch is a worker's scratch for its tiled convolutions: one packed
+// weight slab per goroutine that a layer's work is split across. The
+// zero value works; the buffers grow on first use to the largest slab.
+type ConvScratch struct {
+	slabs [][]float32
+	// Par is the number of goroutines that a layer's work is split across:
+	// 1 while a worker trains or predicts one sample of a batch, more when
+	// one sample has the machine to itself (Predictor.Predict). Results are
+	// bit-identical for any Par: every output is summed by one goroutine in
+	// the same order.
+	Par int
+}
+
+// Reserve makes sure the scratch holds par slabs of n floats, so that the
+// kernels do not allocate later.
+func (s *ConvScratch) Reserve(par, n int) {
+	for len(s.slabs) < par {
+		s.slabs = append(s.slabs, nil)
+	}
+	for i := range s.slabs {
+		if cap(s.slabs[i]) < n {
+			s.slabs[i] = make([]float32, n)
+		}
+	}
+}
+
+// Parallel is implemented by generated workers whose kernels can split one
+// sample's layers across several goroutines.
+type Parallel interface {
+	// SetParallel sets the number of goroutines for the following calls.
+	SetParallel(n int)
+}
