@@ -57,6 +57,9 @@ type BuildOptions struct {
 	// Embed is a safetensors file of weights to compile into the package
 	// (convc build -embed). It is checked against the model first.
 	Embed string
+	// Cache is the data cache that the tiled kernels are planned for; the
+	// zero value means codegen.DefaultCache.
+	Cache codegen.Cache
 }
 
 // Build checks the spec and writes its generated package and trainer into
@@ -104,7 +107,7 @@ func Build(specPath string, opts BuildOptions) (*dsl.Model, []string, error) {
 		}
 		embedded = data
 	}
-	files, err := codegen.Generate(m, codegen.Options{SpecPath: opts.SpecName, ImportPath: opts.ImportPath, EmbedWeights: embedded != nil})
+	files, err := codegen.Generate(m, codegen.Options{SpecPath: opts.SpecName, ImportPath: opts.ImportPath, EmbedWeights: embedded != nil, Cache: opts.Cache})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -210,7 +213,8 @@ func GoEnv() []string {
 // BuildTrainer generates the spec's package into a module in convc's cache
 // folder, together with a copy of the runtime, builds its trainer, and
 // returns the trainer binary's path. It needs only the go command, no
-// network and no checkout of convc.
+// network and no checkout of convc. The kernels are planned for this
+// machine's caches (codegen.DetectCache).
 func BuildTrainer(specPath string) (string, *dsl.Model, error) {
 	m, err := Check(specPath)
 	if err != nil {
@@ -246,7 +250,7 @@ func BuildTrainer(specPath string) (string, *dsl.Model, error) {
 		return "", nil, err
 	}
 	out := filepath.Join(dir, "generated", m.Name)
-	if _, _, err := Build(specPath, BuildOptions{OutDir: out, SpecName: filepath.ToSlash(specPath), ImportPath: ModulePath + "/generated/" + m.Name}); err != nil {
+	if _, _, err := Build(specPath, BuildOptions{OutDir: out, SpecName: filepath.ToSlash(specPath), ImportPath: ModulePath + "/generated/" + m.Name, Cache: codegen.DetectCache()}); err != nil {
 		return "", nil, err
 	}
 	bin := filepath.Join(dir, "bin", m.Name)

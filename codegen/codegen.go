@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/convc/convc/dsl"
+	"github.com/convc/convc/runtime"
 	"github.com/dave/jennifer/jen"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	// the trainer's main package. It defaults to "<model name>" relative to
 	// nothing, which only works for tests; convc build always sets it.
 	ImportPath string
+	// Cache is the data cache that the tiled kernels are planned for; the
+	// zero value means DefaultCache.
+	Cache Cache
 }
 
 // File is one generated file, with its path relative to the output
@@ -105,6 +109,8 @@ type gen struct {
 	// kernels that have a portable and a SIMD version.
 	cur      int
 	dispatch []dispatched
+	// tiles holds the tiled schedule of each layer that has one.
+	tiles []*runtime.ConvPlan
 	// benches are the kernel calls of Forward and Backward, benchmarked one
 	// by one in the generated tests.
 	benches []benchCall
@@ -182,6 +188,30 @@ func (g *gen) plan() {
 	if k := g.m.Layers[last].Kind; k == dsl.KindDense || k == dsl.KindConv2D {
 		g.head[last] = true
 	}
+	cache := g.opts.Cache
+	if cache == (Cache{}) {
+		cache = DefaultCache
+	}
+	g.tiles = make([]*runtime.ConvPlan, n)
+	for i := range g.m.Layers {
+		g.tiles[i] = g.planTiled(i, cache)
+	}
+}
+
+// anyTiled reports whether some layer runs a tiled kernel.
+func (g *gen) anyTiled() bool {
+	for _, t := range g.tiles {
+		if t != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// usesTile reports whether the entry point of dispatched kernel d takes
+// the worker's tiled-convolution scratch: the forward pass of a tiled layer.
+func (g *gen) usesTile(d dispatched) bool {
+	return g.tiles[d.layer] != nil && strings.HasPrefix(d.name, "forward")
 }
 
 // act returns the activation the generated code applies for layer i.
@@ -326,6 +356,14 @@ func (g *gen) modelFile() *jen.File {
 	)
 
 	g.workerType(f)
+	if g.anyTiled() {
+		f.Comment("SetParallel splits the work of each tiled convolution of the following\n" +
+			"calls across n goroutines; the results do not depend on n. It implements\n" +
+			"runtime.Parallel.")
+		f.Func().Params(jen.Id("w").Op("*").Id("worker")).Id("SetParallel").Params(jen.Id("n").Int()).Block(
+			jen.Id("w").Dot("tile").Dot("Par").Op("=").Id("n"),
+		)
+	}
 	g.forward(f)
 	g.backward(f)
 	for i := 1; i < len(m.Layers); i++ {
@@ -387,6 +425,13 @@ func (g *gen) workerType(f *jen.File) {
 			case dsl.KindRandomFlip, dsl.KindRandomRotation, dsl.KindRandomZoom:
 				s.Id(fmt.Sprintf("aug%d", i)).Qual(RuntimePath, "AugmentState")
 			}
+		}
+		if g.anyTiled() {
+			s.Comment("tile is the scratch of the tiled convolutions in the SIMD build.")
+			s.Id("tile").Qual(RuntimePath, "ConvScratch")
+			s.Comment("slack keeps the 4-float loads that broadcast the last input float of\n" +
+				"a buffer inside the worker.")
+			s.Id("slack").Index(jen.Lit(4)).Float32()
 		}
 	})
 }
@@ -483,6 +528,9 @@ func (g *gen) forward(f *jen.File) {
 				}
 				if wa := g.winoArg(i, "forward"); wa != nil {
 					args = append(args, wa)
+				}
+				if g.tiles[i] != nil {
+					args = append(args, jen.Op("&").Id("w").Dot("tile"))
 				}
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindDense:

@@ -83,6 +83,11 @@ func (g *gen) bcSize() int {
 			continue
 		}
 		hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
+		if g.tiles[i] != nil && !l.Trainable {
+			// The tiled forward kernel broadcasts in registers; only the
+			// weight gradient uses the scratch.
+			continue
+		}
 		n = max(n, hp*wp*l.In[2]*8)
 		if g.wino(i) {
 			n = max(n, g.winoBC(i))
@@ -119,6 +124,9 @@ func (g *gen) entryParams(d dispatched) []jen.Code {
 	}
 	if g.usesWino(d) {
 		ps = append(ps, winoParam(d.layer))
+	}
+	if g.usesTile(d) {
+		ps = append(ps, jen.Id("ts").Op("*").Qual(RuntimePath, "ConvScratch"))
 	}
 	return ps
 }
@@ -206,6 +214,7 @@ func (g *gen) simdFile() *jen.File {
 			}
 		})
 	}
+	g.tilePlans(f)
 	for _, d := range g.dispatch {
 		l := &g.m.Layers[d.layer]
 		var body string
@@ -231,6 +240,8 @@ func (g *gen) simdFile() *jen.File {
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
+		case strings.HasPrefix(d.name, "forward") && g.tiles[d.layer] != nil:
+			body = g.convForwardTiled(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.wino(d.layer):
 			body = g.convForwardWinoSIMD(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // ConvPlan is the schedule of one cache-tiled direct convolution: the loop
@@ -91,6 +92,7 @@ func (p *ConvPlan) Explain() string {
 // zero value works; the buffers grow on first use to the largest slab.
 type ConvScratch struct {
 	slabs [][]float32
+	wg    sync.WaitGroup
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	goruntime "runtime"
 	"simd/archsimd"
 	"sync"
 	"unsafe"
@@ -35,24 +36,64 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, s *ConvScratch) {
 	}
 	// Split the channel blocks when there are enough to go round; each
 	// goroutine then packs only its own slabs. Otherwise split the rows.
-	var wg sync.WaitGroup
+	// The caller runs part 0; helpers, started once, run the others.
+	tileHelpers.Do(startTileHelpers)
+	wg := &s.wg
+	var own tileJob
 	for g := range par {
-		b0, b1, y0, y1 := 0, nb, 0, p.LiveH
+		j := tileJob{p: p, width: width, block: block, b0: 0, b1: nb, y0: 0, y1: p.LiveH,
+			in: in, k: k, b: b, out: out, slab: s.slabs[g], wg: wg}
 		if nb >= par {
-			b0, b1 = g*nb/par, (g+1)*nb/par
+			j.b0, j.b1 = g*nb/par, (g+1)*nb/par
 		} else {
-			y0, y1 = g*p.LiveH/par, (g+1)*p.LiveH/par
+			j.y0, j.y1 = g*p.LiveH/par, (g+1)*p.LiveH/par
 		}
-		if b0 == b1 || y0 == y1 {
+		if j.b0 == j.b1 || j.y0 == j.y1 {
+			continue
+		}
+		if g == 0 {
+			own = j
 			continue
 		}
 		wg.Add(1)
-		go func(slab []float32) {
-			convTiledPart(p, width, block, b0, b1, y0, y1, in, k, b, out, slab)
-			wg.Done()
-		}(s.slabs[g])
+		tileJobs <- j
+	}
+	if own.p != nil {
+		own.run()
 	}
 	wg.Wait()
+}
+
+// tileJob is one goroutine's part of a ConvTiled call.
+type tileJob struct {
+	p                   *ConvPlan
+	width, block        int
+	b0, b1, y0, y1      int
+	in, k, b, out, slab []float32
+	wg                  *sync.WaitGroup
+}
+
+func (j *tileJob) run() {
+	convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.k, j.b, j.out, j.slab)
+}
+
+var (
+	tileHelpers sync.Once
+	tileJobs    chan tileJob
+)
+
+// startTileHelpers starts the goroutines that run the parts of parallel
+// ConvTiled calls; they live as long as the program.
+func startTileHelpers() {
+	tileJobs = make(chan tileJob)
+	for range max(goruntime.GOMAXPROCS(0), 2) {
+		go func() {
+			for j := range tileJobs {
+				j.run()
+				j.wg.Done()
+			}
+		}()
+	}
 }
 
 // convTiledPart runs the channel blocks [b0, b1) over the output rows

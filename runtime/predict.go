@@ -27,7 +27,10 @@ type Predictor struct {
 
 type batchJob struct {
 	xs, probs []float32
-	wg        *sync.WaitGroup
+	// par is the goroutines each sample's tiled convolutions use: more
+	// than 1 when the batch has fewer samples than cores.
+	par int
+	wg  *sync.WaitGroup
 }
 
 // NewPredictor returns a predictor for net. Weights must not change while
@@ -66,7 +69,16 @@ func (p *Predictor) Predict(x, probs []float32) error {
 		return fmt.Errorf("%s: Predict needs %d inputs and %d outputs, got %d and %d", p.spec.Name, p.in, p.out, len(x), len(probs))
 	}
 	w := p.get()
+	// One sample has the machine to itself: its tiled convolutions split
+	// their work across every core, with the same result as on one.
+	par, _ := w.(Parallel)
+	if par != nil {
+		par.SetParallel(p.nproc)
+	}
 	Activate(p.head, w.Forward(x, false, 0), probs)
+	if par != nil {
+		par.SetParallel(1)
+	}
 	p.put(w)
 	return nil
 }
@@ -94,7 +106,7 @@ func (p *Predictor) PredictBatch(xs, probs []float32) error {
 	for lo := 0; lo < n; lo += per {
 		hi := min(lo+per, n)
 		wg.Add(1)
-		p.jobs <- batchJob{xs: xs[lo*p.in : hi*p.in], probs: probs[lo*p.out : hi*p.out], wg: wg}
+		p.jobs <- batchJob{xs: xs[lo*p.in : hi*p.in], probs: probs[lo*p.out : hi*p.out], par: max(p.nproc/chunks, 1), wg: wg}
 	}
 	wg.Wait()
 	select {
@@ -109,7 +121,11 @@ func (p *Predictor) start() {
 	for range p.nproc {
 		go func() {
 			w := p.net.NewWorker()
+			par, _ := w.(Parallel)
 			for j := range p.jobs {
+				if par != nil {
+					par.SetParallel(j.par)
+				}
 				for i := 0; i < len(j.xs)/p.in; i++ {
 					Activate(p.head, w.Forward(j.xs[i*p.in:(i+1)*p.in], false, 0), j.probs[i*p.out:(i+1)*p.out])
 				}

@@ -5,12 +5,13 @@ import (
 	"fmt"
 
 	"github.com/convc/convc"
+	"github.com/convc/convc/codegen"
 )
 
 func init() {
 	register(&command{
 		Name:  "build",
-		Usage: "convc build [-target go|pytorch] [-o DIR] FILE",
+		Usage: "convc build [-target go|pytorch] [-o DIR] [-cache C] [-explain] FILE",
 		Short: "generate the model's Go package and trainer, or its PyTorch target",
 		Run:   runBuild,
 	})
@@ -19,11 +20,13 @@ func init() {
 func runBuild(args []string) int {
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: convc build [-target go|pytorch] [-o DIR] FILE
+		fmt.Fprint(fs.Output(), `usage: convc build [-target go|pytorch] [-o DIR] [-cache C] [-explain] FILE
 
 Build checks the spec and writes its Go package into DIR (default
 generated/<model>): <model>.go with kernels specialized to the model's
 shapes, <model>_test.go, and the trainer's main package in cmd/<model>.
+Convolutions too large for the caches run a tiled kernel planned for
+the caches of -cache; -explain prints each layer's plan.
 DIR must be inside a Go module that requires github.com/convc/convc.
 Build the trainer with "go build ./DIR/cmd/<model>".
 
@@ -38,6 +41,8 @@ Flags:
 	out := fs.String("o", "", "output folder (default generated/<model>, or pytorch/<model> for -target pytorch)")
 	target := fs.String("target", "go", "what to generate: go (the Go package and trainer) or pytorch (model.py and train.py)")
 	embed := fs.String("embed", "", "compile the weights of this safetensors file into the Go package (go:embed), so the trainer's predict needs no weights file")
+	cacheFlag := fs.String("cache", "host", "the data caches to plan the tiled kernels for: host (read from this machine), default (32K,512K, as the committed packages use) or L1,L2 such as 48K,1M")
+	explain := fs.Bool("explain", false, "print the kernel plan of each layer instead of writing files")
 	files, code := parseInterspersed(fs, args)
 	if code >= 0 {
 		return code
@@ -47,10 +52,23 @@ Flags:
 		fs.Usage()
 		return 2
 	}
-	var err error
+	cache, err := codegen.ParseCache(*cacheFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "convc build:", err)
+		return 2
+	}
+	if *explain {
+		m, err := convc.Check(files[0])
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprint(stdout, codegen.Explain(m, codegen.Options{SpecPath: files[0], Cache: cache}))
+		return 0
+	}
 	switch *target {
 	case "go":
-		_, _, err = convc.Build(files[0], convc.BuildOptions{OutDir: *out, Embed: *embed})
+		_, _, err = convc.Build(files[0], convc.BuildOptions{OutDir: *out, Embed: *embed, Cache: cache})
 	case "pytorch":
 		if *embed != "" {
 			fmt.Fprintln(stderr, "convc build: -embed works with -target go only")

@@ -495,6 +495,22 @@ type worker struct {
 	// dense (1)
 	a16 [1]float32
 	d16 [1]float32
+	// tile is the scratch of the tiled convolutions in the SIMD build.
+	tile runtime.ConvScratch
+	/*
+	   slack keeps the 4-float loads that broadcast the last input float of
+	   a buffer inside the worker.
+	*/
+	slack [4]float32
+}
+
+/*
+SetParallel splits the work of each tiled convolution of the following
+calls across n goroutines; the results do not depend on n. It implements
+runtime.Parallel.
+*/
+func (w *worker) SetParallel(n int) {
+	w.tile.Par = n
 }
 
 /*
@@ -575,7 +591,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18
-	forward13(&w.a12, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a13, &w.bc)
+	forward13(&w.a12, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a13, &w.bc, &w.tile)
 
 	// flatten: Flatten() (7, 7, 256) -> (12544), specs/cats_vs_dogs_augmented.cnn:19
 	// Flatten reuses the row-major buffer of the layer before it.

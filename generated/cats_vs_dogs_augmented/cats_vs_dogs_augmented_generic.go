@@ -3,6 +3,8 @@
 
 package cats_vs_dogs_augmented
 
+import runtime "github.com/convc/convc/runtime"
+
 // wino7 is empty: the portable build computes conv2d_1 directly.
 type wino7 struct{}
 
@@ -148,7 +150,7 @@ func backward12(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[
 }
 
 // forward13 runs forward13Generic: conv2d_4.
-func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32) {
+func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32, ts *runtime.ConvScratch) {
 	forward13Generic(in, k, b, out)
 }
 

@@ -1,0 +1,253 @@
+package codegen
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/convc/convc/dsl"
+	"github.com/convc/convc/runtime"
+	"github.com/dave/jennifer/jen"
+)
+
+// Cache is the per-core data cache of the machine a build plans its
+// kernels for, in bytes.
+type Cache struct {
+	L1, L2 int
+}
+
+// DefaultCache is what a build plans for when it is not told or cannot
+// read the machine's caches: Zen 3's 32 KiB L1 and 512 KiB L2, the
+// smallest of the machines convc is measured on. The committed packages in
+// generated/ are planned for it, so that they do not depend on the machine
+// that regenerated them.
+var DefaultCache = Cache{L1: 32 << 10, L2: 512 << 10}
+
+// String formats the cache as convc build's -cache flag takes it.
+func (c Cache) String() string { return fmt.Sprintf("%dK,%dK", c.L1>>10, c.L2>>10) }
+
+// ParseCache parses the -cache flag: "L1,L2" in bytes with an optional K
+// or M suffix, "default" for DefaultCache, or "host" for DetectCache.
+func ParseCache(s string) (Cache, error) {
+	switch s {
+	case "default":
+		return DefaultCache, nil
+	case "host", "":
+		return DetectCache(), nil
+	}
+	a, b, ok := strings.Cut(s, ",")
+	if !ok {
+		return Cache{}, fmt.Errorf("-cache %q: want L1,L2 such as 32K,512K, or host or default", s)
+	}
+	l1, err1 := parseBytes(a)
+	l2, err2 := parseBytes(b)
+	if err1 != nil || err2 != nil || l1 < 4<<10 || l2 < l1 || l2 > 1<<30 {
+		return Cache{}, fmt.Errorf("-cache %q: want L1,L2 such as 32K,512K, with 4K <= L1 <= L2 <= 1G", s)
+	}
+	return Cache{L1: l1, L2: l2}, nil
+}
+
+func parseBytes(s string) (int, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	mul := 1
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mul, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mul, s = 1<<20, strings.TrimSuffix(s, "M")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mul, nil
+}
+
+// DetectCache reads the data cache sizes of cpu0 from Linux's sysfs
+// (/sys/devices/system/cpu/cpu0/cache/index*/), then from the "cache size"
+// line of /proc/cpuinfo (the L2 on AMD's CPUs, as some virtual machines
+// show no sysfs cache entries), and falls back to DefaultCache for what it
+// cannot read.
+func DetectCache() Cache {
+	c := Cache{}
+	for i := range 8 {
+		dir := fmt.Sprintf("/sys/devices/system/cpu/cpu0/cache/index%d/", i)
+		level, err1 := os.ReadFile(dir + "level")
+		typ, err2 := os.ReadFile(dir + "type")
+		size, err3 := os.ReadFile(dir + "size")
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue
+		}
+		n, err := parseBytes(string(size))
+		if err != nil || strings.TrimSpace(string(typ)) == "Instruction" {
+			continue
+		}
+		switch strings.TrimSpace(string(level)) {
+		case "1":
+			c.L1 = n
+		case "2":
+			c.L2 = n
+		}
+	}
+	if c.L2 == 0 {
+		if f, err := os.Open("/proc/cpuinfo"); err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				k, v, ok := strings.Cut(sc.Text(), ":")
+				if ok && strings.TrimSpace(k) == "cache size" {
+					if n, err := parseBytes(strings.TrimSuffix(strings.TrimSpace(v), "B")); err == nil && n >= 128<<10 && n <= 4<<20 {
+						c.L2 = n
+					}
+					break
+				}
+			}
+			f.Close()
+		}
+	}
+	if c.L1 < 4<<10 {
+		c.L1 = DefaultCache.L1
+	}
+	if c.L2 < c.L1 {
+		c.L2 = DefaultCache.L2
+	}
+	return c
+}
+
+// tileMinMACs is the fewest multiply-accumulates per sample for which a
+// convolution runs tiled: below it the unrolled kernels, whose shapes are
+// constants, win.
+const tileMinMACs = 20_000_000
+
+// planTiled returns the tiled schedule of layer i, or nil when the layer
+// keeps its unrolled or Winograd kernels. A convolution is tiled when its
+// kernel does not fit in L1 (so the unrolled kernels would stream it from
+// L2 for every block of pixels) and it is large enough to pay for packing
+// its weights on every pass, and does not run Winograd: ReLU or no activation (sigmoid and tanh
+// follow as for the other kernels), input channels in fours (the
+// broadcasts load four), and output channels in blocks of 32.
+func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
+	l := &g.m.Layers[i]
+	if l.Kind != dsl.KindConv2D || l.In[2]%4 != 0 || l.Out[2]%32 != 0 || g.wino(i) {
+		return nil
+	}
+	if a := g.act(i); a != "relu" && !simdAct(a) {
+		return nil
+	}
+	kernelBytes := l.Kernel[0] * l.Kernel[1] * l.In[2] * l.Out[2] * 4
+	macs := l.Out[0] * l.Out[1] * l.Kernel[0] * l.Kernel[1] * l.In[2] * l.Out[2]
+	if kernelBytes <= cache.L1 || macs < tileMinMACs {
+		return nil
+	}
+	lh, lw := g.live(i)
+	p := &runtime.ConvPlan{
+		Layer: l.Name,
+		InH:   l.In[0] + l.Pad[0] + l.Pad[1], InW: l.In[1] + l.Pad[2] + l.Pad[3], Ci: l.In[2],
+		OutH: l.Out[0], OutW: l.Out[1], Co: l.Out[2],
+		LiveH: lh, LiveW: lw,
+		KH: l.Kernel[0], KW: l.Kernel[1], SH: l.Strides[0], SW: l.Strides[1],
+		ReLU:   g.act(i) == "relu",
+		Width:  16,
+		Pixels: 2,
+		L1:     cache.L1, L2: cache.L2,
+	}
+	if p.Co%64 != 0 {
+		p.Width = 8
+	}
+	p.Block = 4 * p.Width
+	// The largest chunk of input channels whose pass (weight slab, input
+	// rows, output row) fills at most 3/4 of L2, leaving room for the
+	// next rows' input; at least 4 channels.
+	p.Chunk = 4
+	for c := p.Ci; c >= 4; c-- {
+		if p.Ci%c != 0 || c%4 != 0 {
+			continue
+		}
+		p.Chunk = c
+		slab, rows, out := p.Workset()
+		if slab+rows+out <= cache.L2*3/4 {
+			break
+		}
+	}
+	return p
+}
+
+// convForwardTiled returns the body of layer i's tiled forward kernel.
+func (g *gen) convForwardTiled(i int) string {
+	b := "nil"
+	if g.m.Layers[i].UseBias {
+		b = "b[:]"
+	}
+	return fmt.Sprintf("runtime.ConvTiled(&tilePlan%d, in[:], k[:], %s, out[:], ts)", i, b)
+}
+
+// tilePlans emits the schedule of each tiled layer, with its explanation.
+func (g *gen) tilePlans(f *jen.File) {
+	for i, p := range g.tiles {
+		if p == nil {
+			continue
+		}
+		f.Comment(fmt.Sprintf("tilePlan%d is the schedule of %s:\n%s", i, g.layerComment(&g.m.Layers[i]), p.Explain()))
+		f.Var().Id(fmt.Sprintf("tilePlan%d", i)).Op("=").Qual(RuntimePath, "ConvPlan").Values(jen.DictFunc(func(d jen.Dict) {
+			d[jen.Id("Layer")] = jen.Lit(p.Layer)
+			for _, kv := range []struct {
+				name string
+				v    int
+			}{
+				{"InH", p.InH}, {"InW", p.InW}, {"Ci", p.Ci}, {"OutH", p.OutH}, {"OutW", p.OutW}, {"Co", p.Co},
+				{"LiveH", p.LiveH}, {"LiveW", p.LiveW}, {"KH", p.KH}, {"KW", p.KW}, {"SH", p.SH}, {"SW", p.SW},
+				{"Width", p.Width}, {"Block", p.Block}, {"Pixels", p.Pixels}, {"Chunk", p.Chunk}, {"L1", p.L1}, {"L2", p.L2},
+			} {
+				d[jen.Id(kv.name)] = jen.Lit(kv.v)
+			}
+			d[jen.Id("ReLU")] = jen.Lit(p.ReLU)
+		}))
+	}
+}
+
+// Explain returns, for each layer of m with a kernel, the kernel the SIMD
+// build runs and why: convc build -explain prints it.
+func Explain(m *dsl.Model, opts Options) string {
+	if opts.SpecPath == "" {
+		opts.SpecPath = m.File
+	}
+	g := &gen{m: m, opts: opts}
+	g.plan()
+	var b strings.Builder
+	cache := opts.Cache
+	if cache == (Cache{}) {
+		cache = DefaultCache
+	}
+	fmt.Fprintf(&b, "# %s, planned for L1 %d KiB, L2 %d KiB\n", opts.SpecPath, cache.L1>>10, cache.L2>>10)
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		if l.Kind != dsl.KindConv2D && l.Kind != dsl.KindDense {
+			continue
+		}
+		fmt.Fprintf(&b, "\n%s\n", g.layerComment(l))
+		macs := l.Out.Size() * l.Kernel[0] * l.Kernel[1] * l.In[2]
+		if l.Kind == dsl.KindDense {
+			macs = l.In[0] * l.Units
+		}
+		switch {
+		case g.tiles[i] != nil:
+			b.WriteString("  " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n  ") + "\n")
+		case g.wino(i):
+			th, tw := g.winoGrid(i)
+			fmt.Fprintf(&b, "  Winograd F(2x2, 3x3) over %dx%d tiles in bands of %d tile rows: 2.25x fewer multiplies than direct\n", th, tw, g.winoBand(i))
+		case l.Kind == dsl.KindConv2D:
+			why := "its kernel fits in L1"
+			if macs < tileMinMACs {
+				why = fmt.Sprintf("%d multiply-adds, too few to pay for packing weights", macs)
+			}
+			if l.In[2]%4 != 0 || l.Out[2]%32 != 0 {
+				why = "its channels are not in fours (input) and 32s (output)"
+			}
+			fmt.Fprintf(&b, "  unrolled direct convolution with constant shapes: %s\n", why)
+		default:
+			b.WriteString("  Dense kernel vectorized over units\n")
+		}
+	}
+	return b.String()
+}
