@@ -111,7 +111,7 @@ def main():
             loss.backward()
             opt.step()
 
-        res["finetune_img_s"] = 32 / timed(step, args.reps)
+        res["finetune_train_img_s"] = 32 / timed(step, args.reps)
 
     if want("layers"):
         size, c = 180, 3

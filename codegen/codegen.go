@@ -282,11 +282,16 @@ func (g *gen) modelFile() *jen.File {
 		"the runtime can train it, and Predict and PredictBatch run inference. A\n" +
 		"Model is safe for concurrent use by several goroutines as long as its\n" +
 		"weights do not change.")
-	f.Type().Id("Model").Struct(
-		jen.Id("params").Index().Index().Float32(),
-		jen.Id("once").Qual("sync", "Once"),
-		jen.Id("pred").Op("*").Qual(RuntimePath, "Predictor"),
-	)
+	f.Type().Id("Model").StructFunc(func(s *jen.Group) {
+		s.Id("params").Index().Index().Float32()
+		s.Id("once").Qual("sync", "Once")
+		s.Id("pred").Op("*").Qual(RuntimePath, "Predictor")
+		if g.anyTiled() {
+			s.Comment("packed holds the packed kernels of the tiled layers, by layer index,\n" +
+				"shared by the workers.")
+			s.Id("packed").Index(jen.Lit(len(m.Layers))).Qual(RuntimePath, "PackedConv")
+		}
+	})
 
 	f.Comment("New returns the network with every parameter set to zero. Initialize\n" +
 		"the weights with runtime.InitParams or load them from a safetensors file.")
@@ -530,7 +535,7 @@ func (g *gen) forward(f *jen.File) {
 					args = append(args, wa)
 				}
 				if g.tiles[i] != nil {
-					args = append(args, jen.Op("&").Id("w").Dot("tile"))
+					args = append(args, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
 				}
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindDense:

@@ -179,7 +179,7 @@ func (g *gen) convForwardTiled(i int) string {
 	if g.m.Layers[i].UseBias {
 		b = "b[:]"
 	}
-	return fmt.Sprintf("runtime.ConvTiled(&tilePlan%d, in[:], k[:], %s, out[:], ts)", i, b)
+	return fmt.Sprintf("runtime.ConvTiled(&tilePlan%d, in[:], k[:], %s, out[:], pk, ts)", i, b)
 }
 
 // tilePlans emits the schedule of each tiled layer, with its explanation.

@@ -126,7 +126,7 @@ func (g *gen) entryParams(d dispatched) []jen.Code {
 		ps = append(ps, winoParam(d.layer))
 	}
 	if g.usesTile(d) {
-		ps = append(ps, jen.Id("ts").Op("*").Qual(RuntimePath, "ConvScratch"))
+		ps = append(ps, jen.Id("pk").Op("*").Qual(RuntimePath, "PackedConv"), jen.Id("ts").Op("*").Qual(RuntimePath, "ConvScratch"))
 	}
 	return ps
 }

@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // ConvPlan is the schedule of one cache-tiled direct convolution: the loop
@@ -14,8 +16,8 @@ import (
 //
 // The loop nest, outermost first:
 //
-//	for each block of Block output channels (a packed weight slab):
-//	    pack the slab's weights as [tap][ci][Block]
+//	for each block of Block output channels (a slab of the packed kernel,
+//	[tap][ci][Block], see PackedConv):
 //	    for each live output row:
 //	        for each chunk of Chunk input channels:
 //	            for each pair of live output columns (one column at the end):
@@ -87,12 +89,10 @@ func (p *ConvPlan) Explain() string {
 	return b.String()
 }
 
-// ConvScratch is a worker's scratch for its tiled convolutions: one packed
-// weight slab per goroutine that a layer's work is split across. The
-// zero value works; the buffers grow on first use to the largest slab.
+// ConvScratch is a worker's state for its tiled convolutions. The zero
+// value works.
 type ConvScratch struct {
-	slabs [][]float32
-	wg    sync.WaitGroup
+	wg sync.WaitGroup
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are
@@ -101,17 +101,61 @@ type ConvScratch struct {
 	Par int
 }
 
-// Reserve makes sure the scratch holds par slabs of n floats, so that the
-// kernels do not allocate later.
-func (s *ConvScratch) Reserve(par, n int) {
-	for len(s.slabs) < par {
-		s.slabs = append(s.slabs, nil)
+// PackedConv holds one tiled layer's kernel packed into the order its
+// micro-kernel reads, [block][tap][ci][Block], shared by every worker of a
+// model. Each pass compares the kernel with the copy it was packed from,
+// in one sequential read, and packs it again when any bit differs; so
+// weights changed by an optimizer step, LoadWeights or a write into
+// Params() are always used, and a model whose weights do not change packs
+// once.
+type PackedConv struct {
+	mu     sync.RWMutex
+	src    []float32
+	packed []float32
+	block  int
+}
+
+// acquire returns the packed form of kernel k in blocks of block output
+// channels, holding a read lock that release ends.
+func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int) []float32 {
+	pk.mu.RLock()
+	if pk.block == block && len(pk.src) == len(k) && equalBits(pk.src, k) {
+		return pk.packed
 	}
-	for i := range s.slabs {
-		if cap(s.slabs[i]) < n {
-			s.slabs[i] = make([]float32, n)
+	pk.mu.RUnlock()
+	pk.mu.Lock()
+	if !(pk.block == block && len(pk.src) == len(k) && equalBits(pk.src, k)) {
+		if len(pk.src) != len(k) {
+			pk.src = make([]float32, len(k))
+			pk.packed = make([]float32, len(k))
 		}
+		copy(pk.src, k)
+		taps, ci, co := p.KH*p.KW, p.Ci, p.Co
+		nb := co / block
+		// Read k in order; write each block's run of channels.
+		for t := range taps {
+			for c := range ci {
+				row := k[(t*ci+c)*co : (t*ci+c+1)*co]
+				for cb := range nb {
+					copy(pk.packed[((cb*taps+t)*ci+c)*block:][:block], row[cb*block:])
+				}
+			}
+		}
+		pk.block = block
 	}
+	pk.mu.Unlock()
+	pk.mu.RLock()
+	return pk.packed
+}
+
+func (pk *PackedConv) release() { pk.mu.RUnlock() }
+
+// equalBits reports whether a and b hold the same bits.
+func equalBits(a, b []float32) bool {
+	if len(a) == 0 {
+		return len(b) == 0
+	}
+	return bytes.Equal(unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a)), unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b)))
 }
 
 // Parallel is implemented by generated workers whose kernels can split one

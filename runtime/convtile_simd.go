@@ -21,17 +21,19 @@ var forceAVX2 = false
 // order, k the kernel in Keras's HWIO layout, b the bias (nil without one)
 // and out (OutH, OutW, Co). The input must be followed by at least 3
 // readable floats (the kernels load 4 floats to broadcast one). It
-// splits the work across s.Par goroutines.
-func ConvTiled(p *ConvPlan, in, k, b, out []float32, s *ConvScratch) {
+// splits the work across s.Par goroutines, and reads the kernel packed
+// by pk, which the model's workers share.
+func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScratch) {
 	width, block := p.Width, p.Block
 	if !hasAVX512 || forceAVX2 {
 		width, block = 8, p.Block*8/p.Width
 	}
 	nb := p.Co / block
 	par := max(s.Par, 1)
-	s.Reserve(par, p.KH*p.KW*p.Ci*block)
+	packed := pk.acquire(p, k, block)
+	defer pk.release()
 	if par == 1 {
-		convTiledPart(p, width, block, 0, nb, 0, p.LiveH, in, k, b, out, s.slabs[0])
+		convTiledPart(p, width, block, 0, nb, 0, p.LiveH, in, b, out, packed)
 		return
 	}
 	// Split the channel blocks when there are enough to go round; each
@@ -42,7 +44,7 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, s *ConvScratch) {
 	var own tileJob
 	for g := range par {
 		j := tileJob{p: p, width: width, block: block, b0: 0, b1: nb, y0: 0, y1: p.LiveH,
-			in: in, k: k, b: b, out: out, slab: s.slabs[g], wg: wg}
+			in: in, b: b, out: out, packed: packed, wg: wg}
 		if nb >= par {
 			j.b0, j.b1 = g*nb/par, (g+1)*nb/par
 		} else {
@@ -66,15 +68,15 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, s *ConvScratch) {
 
 // tileJob is one goroutine's part of a ConvTiled call.
 type tileJob struct {
-	p                   *ConvPlan
-	width, block        int
-	b0, b1, y0, y1      int
-	in, k, b, out, slab []float32
-	wg                  *sync.WaitGroup
+	p                  *ConvPlan
+	width, block       int
+	b0, b1, y0, y1     int
+	in, b, out, packed []float32
+	wg                 *sync.WaitGroup
 }
 
 func (j *tileJob) run() {
-	convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.k, j.b, j.out, j.slab)
+	convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.b, j.out, j.packed)
 }
 
 var (
@@ -98,7 +100,7 @@ func startTileHelpers() {
 
 // convTiledPart runs the channel blocks [b0, b1) over the output rows
 // [y0, y1).
-func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, k, b, out, slab []float32) {
+func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, packed []float32) {
 	ci, co := p.Ci, p.Co
 	taps := p.KH * p.KW
 	cs := uintptr(ci * 4)
@@ -112,14 +114,9 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, k, b, out,
 	}
 	_ = in[p.InH*p.InW*ci-1]
 	_ = out[p.OutH*p.OutW*co-1]
-	_ = k[taps*ci*co-1]
+	_ = packed[taps*ci*co-1]
 	for cb := b0; cb < b1; cb++ {
-		// Pack the slab: [tap][ci][block] from HWIO's [tap][ci][co].
-		for t := range taps {
-			for c := range ci {
-				copy(slab[(t*ci+c)*block:(t*ci+c+1)*block], k[(t*ci+c)*co+cb*block:])
-			}
-		}
+		slab := packed[cb*taps*ci*block:]
 		var bias unsafe.Pointer
 		if b != nil {
 			bias = unsafe.Pointer(&b[cb*block])

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -81,11 +82,12 @@ func TestConvTiledMatchesNaive(t *testing.T) {
 		}
 		want := naiveConv(p, in, k, b)
 		var first []float32
+		var pk PackedConv
 		for _, avx2 := range []bool{false, true} {
 			for _, par := range []int{1, 3} {
 				forceAVX2 = avx2
 				out := make([]float32, p.OutH*p.OutW*p.Co)
-				ConvTiled(p, in, k, b, out, &ConvScratch{Par: par})
+				ConvTiled(p, in, k, b, out, &pk, &ConvScratch{Par: par})
 				forceAVX2 = false
 				scale := math.Sqrt(float64(p.KH * p.KW * p.Ci))
 				for i, w := range want {
@@ -103,6 +105,62 @@ func TestConvTiledMatchesNaive(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestConvTiledRepacks checks that a changed kernel is packed again: the
+// shared packed copy never serves stale weights.
+func TestConvTiledRepacks(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	p := randomPlan(r)
+	in := make([]float32, p.InH*p.InW*p.Ci+3)
+	k := make([]float32, p.KH*p.KW*p.Ci*p.Co)
+	for i := range in[:len(in)-3] {
+		in[i] = r.Float32()
+	}
+	var pk PackedConv
+	out := make([]float32, p.OutH*p.OutW*p.Co)
+	ConvTiled(p, in, k, nil, out, &pk, &ConvScratch{})
+	for i := range k {
+		k[i] = r.Float32() - 0.5
+	}
+	k[len(k)-1] = 1e-30 // a change in the last float alone must show too
+	want := naiveConv(p, in, k, nil)
+	ConvTiled(p, in, k, nil, out, &pk, &ConvScratch{})
+	for i, w := range want {
+		if math.Abs(float64(out[i])-w) > 1e-4*(1+math.Abs(w)) {
+			t.Fatalf("out[%d] = %v after the kernel changed, want %v", i, out[i], w)
+		}
+	}
+}
+
+// BenchmarkConvTiled measures the tiled kernel on VGG16's convolutions at
+// 180x180, with the chunk sizes around the planned one.
+func BenchmarkConvTiled(b *testing.B) {
+	for _, l := range []struct {
+		name         string
+		size, ci, co int
+	}{
+		{"block1_conv2", 180, 64, 64}, {"block2_conv2", 90, 128, 128}, {"block3_conv2", 45, 256, 256},
+		{"block4_conv1", 22, 256, 512}, {"block4_conv2", 22, 512, 512}, {"block5_conv2", 11, 512, 512},
+	} {
+		for _, chunk := range []int{32, 64, 128, 256, 512} {
+			if chunk > l.ci {
+				continue
+			}
+			p := &ConvPlan{Layer: l.name, InH: l.size + 2, InW: l.size + 2, Ci: l.ci, OutH: l.size, OutW: l.size, Co: l.co,
+				LiveH: l.size, LiveW: l.size, KH: 3, KW: 3, SH: 1, SW: 1, ReLU: true, Width: 16, Block: 64, Pixels: 2, Chunk: chunk}
+			b.Run(fmt.Sprintf("%s/chunk%d", l.name, chunk), func(b *testing.B) {
+				in := make([]float32, p.InH*p.InW*p.Ci+3)
+				k := make([]float32, 9*p.Ci*p.Co)
+				out := make([]float32, p.OutH*p.OutW*p.Co)
+				var pk PackedConv
+				for b.Loop() {
+					ConvTiled(p, in, k, nil, out, &pk, &ConvScratch{})
+				}
+				b.ReportMetric(2*9*float64(l.size*l.size*l.ci*l.co)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
 		}
 	}
 }

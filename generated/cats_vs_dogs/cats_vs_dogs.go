@@ -305,6 +305,11 @@ type Model struct {
 	params [][]float32
 	once   sync.Once
 	pred   *runtime.Predictor
+	/*
+	   packed holds the packed kernels of the tiled layers, by layer index,
+	   shared by the workers.
+	*/
+	packed [13]runtime.PackedConv
 }
 
 /*
@@ -514,7 +519,7 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs.cnn:15
-	forward10(&w.a9, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a10, &w.bc, &w.tile)
+	forward10(&w.a9, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a10, &w.bc, &m.packed[10], &w.tile)
 
 	// flatten: Flatten() (7, 7, 256) -> (12544), specs/cats_vs_dogs.cnn:16
 	// Flatten reuses the row-major buffer of the layer before it.

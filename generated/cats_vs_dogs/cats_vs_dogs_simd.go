@@ -9423,13 +9423,13 @@ func backward9(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[8
 }
 
 // forward10 is the AVX2 version of forward10Generic: conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs.cnn:15.
-func forward10(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32, ts *runtime.ConvScratch) {
+func forward10(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	if !useSIMD {
 		forward10Generic(in, k, b, out)
 		return
 	}
 	var _ unsafe.Pointer
-	runtime.ConvTiled(&tilePlan10, in[:], k[:], b[:], out[:], ts)
+	runtime.ConvTiled(&tilePlan10, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 

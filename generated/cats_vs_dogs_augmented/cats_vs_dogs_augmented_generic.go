@@ -150,7 +150,7 @@ func backward12(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[
 }
 
 // forward13 runs forward13Generic: conv2d_4.
-func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32, ts *runtime.ConvScratch) {
+func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	forward13Generic(in, k, b, out)
 }
 

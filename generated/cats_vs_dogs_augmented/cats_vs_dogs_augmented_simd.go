@@ -9423,13 +9423,13 @@ func backward12(dz *[20736]float32, arg *[20736]int32, y *[20736]float32, din *[
 }
 
 // forward13 is the AVX2 version of forward13Generic: conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18.
-func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32, ts *runtime.ConvScratch) {
+func forward13(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	if !useSIMD {
 		forward13Generic(in, k, b, out)
 		return
 	}
 	var _ unsafe.Pointer
-	runtime.ConvTiled(&tilePlan13, in[:], k[:], b[:], out[:], ts)
+	runtime.ConvTiled(&tilePlan13, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 

@@ -252,7 +252,7 @@ func BenchmarkConv2d_4Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward13(&w.a12, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a13, &w.bc, &w.tile)
+		forward13(&w.a12, (*[589824]float32)(m.params[8]), (*[256]float32)(m.params[9]), &w.a13, &w.bc, &m.packed[13], &w.tile)
 	}
 }
 
