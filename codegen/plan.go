@@ -226,10 +226,6 @@ func Explain(m *dsl.Model, opts Options) string {
 			continue
 		}
 		fmt.Fprintf(&b, "\n%s\n", g.layerComment(l))
-		macs := l.Out.Size() * l.Kernel[0] * l.Kernel[1] * l.In[2]
-		if l.Kind == dsl.KindDense {
-			macs = l.In[0] * l.Units
-		}
 		switch {
 		case g.tiles[i] != nil:
 			b.WriteString("  " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n  ") + "\n")
@@ -237,6 +233,7 @@ func Explain(m *dsl.Model, opts Options) string {
 			th, tw := g.winoGrid(i)
 			fmt.Fprintf(&b, "  Winograd F(2x2, 3x3) over %dx%d tiles in bands of %d tile rows: 2.25x fewer multiplies than direct\n", th, tw, g.winoBand(i))
 		case l.Kind == dsl.KindConv2D:
+			macs := l.Out.Size() * l.Kernel[0] * l.Kernel[1] * l.In[2]
 			why := "its kernel fits in L1"
 			if macs < tileMinMACs {
 				why = fmt.Sprintf("%d multiply-adds, too few to pay for packing weights", macs)

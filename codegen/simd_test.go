@@ -19,6 +19,23 @@ import (
 // SIMD forward does not fuse, and pools that leave the last rows and columns
 // of a convolution unread.
 var awkwardSpecs = map[string]string{
+	// Convolutions large enough to run tiled (see planTiled): an odd width
+	// (the one-pixel tail), stride 2 with "same" padding, 224 output
+	// channels (8-float plans), no bias with tanh after the kernel, and a
+	// pool that leaves the last row and column of a tiled layer unread.
+	"tiled": `model tiled {
+    Input(shape=(33, 33, 4))
+    Conv2D(64, 3, padding="same", activation="relu")
+    Conv2D(64, 3, padding="same", activation="relu")
+    Conv2D(224, 3, strides=2, padding="same", use_bias=False, activation="tanh")
+    Conv2D(64, 3, activation="relu")
+    MaxPooling2D(2)
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+fit(data=image_directory("tiled", image_size=(33, 33), color_mode="rgba"), epochs=1, batch_size=4)
+`,
 	"odd": `model odd {
     Input(shape=(9, 11, 3))
     Conv2D(8, 3, strides=2, padding="same", activation="relu")
@@ -256,6 +273,65 @@ func TestWinogradBands(t *testing.T) {
 			if got := g.winoBand(i); got != want {
 				t.Errorf("%s: layer %d computes %d rows of tiles at a time, want %d", c.name, i, got, want)
 			}
+		}
+	}
+}
+
+// TestTiledChosen checks which convolutions run tiled and how they are
+// planned, so that a change to the rule cannot quietly turn it off.
+func TestTiledChosen(t *testing.T) {
+	type want struct {
+		layer, width, chunk int
+		live                [2]int
+	}
+	cases := []struct {
+		name, path string
+		cache      Cache
+		want       []want
+	}{
+		{"tiled", "", DefaultCache, []want{{2, 16, 64, [2]int{33, 33}}, {3, 8, 64, [2]int{17, 17}}, {4, 16, 112, [2]int{14, 14}}}},
+		{"vgg16_base", "../bench/specs/vgg16_base.cnn", DefaultCache, []want{
+			{2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 64, [2]int{90, 90}},
+			{7, 16, 128, [2]int{45, 45}}, {8, 16, 128, [2]int{45, 45}}, {9, 16, 128, [2]int{44, 44}},
+			{11, 16, 128, [2]int{22, 22}}, {12, 16, 128, [2]int{22, 22}}, {13, 16, 128, [2]int{22, 22}},
+			{15, 16, 128, [2]int{11, 11}}, {16, 16, 128, [2]int{11, 11}}, {17, 16, 128, [2]int{10, 10}}}},
+		{"vgg16_base", "../bench/specs/vgg16_base.cnn", Cache{L1: 48 << 10, L2: 1 << 20}, []want{
+			{2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 128, [2]int{90, 90}},
+			{7, 16, 128, [2]int{45, 45}}, {8, 16, 256, [2]int{45, 45}}, {9, 16, 256, [2]int{44, 44}},
+			{11, 16, 256, [2]int{22, 22}}, {12, 16, 256, [2]int{22, 22}}, {13, 16, 256, [2]int{22, 22}},
+			{15, 16, 256, [2]int{11, 11}}, {16, 16, 256, [2]int{11, 11}}, {17, 16, 256, [2]int{10, 10}}}},
+		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{10, 16, 128, [2]int{7, 7}}}},
+		{"mnist", "../specs/mnist.cnn", DefaultCache, nil},
+	}
+	for _, c := range cases {
+		var m *dsl.Model
+		var errs dsl.ErrorList
+		if c.path == "" {
+			m, errs = dsl.Check(c.name+".cnn", []byte(awkwardSpecs[c.name]))
+		} else {
+			m, errs = dsl.CheckFile(c.path)
+		}
+		if err := errs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		g := &gen{m: m, opts: Options{Cache: c.cache}}
+		g.plan()
+		var got []want
+		for i, p := range g.tiles {
+			if p == nil {
+				continue
+			}
+			got = append(got, want{i, p.Width, p.Chunk, [2]int{p.LiveH, p.LiveW}})
+			if p.Block != 4*p.Width || p.Co%p.Block != 0 || p.Ci%p.Chunk != 0 {
+				t.Errorf("%s layer %d: inconsistent plan %+v", c.name, i, *p)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s with %v: tiled layers (index, width, chunk, live) = %v, want %v", c.name, c.cache, got, c.want)
+		}
+		ex := Explain(m, Options{Cache: c.cache})
+		if n := strings.Count(ex, "tiled direct convolution"); n != len(c.want) {
+			t.Errorf("%s: -explain names %d tiled layers, want %d:\n%s", c.name, n, len(c.want), ex)
 		}
 	}
 }
