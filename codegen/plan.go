@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -58,7 +59,7 @@ func parseBytes(s string) (int, error) {
 	case strings.HasSuffix(s, "M"):
 		mul, s = 1<<20, strings.TrimSuffix(s, "M")
 	}
-	n, err := strconv.Atoi(s)
+	n, err := strconv.Atoi(strings.TrimSpace(s))
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
@@ -66,10 +67,10 @@ func parseBytes(s string) (int, error) {
 }
 
 // DetectCache reads the data cache sizes of cpu0 from Linux's sysfs
-// (/sys/devices/system/cpu/cpu0/cache/index*/), then from the "cache size"
-// line of /proc/cpuinfo (the L2 on AMD's CPUs, as some virtual machines
-// show no sysfs cache entries), and falls back to DefaultCache for what it
-// cannot read.
+// (/sys/devices/system/cpu/cpu0/cache/index*/); where a virtual machine
+// shows no sysfs cache entries, from getconf (glibc reads them with CPUID),
+// then from the "cache size" line of /proc/cpuinfo (the L2 on AMD's CPUs).
+// It falls back to DefaultCache for what it cannot read.
 func DetectCache() Cache {
 	c := Cache{}
 	for i := range 8 {
@@ -91,6 +92,23 @@ func DetectCache() Cache {
 			c.L2 = n
 		}
 	}
+	getconf := func(name string) int {
+		out, err := exec.Command("getconf", name).Output()
+		if err != nil {
+			return 0
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	if c.L1 == 0 {
+		c.L1 = getconf("LEVEL1_DCACHE_SIZE")
+	}
+	if c.L2 == 0 {
+		c.L2 = getconf("LEVEL2_CACHE_SIZE")
+	}
 	if c.L2 == 0 {
 		if f, err := os.Open("/proc/cpuinfo"); err == nil {
 			sc := bufio.NewScanner(f)
@@ -106,10 +124,10 @@ func DetectCache() Cache {
 			f.Close()
 		}
 	}
-	if c.L1 < 4<<10 {
+	if c.L1 < 4<<10 || c.L1 > 1<<20 {
 		c.L1 = DefaultCache.L1
 	}
-	if c.L2 < c.L1 {
+	if c.L2 < c.L1 || c.L2 > 64<<20 {
 		c.L2 = DefaultCache.L2
 	}
 	return c
@@ -156,18 +174,22 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 		p.Width = 8
 	}
 	p.Block = 4 * p.Width
-	// The largest chunk of input channels whose pass (weight slab, input
-	// rows, output row) fills at most 3/4 of L2, leaving room for the
-	// next rows' input; at least 4 channels.
-	p.Chunk = 4
-	for c := p.Ci; c >= 4; c-- {
-		if p.Ci%c != 0 || c%4 != 0 {
-			continue
-		}
-		p.Chunk = c
-		slab, rows, out := p.Workset()
-		if slab+rows+out <= cache.L2*3/4 {
-			break
+	// All input channels in one pass when the pass (weight slab, input
+	// rows, output row) fills at most 3/4 of L2: each output is then
+	// written once. Otherwise the largest chunk whose weight slab fills at
+	// most 3/4 of L1, so that the pixel pairs of a row reload their weights
+	// from L1, not L2: with 2 pixels a block, every weight vector feeds
+	// only 2 multiply-adds, and L2 cannot deliver 64 bytes per 2 of them.
+	// (Measured on VGG16's layers on Zen 5: 125-143 GFLOP/s with 16
+	// channels, against 80-100 with chunks of 32 to 512 that do not fit
+	// L1; 141-152 with all channels where they fit L2.)
+	p.Chunk = p.Ci
+	if slab, rows, out := p.Workset(); slab+rows+out > cache.L2*3/4 {
+		p.Chunk = 4
+		for c := 4; c <= p.Ci; c += 4 {
+			if p.Ci%c == 0 && p.KH*p.KW*c*p.Block*4 <= cache.L1*3/4 {
+				p.Chunk = c
+			}
 		}
 	}
 	return p

@@ -27,8 +27,8 @@ import (
 //
 // Partial sums of a chunk stay in the output row, which is in L1; the
 // bias starts the first chunk and ReLU ends the last. The weight slab of a
-// chunk is reused by every pixel pair of a row and, while it stays in L2,
-// by the next rows.
+// chunk is reused by every pixel pair of a row from L1 (a small chunk) or
+// L2 (all channels at once), and, while it stays in L2, by the next rows.
 type ConvPlan struct {
 	// Layer is the layer's name, for errors and the explanation.
 	Layer string

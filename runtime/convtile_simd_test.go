@@ -145,7 +145,7 @@ func BenchmarkConvTiled(b *testing.B) {
 		{"block1_conv2", 180, 64, 64}, {"block2_conv2", 90, 128, 128}, {"block3_conv2", 45, 256, 256},
 		{"block4_conv1", 22, 256, 512}, {"block4_conv2", 22, 512, 512}, {"block5_conv2", 11, 512, 512},
 	} {
-		for _, chunk := range []int{32, 64, 128, 256, 512} {
+		for _, chunk := range []int{8, 16, 32, 64, 128, 256, 512} {
 			if chunk > l.ci {
 				continue
 			}
@@ -155,6 +155,15 @@ func BenchmarkConvTiled(b *testing.B) {
 				in := make([]float32, p.InH*p.InW*p.Ci+3)
 				k := make([]float32, 9*p.Ci*p.Co)
 				out := make([]float32, p.OutH*p.OutW*p.Co)
+				// Random values: untouched zero pages would all map to one
+				// physical page and stay in cache.
+				r := rand.New(rand.NewPCG(5, 6))
+				for i := range in {
+					in[i] = r.Float32()
+				}
+				for i := range k {
+					k[i] = r.Float32() - 0.5
+				}
 				var pk PackedConv
 				for b.Loop() {
 					ConvTiled(p, in, k, nil, out, &pk, &ConvScratch{})
