@@ -61,6 +61,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--only", default="", help="comma-separated subset of: cats,vgg,finetune,layers")
+    ap.add_argument("--rss", action="store_true", help="also print the peak RSS of the finetune run as finetune_rss_mb")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -126,6 +127,9 @@ def main():
                     c = f
                 size //= 2
         res["vgg_layer_ms"] = layers
+    if args.rss:
+        import resource
+        res["finetune_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(res), flush=True)
 
 

@@ -109,6 +109,13 @@ type gen struct {
 	// kernels that have a portable and a SIMD version.
 	cur      int
 	dispatch []dispatched
+	// shared names the worker fields that are pointers into the shared
+	// buffers of the frozen prefix (see sharePrefix), and shareSize the
+	// floats of each shared buffer.
+	shared    map[string]int
+	shareSize [3]int
+	// usedD names the gradient fields that Backward reads or writes.
+	usedD map[string]bool
 	// tiles holds the tiled schedule of each layer that has one.
 	tiles []*runtime.ConvPlan
 	// benches are the kernel calls of Forward and Backward, benchmarked one
@@ -196,6 +203,82 @@ func (g *gen) plan() {
 	for i := range g.m.Layers {
 		g.tiles[i] = g.planTiled(i, cache)
 	}
+	g.sharePrefix()
+}
+
+// backLow returns the lowest layer that Backward processes, or the number
+// of layers when it processes none.
+func (g *gen) backLow() int {
+	low := len(g.m.Layers)
+	for i := len(g.m.Layers) - 1; i >= 1; i-- {
+		l := &g.m.Layers[i]
+		if !g.needDIn[i] && !(l.Trainable && len(l.Params) > 0) {
+			break
+		}
+		low = i
+	}
+	return low
+}
+
+// sharePrefix lets the frozen layers below the lowest layer that Backward
+// processes write their outputs into two buffers in turn, and their padded
+// inputs into a third: nothing reads them after the next layer has run,
+// so a VGG16 base frozen up to block 4 keeps one image's activations of
+// its first blocks only while it computes them. Only convolution, pooling,
+// Rescaling and Flatten layers share; the prefix stops at any other layer,
+// and before the input of the lowest processed layer, which its weight
+// gradient reads. It also records which gradient fields Backward uses, so
+// that the worker declares no others.
+func (g *gen) sharePrefix() {
+	n := len(g.m.Layers)
+	low := g.backLow()
+	g.shared = map[string]int{}
+	// Backward always copies its argument into the last layer's gradient.
+	g.usedD = map[string]bool{g.dout[n-1]: true}
+	for i := low; i < n; i++ {
+		g.usedD[g.dout[i]] = true
+		if g.needDIn[i] {
+			g.usedD[g.dout[i-1]] = true
+		}
+	}
+	// end is the last layer that may share: below low-1, below the output,
+	// and below the input of the first layer that cannot share (Dropout and
+	// the Random* layers copy their input as an array in inference).
+	end := min(low-2, n-2)
+	for i := 1; i < n; i++ {
+		switch g.m.Layers[i].Kind {
+		case dsl.KindFlatten, dsl.KindConv2D, dsl.KindMaxPooling2D, dsl.KindAveragePooling2D, dsl.KindRescaling:
+			continue
+		}
+		end = min(end, i-2)
+		if g.m.Layers[i-1].Kind == dsl.KindFlatten {
+			end = min(end, i-3)
+		}
+		break
+	}
+	k := 0
+	for i := 1; i <= end; i++ {
+		l := &g.m.Layers[i]
+		if l.Kind == dsl.KindFlatten {
+			continue
+		}
+		if l.Kind == dsl.KindConv2D && hasPad(l) {
+			g.shared[fmt.Sprintf("p%d", i)] = 2
+			g.shareSize[2] = max(g.shareSize[2], g.inSize(i))
+		}
+		g.shared[g.out[i]] = k % 2
+		g.shareSize[k%2] = max(g.shareSize[k%2], l.Out.Size())
+		k++
+	}
+}
+
+// ref returns the worker field name as a pointer to its array: &w.name,
+// or w.name for the fields that already are pointers into a shared buffer.
+func (g *gen) ref(name string) *jen.Statement {
+	if _, ok := g.shared[name]; ok {
+		return jen.Id("w").Dot(name)
+	}
+	return jen.Op("&").Id("w").Dot(name)
 }
 
 // anyTiled reports whether some layer runs a tiled kernel.
@@ -356,9 +439,28 @@ func (g *gen) modelFile() *jen.File {
 	)
 
 	f.Comment("NewWorker returns a worker with its own activation arena.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("NewWorker").Params().Qual(RuntimePath, "Worker").Block(
-		jen.Return(jen.Op("&").Id("worker").Values(jen.Id("m").Op(":").Id("m"))),
-	)
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("NewWorker").Params().Qual(RuntimePath, "Worker").BlockFunc(func(b *jen.Group) {
+		if len(g.shared) == 0 {
+			b.Return(jen.Op("&").Id("worker").Values(jen.Id("m").Op(":").Id("m")))
+			return
+		}
+		b.Id("w").Op(":=").Op("&").Id("worker").Values(jen.Id("m").Op(":").Id("m"))
+		b.Comment("The frozen layers at the bottom take turns with two buffers, and their\npadded inputs share a third.")
+		for i := range m.Layers {
+			for _, name := range []string{g.out[i], fmt.Sprintf("p%d", i)} {
+				k, ok := g.shared[name]
+				if !ok || (name == g.out[i] && m.Layers[i].Kind == dsl.KindFlatten) {
+					continue
+				}
+				size := m.Layers[i].Out.Size()
+				if name != g.out[i] {
+					size = g.inSize(i)
+				}
+				b.Id("w").Dot(name).Op("=").Parens(arr(size)).Call(jen.Id("w").Dot(fmt.Sprintf("share%d", k)).Index(jen.Op(":").Lit(size)))
+			}
+		}
+		b.Return(jen.Id("w"))
+	})
 
 	g.workerType(f)
 	if g.anyTiled() {
@@ -403,8 +505,14 @@ func (g *gen) workerType(f *jen.File) {
 				continue
 			}
 			s.Comment(fmt.Sprintf("%s %s", l.Name, shapeString(l.Out)))
-			s.Id(g.out[i]).Index(jen.Lit(l.Out.Size())).Float32()
-			s.Id(g.dout[i]).Index(jen.Lit(l.Out.Size())).Float32()
+			if _, ok := g.shared[g.out[i]]; ok {
+				s.Id(g.out[i]).Add(arr(l.Out.Size()))
+			} else {
+				s.Id(g.out[i]).Index(jen.Lit(l.Out.Size())).Float32()
+			}
+			if g.usedD[g.dout[i]] {
+				s.Id(g.dout[i]).Index(jen.Lit(l.Out.Size())).Float32()
+			}
 			if g.deferW[i] {
 				s.Comment(fmt.Sprintf("The input and output gradient of %s for its deferred weight gradient.", l.Name))
 				s.Id(fmt.Sprintf("defIn%d", i)).Index(jen.Id("deferSlots")).Index(jen.Lit(g.inSize(i))).Float32()
@@ -416,7 +524,9 @@ func (g *gen) workerType(f *jen.File) {
 					s.Comment(fmt.Sprintf("wg%d is the Winograd state of %s in the SIMD build.", i, l.Name))
 					s.Id(fmt.Sprintf("wg%d", i)).Id(fmt.Sprintf("wino%d", i))
 				}
-				if hasPad(l) {
+				if _, ok := g.shared[fmt.Sprintf("p%d", i)]; ok {
+					s.Id(fmt.Sprintf("p%d", i)).Add(arr(g.inSize(i)))
+				} else if hasPad(l) {
 					hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
 					s.Id(fmt.Sprintf("p%d", i)).Index(jen.Lit(hp * wp * l.In[2])).Float32()
 					if g.needDIn[i] {
@@ -429,6 +539,12 @@ func (g *gen) workerType(f *jen.File) {
 				s.Id(fmt.Sprintf("mask%d", i)).Index(jen.Lit(l.Out.Size())).Float32()
 			case dsl.KindRandomFlip, dsl.KindRandomRotation, dsl.KindRandomZoom:
 				s.Id(fmt.Sprintf("aug%d", i)).Qual(RuntimePath, "AugmentState")
+			}
+		}
+		for k, n := range g.shareSize {
+			if n > 0 {
+				s.Comment(fmt.Sprintf("share%d is a buffer that frozen layers at the bottom share (see NewWorker).", k))
+				s.Id(fmt.Sprintf("share%d", k)).Index(jen.Lit(n)).Float32()
 			}
 		}
 		if g.anyTiled() {
@@ -512,16 +628,20 @@ func (g *gen) forward(f *jen.File) {
 			l := &m.Layers[i]
 			b.Line()
 			b.Comment(g.layerComment(l))
-			in := jen.Op("&").Id("w").Dot(g.out[i-1])
-			out := jen.Op("&").Id("w").Dot(g.out[i])
+			in := g.ref(g.out[i-1])
+			out := g.ref(g.out[i])
 			switch l.Kind {
 			case dsl.KindFlatten:
 				b.Comment("Flatten reuses the row-major buffer of the layer before it.")
 			case dsl.KindConv2D:
 				src := in
 				if hasPad(l) {
-					b.Id(fmt.Sprintf("pad%d", i)).Call(in, jen.Op("&").Id("w").Dot(fmt.Sprintf("p%d", i)))
-					src = jen.Op("&").Id("w").Dot(fmt.Sprintf("p%d", i))
+					if _, ok := g.shared[fmt.Sprintf("p%d", i)]; ok {
+						b.Comment("The shared buffer holds another layer's padded input: clear the border.")
+						b.Clear(jen.Id("w").Dot(fmt.Sprintf("p%d", i)).Index(jen.Op(":")))
+					}
+					b.Id(fmt.Sprintf("pad%d", i)).Call(in, g.ref(fmt.Sprintf("p%d", i)))
+					src = g.ref(fmt.Sprintf("p%d", i))
 				}
 				args := []jen.Code{src, g.paramArg(i, 0)}
 				if l.UseBias {

@@ -19,6 +19,22 @@ import (
 // SIMD forward does not fuse, and pools that leave the last rows and columns
 // of a convolution unread.
 var awkwardSpecs = map[string]string{
+	// Frozen layers at the bottom share their buffers (see sharePrefix):
+	// two padded convolutions of different sizes write their padded inputs
+	// into the same buffer, whose border must still read as zeros.
+	"frozen": `model frozen {
+    Input(shape=(12, 10, 3))
+    Conv2D(8, 3, padding="same", activation="relu", trainable=False)
+    MaxPooling2D(2)
+    Conv2D(16, 3, padding="same", activation="relu", trainable=False)
+    Conv2D(16, 3, padding="same", activation="relu", trainable=False)
+    Conv2D(8, 3, padding="same", activation="relu")
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+fit(data=image_directory("frozen", image_size=(12, 10)), epochs=1, batch_size=4)
+`,
 	// Convolutions large enough to run tiled (see planTiled): an odd width
 	// (the one-pixel tail), stride 2 with "same" padding, 224 output
 	// channels (8-float plans), no bias with tanh after the kernel, and a

@@ -7,10 +7,14 @@
 package bigbench
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/convc/convc/runtime"
@@ -109,4 +113,22 @@ func Measure(w io.Writer, prefix string, net runtime.Net, workers, reps int, tra
 		res[prefix+"latency_ms"] = 1000 * median(max(reps, 10), func() { p.Predict(xs[:in], probs[:out]) })
 	}
 	return json.NewEncoder(w).Encode(res)
+}
+
+// PeakRSS returns the process's peak resident set in MB (VmHWM of
+// /proc/self/status), or 0 where it cannot be read.
+func PeakRSS() float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
 }

@@ -406,7 +406,6 @@ type worker struct {
 	bc [2027776]float32
 	// rescaling (180, 180, 3)
 	a1 [97200]float32
-	d1 [97200]float32
 	// conv2d (178, 178, 32)
 	a2 [1013888]float32
 	d2 [1013888]float32

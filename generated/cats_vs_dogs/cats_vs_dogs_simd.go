@@ -1678,13 +1678,13 @@ tilePlan10 is the schedule of conv2d_4: Conv2D(filters=256, kernel_size=3, activ
 tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (9, 9, 256) padded, kernel 3x3, strides (1, 1), live output 7x7 of (7, 7, 256)
 register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
-loops: 4 channel blocks > 7 rows > 2 chunks of 128 input channels > 4 pixel pairs > 9 taps > input channels by 4
-weights packed per channel block as [tap][ci][64]: 576 KiB a slab, 288 KiB a chunk
-a chunk pass touches 303 KiB (weights 288 + input rows 13 + output row 1) of the 512 KiB L2
+loops: 4 channel blocks > 7 rows > 32 chunks of 8 input channels > 4 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][64]: 576 KiB a slab, 18 KiB a chunk
+a chunk pass touches 20 KiB (weights 18 + input rows 0 + output row 1) of the 512 KiB L2
 */
 var tilePlan10 = runtime.ConvPlan{
 	Block:  64,
-	Chunk:  128,
+	Chunk:  8,
 	Ci:     256,
 	Co:     256,
 	InH:    9,

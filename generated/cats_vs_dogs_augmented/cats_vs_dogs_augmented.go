@@ -443,19 +443,15 @@ type worker struct {
 	bc [2027776]float32
 	// random_flip (180, 180, 3)
 	a1   [97200]float32
-	d1   [97200]float32
 	aug1 runtime.AugmentState
 	// random_rotation (180, 180, 3)
 	a2   [97200]float32
-	d2   [97200]float32
 	aug2 runtime.AugmentState
 	// random_zoom (180, 180, 3)
 	a3   [97200]float32
-	d3   [97200]float32
 	aug3 runtime.AugmentState
 	// rescaling (180, 180, 3)
 	a4 [97200]float32
-	d4 [97200]float32
 	// conv2d (178, 178, 32)
 	a5 [1013888]float32
 	d5 [1013888]float32

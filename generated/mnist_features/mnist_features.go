@@ -291,7 +291,16 @@ func (m *Model) predictor() *runtime.Predictor {
 
 // NewWorker returns a worker with its own activation arena.
 func (m *Model) NewWorker() runtime.Worker {
-	return &worker{m: m}
+	w := &worker{m: m}
+	/*
+	   The frozen layers at the bottom take turns with two buffers, and their
+	   padded inputs share a third.
+	*/
+	w.a1 = (*[21632]float32)(w.share0[:21632])
+	w.a2 = (*[5408]float32)(w.share1[:5408])
+	w.a3 = (*[7744]float32)(w.share0[:7744])
+	w.a4 = (*[1600]float32)(w.share1[:1600])
+	return w
 }
 
 /*
@@ -308,30 +317,29 @@ type worker struct {
 	// bc is the scratch of the SIMD kernels: an input broadcast 8 times.
 	bc [43264]float32
 	// conv2d (26, 26, 32)
-	a1 [21632]float32
-	d1 [21632]float32
+	a1 *[21632]float32
 	// max_pooling2d (13, 13, 32)
-	a2   [5408]float32
-	d2   [5408]float32
+	a2   *[5408]float32
 	arg2 [5408]int32
 	// conv2d_1 (11, 11, 64)
-	a3 [7744]float32
-	d3 [7744]float32
+	a3 *[7744]float32
 	// wg3 is the Winograd state of conv2d_1 in the SIMD build.
 	wg3 wino3
 	// max_pooling2d_1 (5, 5, 64)
-	a4   [1600]float32
-	d4   [1600]float32
+	a4   *[1600]float32
 	arg4 [1600]int32
 	// conv2d_2 (3, 3, 128)
 	a5 [1152]float32
-	d5 [1152]float32
 	// head (10)
 	a7 [10]float32
 	d7 [10]float32
 	// The input and output gradient of head for its deferred weight gradient.
 	defIn7 [deferSlots][1152]float32
 	defDz7 [deferSlots][10]float32
+	// share0 is a buffer that frozen layers at the bottom share (see NewWorker).
+	share0 [21632]float32
+	// share1 is a buffer that frozen layers at the bottom share (see NewWorker).
+	share1 [5408]float32
 }
 
 /*
@@ -345,27 +353,27 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	copy(w.a0[:], x[:784])
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu", trainable=False) (28, 28, 1) -> (26, 26, 32), specs/mnist_features.cnn:8
-	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
+	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), w.a1, &w.bc)
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist_features.cnn:9
 	if training {
-		forward2(&w.a1, &w.a2, &w.arg2)
+		forward2(w.a1, w.a2, &w.arg2)
 	} else {
-		infer2(&w.a1, &w.a2)
+		infer2(w.a1, w.a2)
 	}
 
 	// conv2d_1: Conv2D(64, 3, activation="relu", trainable=False) (13, 13, 32) -> (11, 11, 64), specs/mnist_features.cnn:10
-	forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc, &w.wg3)
+	forward3(w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), w.a3, &w.bc, &w.wg3)
 
 	// max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist_features.cnn:11
 	if training {
-		forward4(&w.a3, &w.a4, &w.arg4)
+		forward4(w.a3, w.a4, &w.arg4)
 	} else {
-		infer4(&w.a3, &w.a4)
+		infer4(w.a3, w.a4)
 	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu", trainable=False) (5, 5, 64) -> (3, 3, 128), specs/mnist_features.cnn:12
-	forward5(&w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
+	forward5(w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
 
 	// flatten: Flatten() (3, 3, 128) -> (1152), specs/mnist_features.cnn:13
 	// Flatten reuses the row-major buffer of the layer before it.

@@ -70,7 +70,7 @@ func BenchmarkConv2dForward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a1, &w.bc)
+		forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), w.a1, &w.bc)
 	}
 }
 
@@ -84,7 +84,7 @@ func BenchmarkMax_pooling2dForward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward2(&w.a1, &w.a2, &w.arg2)
+		forward2(w.a1, w.a2, &w.arg2)
 	}
 }
 
@@ -98,7 +98,7 @@ func BenchmarkMax_pooling2dInfer(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		infer2(&w.a1, &w.a2)
+		infer2(w.a1, w.a2)
 	}
 }
 
@@ -112,7 +112,7 @@ func BenchmarkConv2d_1Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward3(&w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a3, &w.bc, &w.wg3)
+		forward3(w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), w.a3, &w.bc, &w.wg3)
 	}
 }
 
@@ -126,7 +126,7 @@ func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward4(&w.a3, &w.a4, &w.arg4)
+		forward4(w.a3, w.a4, &w.arg4)
 	}
 }
 
@@ -140,7 +140,7 @@ func BenchmarkMax_pooling2d_1Infer(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		infer4(&w.a3, &w.a4)
+		infer4(w.a3, w.a4)
 	}
 }
 
@@ -154,7 +154,7 @@ func BenchmarkConv2d_2Forward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward5(&w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
+		forward5(w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
 	}
 }
 
