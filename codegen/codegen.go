@@ -116,8 +116,10 @@ type gen struct {
 	shareSize [3]int
 	// usedD names the gradient fields that Backward reads or writes.
 	usedD map[string]bool
-	// tiles holds the tiled schedule of each layer that has one.
-	tiles []*runtime.ConvPlan
+	// tiles holds the tiled schedule of each layer that has one, and
+	// tilesIn that of its input gradient.
+	tiles   []*runtime.ConvPlan
+	tilesIn []*runtime.ConvGradPlan
 	// benches are the kernel calls of Forward and Backward, benchmarked one
 	// by one in the generated tests.
 	benches []benchCall
@@ -200,8 +202,10 @@ func (g *gen) plan() {
 		cache = DefaultCache
 	}
 	g.tiles = make([]*runtime.ConvPlan, n)
+	g.tilesIn = make([]*runtime.ConvGradPlan, n)
 	for i := range g.m.Layers {
 		g.tiles[i] = g.planTiled(i, cache)
+		g.tilesIn[i] = g.planTiledInput(i, cache)
 	}
 	g.sharePrefix()
 }
@@ -292,9 +296,12 @@ func (g *gen) anyTiled() bool {
 }
 
 // usesTile reports whether the entry point of dispatched kernel d takes
-// the worker's tiled-convolution scratch: the forward pass of a tiled layer.
+// the model's packed kernel and the worker's tiled-convolution scratch:
+// the forward pass and the weight gradient of a tiled layer, and its tiled
+// input gradient.
 func (g *gen) usesTile(d dispatched) bool {
-	return g.tiles[d.layer] != nil && strings.HasPrefix(d.name, "forward")
+	return g.tiles[d.layer] != nil && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights")) ||
+		g.tilesIn[d.layer] != nil && strings.HasSuffix(d.name, "Input")
 }
 
 // act returns the activation the generated code applies for layer i.
@@ -769,6 +776,9 @@ func (g *gen) backward(f *jen.File) {
 						if wa := g.winoArg(i, name+"Weights"); wa != nil {
 							a = append(a, wa)
 						}
+						if g.tiles[i] != nil {
+							a = append(a, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
+						}
 						return a
 					}
 					if g.deferW[i] {
@@ -805,6 +815,9 @@ func (g *gen) backward(f *jen.File) {
 					iargs := []jen.Code{g.paramArg(i, 0), dout, dst}
 					if wa := g.winoArg(i, name+"Input"); wa != nil {
 						iargs = append(iargs, wa)
+					}
+					if g.tilesIn[i] != nil {
+						iargs = append(iargs, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
 					}
 					b.Add(g.record(i, "BackwardInput", jen.Id(name+"Input").Call(iargs...)))
 					if l.Kind == dsl.KindConv2D && hasPad(l) {

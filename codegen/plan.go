@@ -183,6 +183,13 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 	// (Measured on VGG16's layers on Zen 5: 125-143 GFLOP/s with 16
 	// channels, against 80-100 with chunks of 32 to 512 that do not fit
 	// L1; 141-152 with all channels where they fit L2.)
+	chooseChunk(p, cache)
+	return p
+}
+
+// chooseChunk sets p.Chunk: all input channels when a pass fits L2, or
+// the largest chunk whose weight slab fits L1 (see planTiled).
+func chooseChunk(p *runtime.ConvPlan, cache Cache) {
 	p.Chunk = p.Ci
 	if slab, rows, out := p.Workset(); slab+rows+out > cache.L2*3/4 {
 		p.Chunk = 4
@@ -192,7 +199,39 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 			}
 		}
 	}
-	return p
+}
+
+// planTiledInput returns the tiled schedule of layer i's input gradient,
+// or nil. It needs a tiled forward pass, stride 1, input channels in
+// blocks of 32 (they are the gradient's output channels) and a layer
+// whose input gradient is needed.
+func (g *gen) planTiledInput(i int, cache Cache) *runtime.ConvGradPlan {
+	l := &g.m.Layers[i]
+	if g.tiles[i] == nil || !g.needDIn[i] || l.Strides != [2]int{1, 1} || l.In[2]%32 != 0 {
+		return nil
+	}
+	kh, kw := l.Kernel[0], l.Kernel[1]
+	h, w := l.In[0], l.In[1]
+	wp := w + l.Pad[2] + l.Pad[3]
+	lh, lw := g.live(i)
+	gp := &runtime.ConvGradPlan{
+		Conv: runtime.ConvPlan{
+			Layer: l.Name + " (input gradient)",
+			InH:   h + kh - 1, InW: w + kw - 1, Ci: l.Out[2],
+			OutH: h, OutW: w, Co: l.In[2], LiveH: h, LiveW: w,
+			KH: kh, KW: kw, SH: 1, SW: 1,
+			Width: 16, Pixels: 2, L1: cache.L1, L2: cache.L2,
+			OutStride: wp, OutOffset: (l.Pad[0]*wp + l.Pad[2]) * l.In[2],
+		},
+		DzH: lh, DzW: lw, DzW0: l.Out[1],
+		Top: kh - 1 - l.Pad[0], Left: kw - 1 - l.Pad[2],
+	}
+	if gp.Conv.Co%64 != 0 {
+		gp.Conv.Width = 8
+	}
+	gp.Conv.Block = 4 * gp.Conv.Width
+	chooseChunk(&gp.Conv, cache)
+	return gp
 }
 
 // convForwardTiled returns the body of layer i's tiled forward kernel.
@@ -204,28 +243,47 @@ func (g *gen) convForwardTiled(i int) string {
 	return fmt.Sprintf("runtime.ConvTiled(&tilePlan%d, in[:], k[:], %s, out[:], pk, ts)", i, b)
 }
 
-// tilePlans emits the schedule of each tiled layer, with its explanation.
+// tilePlans emits the schedule of each tiled layer and tiled input
+// gradient, with its explanation.
 func (g *gen) tilePlans(f *jen.File) {
 	for i, p := range g.tiles {
 		if p == nil {
 			continue
 		}
 		f.Comment(fmt.Sprintf("tilePlan%d is the schedule of %s:\n%s", i, g.layerComment(&g.m.Layers[i]), p.Explain()))
-		f.Var().Id(fmt.Sprintf("tilePlan%d", i)).Op("=").Qual(RuntimePath, "ConvPlan").Values(jen.DictFunc(func(d jen.Dict) {
-			d[jen.Id("Layer")] = jen.Lit(p.Layer)
-			for _, kv := range []struct {
-				name string
-				v    int
-			}{
-				{"InH", p.InH}, {"InW", p.InW}, {"Ci", p.Ci}, {"OutH", p.OutH}, {"OutW", p.OutW}, {"Co", p.Co},
-				{"LiveH", p.LiveH}, {"LiveW", p.LiveW}, {"KH", p.KH}, {"KW", p.KW}, {"SH", p.SH}, {"SW", p.SW},
-				{"Width", p.Width}, {"Block", p.Block}, {"Pixels", p.Pixels}, {"Chunk", p.Chunk}, {"L1", p.L1}, {"L2", p.L2},
-			} {
-				d[jen.Id(kv.name)] = jen.Lit(kv.v)
-			}
-			d[jen.Id("ReLU")] = jen.Lit(p.ReLU)
-		}))
+		f.Var().Id(fmt.Sprintf("tilePlan%d", i)).Op("=").Qual(RuntimePath, "ConvPlan").Values(convPlanDict(p))
+		if gp := g.tilesIn[i]; gp != nil {
+			f.Comment(fmt.Sprintf("tileInPlan%d is the schedule of the input gradient of %s: the output\n"+
+				"gradient, padded, convolved with the kernel flipped and transposed.\n%s", i, g.m.Layers[i].Name, gp.Conv.Explain()))
+			f.Var().Id(fmt.Sprintf("tileInPlan%d", i)).Op("=").Qual(RuntimePath, "ConvGradPlan").Values(jen.Dict{
+				jen.Id("Conv"): jen.Qual(RuntimePath, "ConvPlan").Values(convPlanDict(&gp.Conv)),
+				jen.Id("DzH"):  jen.Lit(gp.DzH), jen.Id("DzW"): jen.Lit(gp.DzW), jen.Id("DzW0"): jen.Lit(gp.DzW0),
+				jen.Id("Top"): jen.Lit(gp.Top), jen.Id("Left"): jen.Lit(gp.Left),
+			})
+		}
 	}
+}
+
+// convPlanDict returns the fields of p as a composite literal's values.
+func convPlanDict(p *runtime.ConvPlan) jen.Dict {
+	return jen.DictFunc(func(d jen.Dict) {
+		d[jen.Id("Layer")] = jen.Lit(p.Layer)
+		for _, kv := range []struct {
+			name string
+			v    int
+		}{
+			{"InH", p.InH}, {"InW", p.InW}, {"Ci", p.Ci}, {"OutH", p.OutH}, {"OutW", p.OutW}, {"Co", p.Co},
+			{"LiveH", p.LiveH}, {"LiveW", p.LiveW}, {"KH", p.KH}, {"KW", p.KW}, {"SH", p.SH}, {"SW", p.SW},
+			{"Width", p.Width}, {"Block", p.Block}, {"Pixels", p.Pixels}, {"Chunk", p.Chunk}, {"L1", p.L1}, {"L2", p.L2},
+		} {
+			d[jen.Id(kv.name)] = jen.Lit(kv.v)
+		}
+		if p.OutStride != 0 {
+			d[jen.Id("OutStride")] = jen.Lit(p.OutStride)
+			d[jen.Id("OutOffset")] = jen.Lit(p.OutOffset)
+		}
+		d[jen.Id("ReLU")] = jen.Lit(p.ReLU)
+	})
 }
 
 // Explain returns, for each layer of m with a kernel, the kernel the SIMD
@@ -251,6 +309,10 @@ func Explain(m *dsl.Model, opts Options) string {
 		switch {
 		case g.tiles[i] != nil:
 			b.WriteString("  " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n  ") + "\n")
+			if gp := g.tilesIn[i]; gp != nil {
+				b.WriteString("  input gradient: the output gradient, padded, convolved with the kernel flipped and transposed:\n")
+				b.WriteString("    " + strings.ReplaceAll(gp.Conv.Explain(), "\n", "\n    ") + "\n")
+			}
 		case g.wino(i):
 			th, tw := g.winoGrid(i)
 			fmt.Fprintf(&b, "  Winograd F(2x2, 3x3) over %dx%d tiles in bands of %d tile rows: 2.25x fewer multiplies than direct\n", th, tw, g.winoBand(i))

@@ -83,9 +83,8 @@ func (g *gen) bcSize() int {
 			continue
 		}
 		hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
-		if g.tiles[i] != nil && !l.Trainable {
-			// The tiled forward kernel broadcasts in registers; only the
-			// weight gradient uses the scratch.
+		if g.tiles[i] != nil {
+			// The tiled kernels broadcast in registers.
 			continue
 		}
 		n = max(n, hp*wp*l.In[2]*8)
@@ -246,10 +245,18 @@ func (g *gen) simdFile() *jen.File {
 			body = g.convForwardWinoSIMD(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):
 			body = g.convForwardSIMD(d.layer)
+		case strings.HasSuffix(d.name, "Weights") && g.tiles[d.layer] != nil:
+			b := "nil"
+			if l.UseBias {
+				b = "db[:]"
+			}
+			body = fmt.Sprintf("runtime.ConvWeightsTiled(&tilePlan%d, in[:], dz[:], dk[:], %s, ts)", d.layer, b)
 		case strings.HasSuffix(d.name, "Weights") && g.wino(d.layer):
 			body = g.convWeightsWinoSIMD(d.layer)
 		case strings.HasSuffix(d.name, "Weights") && simdConv(l):
 			body = g.convWeightsSIMD(d.layer)
+		case strings.HasSuffix(d.name, "Input") && g.tilesIn[d.layer] != nil:
+			body = fmt.Sprintf("runtime.ConvInputTiled(&tileInPlan%d, k[:], dz[:], din[:], pk, ts)", d.layer)
 		case strings.HasSuffix(d.name, "Input") && g.wino(d.layer):
 			body = g.convInputWinoSIMD(d.layer)
 		case strings.HasSuffix(d.name, "Input") && simdConvInput(l):

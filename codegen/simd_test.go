@@ -346,7 +346,7 @@ func TestTiledChosen(t *testing.T) {
 			t.Errorf("%s with %v: tiled layers (index, width, chunk, live) = %v, want %v", c.name, c.cache, got, c.want)
 		}
 		ex := Explain(m, Options{Cache: c.cache})
-		if n := strings.Count(ex, "tiled direct convolution"); n != len(c.want) {
+		if n := strings.Count(ex, "\n  tiled direct convolution"); n != len(c.want) {
 			t.Errorf("%s: -explain names %d tiled layers, want %d:\n%s", c.name, n, len(c.want), ex)
 		}
 	}

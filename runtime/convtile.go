@@ -53,6 +53,33 @@ type ConvPlan struct {
 	Chunk int
 	// L1 and L2 are the data cache sizes, in bytes, the plan was made for.
 	L1, L2 int
+	// OutStride is the pixels of one row of the output buffer (0 means
+	// OutW), and OutOffset the floats before the first output pixel: the
+	// input gradient writes the interior of a padded buffer.
+	OutStride, OutOffset int
+}
+
+// outStride returns the pixels of an output buffer's row.
+func (p *ConvPlan) outStride() int {
+	if p.OutStride > 0 {
+		return p.OutStride
+	}
+	return p.OutW
+}
+
+// ConvGradPlan is the schedule of a tiled input gradient of a stride-1
+// convolution: the output gradient, copied into a zero-padded scratch,
+// convolved with the kernel flipped in space and with its channels
+// swapped. Conv is that convolution: its input is the padded output
+// gradient (Ci is the layer's filters) and its output the input gradient
+// (Co is the layer's input channels).
+type ConvGradPlan struct {
+	Conv ConvPlan
+	// DzH and DzW are the live rows and columns of the output gradient,
+	// DzW0 its full width; Top and Left are where its first pixel goes in
+	// the padded scratch (Conv.InH x Conv.InW).
+	DzH, DzW, DzW0 int
+	Top, Left      int
 }
 
 // SlabFloats is the size of the packed weights of one block of output
@@ -93,6 +120,8 @@ func (p *ConvPlan) Explain() string {
 // value works.
 type ConvScratch struct {
 	wg sync.WaitGroup
+	// pad holds the zero-padded output gradient of ConvInputTiled.
+	pad []float32
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are
@@ -109,43 +138,71 @@ type ConvScratch struct {
 // Params() are always used, and a model whose weights do not change packs
 // once.
 type PackedConv struct {
-	mu     sync.RWMutex
-	src    []float32
-	packed []float32
-	block  int
+	mu  sync.RWMutex
+	src []float32
+	// packed[0] is the kernel for the forward pass, packed[1] flipped and
+	// transposed for the input gradient; block[f] is their block size, 0
+	// when not packed for the current src.
+	packed [2][]float32
+	block  [2]int
 }
 
 // acquire returns the packed form of kernel k in blocks of block output
-// channels, holding a read lock that release ends.
-func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int) []float32 {
+// channels, for the forward pass or, with flip, for the input gradient
+// (p is then the gradient's plan, whose Ci and Co are the layer's Co and
+// Ci). It holds a read lock that release ends.
+func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, flip bool) []float32 {
+	f := 0
+	if flip {
+		f = 1
+	}
 	pk.mu.RLock()
-	if pk.block == block && len(pk.src) == len(k) && equalBits(pk.src, k) {
-		return pk.packed
+	if pk.block[f] == block && len(pk.src) == len(k) && equalBits(pk.src, k) {
+		return pk.packed[f]
 	}
 	pk.mu.RUnlock()
 	pk.mu.Lock()
-	if !(pk.block == block && len(pk.src) == len(k) && equalBits(pk.src, k)) {
+	if len(pk.src) != len(k) || !equalBits(pk.src, k) {
 		if len(pk.src) != len(k) {
 			pk.src = make([]float32, len(k))
-			pk.packed = make([]float32, len(k))
 		}
 		copy(pk.src, k)
+		pk.block = [2]int{}
+	}
+	if pk.block[f] != block {
+		if len(pk.packed[f]) != len(k) {
+			pk.packed[f] = make([]float32, len(k))
+		}
+		dst := pk.packed[f]
 		taps, ci, co := p.KH*p.KW, p.Ci, p.Co
 		nb := co / block
-		// Read k in order; write each block's run of channels.
-		for t := range taps {
-			for c := range ci {
-				row := k[(t*ci+c)*co : (t*ci+c+1)*co]
-				for cb := range nb {
-					copy(pk.packed[((cb*taps+t)*ci+c)*block:][:block], row[cb*block:])
+		if !flip {
+			// Read k in order; write each block's run of channels.
+			for t := range taps {
+				for c := range ci {
+					row := k[(t*ci+c)*co : (t*ci+c+1)*co]
+					for cb := range nb {
+						copy(dst[((cb*taps+t)*ci+c)*block:][:block], row[cb*block:])
+					}
+				}
+			}
+		} else {
+			// k is the layer's [tap][co][ci] here (co = p.Ci, ci = p.Co);
+			// tap t of the gradient is the layer's tap taps-1-t.
+			for t := range taps {
+				for o := range co {
+					row := k[((taps-1-t)*co+o)*ci : ((taps-1-t)*co+o+1)*ci]
+					for c, v := range row {
+						dst[(((o/block)*taps+t)*ci+c)*block+o%block] = v
+					}
 				}
 			}
 		}
-		pk.block = block
+		pk.block[f] = block
 	}
 	pk.mu.Unlock()
 	pk.mu.RLock()
-	return pk.packed
+	return pk.packed[f]
 }
 
 func (pk *PackedConv) release() { pk.mu.RUnlock() }

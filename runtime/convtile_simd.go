@@ -30,14 +30,43 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScra
 	}
 	nb := p.Co / block
 	par := max(s.Par, 1)
-	packed := pk.acquire(p, k, block)
+	packed := pk.acquire(p, k, block, false)
 	defer pk.release()
+	convTiledRun(p, width, block, nb, par, in, b, out, packed, s)
+}
+
+// ConvInputTiled computes the input gradient that gp plans into din (for
+// a padded layer, its padded input gradient: only the interior is
+// written), from the layer's kernel k (HWIO) and output gradient dz.
+func ConvInputTiled(gp *ConvGradPlan, k, dz, din []float32, pk *PackedConv, s *ConvScratch) {
+	p := &gp.Conv
+	width, block := p.Width, p.Block
+	if !hasAVX512 || forceAVX2 {
+		width, block = 8, p.Block*8/p.Width
+	}
+	n := p.InH * p.InW * p.Ci
+	if cap(s.pad) < n+4 {
+		s.pad = make([]float32, n+4)
+	}
+	pad := s.pad[:n+4]
+	clear(pad)
+	for y := range gp.DzH {
+		copy(pad[((gp.Top+y)*p.InW+gp.Left)*p.Ci:][:gp.DzW*p.Ci], dz[y*gp.DzW0*p.Ci:])
+	}
+	packed := pk.acquire(p, k, block, true)
+	defer pk.release()
+	convTiledRun(p, width, block, p.Co/block, max(s.Par, 1), pad, nil, din, packed, s)
+}
+
+// convTiledRun splits the channel blocks or the rows of a tiled
+// convolution across par goroutines.
+func convTiledRun(p *ConvPlan, width, block, nb, par int, in, b, out, packed []float32, s *ConvScratch) {
 	if par == 1 {
 		convTiledPart(p, width, block, 0, nb, 0, p.LiveH, in, b, out, packed)
 		return
 	}
-	// Split the channel blocks when there are enough to go round; each
-	// goroutine then packs only its own slabs. Otherwise split the rows.
+	// Split the channel blocks when there are enough to go round, which
+	// keeps each goroutine's weight slabs apart; otherwise split the rows.
 	// The caller runs part 0; helpers, started once, run the others.
 	tileHelpers.Do(startTileHelpers)
 	wg := &s.wg
@@ -113,7 +142,8 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 		mk2, mk1 = tile2x8, tile1x8
 	}
 	_ = in[p.InH*p.InW*ci-1]
-	_ = out[p.OutH*p.OutW*co-1]
+	ostride := p.outStride()
+	_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
 	_ = packed[taps*ci*co-1]
 	for cb := b0; cb < b1; cb++ {
 		slab := packed[cb*taps*ci*block:]
@@ -124,7 +154,7 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 		wb := unsafe.Pointer(&slab[0])
 		for y := y0; y < y1; y++ {
 			row := unsafe.Pointer(&in[y*p.SH*p.InW*ci])
-			ob := unsafe.Pointer(&out[(y*p.OutW)*co+cb*block])
+			ob := unsafe.Pointer(&out[p.OutOffset+(y*ostride)*co+cb*block])
 			for c0 := 0; c0 < ci; c0 += p.Chunk {
 				first, last := c0 == 0, c0+p.Chunk == ci
 				relu := last && p.ReLU
@@ -173,8 +203,8 @@ func tile2x16(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops 
 		for kx := 0; kx < kw; kx++ {
 			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
 			a1 := unsafe.Add(a0, pix)
-			b := wt
-			for n := nci >> 2; n > 0; n-- {
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
 				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To16()
 				x1 := archsimd.LoadFloat32x4((*[4]float32)(a1)).Broadcast1To16()
 				w := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 0)))
@@ -231,11 +261,14 @@ func tile2x16(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops 
 				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 960)))
 				c03 = w.MulAdd(x0, c03)
 				c13 = w.MulAdd(x1, c13)
+				n--
+				if n == 0 {
+					break
+				}
 				b = unsafe.Add(b, 4*ws)
 				a0 = unsafe.Add(a0, 16)
 				a1 = unsafe.Add(a1, 16)
 			}
-			wt = unsafe.Add(wt, tapw)
 		}
 	}
 	if relu {
@@ -279,8 +312,8 @@ func tile1x16(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops 
 	for ky := 0; ky < kh; ky++ {
 		for kx := 0; kx < kw; kx++ {
 			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
-			b := wt
-			for n := nci >> 2; n > 0; n-- {
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
 				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To16()
 				w := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 0)))
 				c00 = w.MulAdd(x0, c00)
@@ -317,10 +350,13 @@ func tile1x16(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops 
 				c02 = w.MulAdd(x0, c02)
 				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 960)))
 				c03 = w.MulAdd(x0, c03)
+				n--
+				if n == 0 {
+					break
+				}
 				b = unsafe.Add(b, 4*ws)
 				a0 = unsafe.Add(a0, 16)
 			}
-			wt = unsafe.Add(wt, tapw)
 		}
 	}
 	if relu {
@@ -366,8 +402,8 @@ func tile2x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops u
 		for kx := 0; kx < kw; kx++ {
 			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
 			a1 := unsafe.Add(a0, pix)
-			b := wt
-			for n := nci >> 2; n > 0; n-- {
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
 				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To8()
 				x1 := archsimd.LoadFloat32x4((*[4]float32)(a1)).Broadcast1To8()
 				w := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 0)))
@@ -424,11 +460,14 @@ func tile2x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops u
 				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 480)))
 				c03 = w.MulAdd(x0, c03)
 				c13 = w.MulAdd(x1, c13)
+				n--
+				if n == 0 {
+					break
+				}
 				b = unsafe.Add(b, 4*ws)
 				a0 = unsafe.Add(a0, 16)
 				a1 = unsafe.Add(a1, 16)
 			}
-			wt = unsafe.Add(wt, tapw)
 		}
 	}
 	if relu {
@@ -472,8 +511,8 @@ func tile1x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops u
 	for ky := 0; ky < kh; ky++ {
 		for kx := 0; kx < kw; kx++ {
 			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
-			b := wt
-			for n := nci >> 2; n > 0; n-- {
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
 				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To8()
 				w := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 0)))
 				c00 = w.MulAdd(x0, c00)
@@ -510,10 +549,13 @@ func tile1x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops u
 				c02 = w.MulAdd(x0, c02)
 				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 480)))
 				c03 = w.MulAdd(x0, c03)
+				n--
+				if n == 0 {
+					break
+				}
 				b = unsafe.Add(b, 4*ws)
 				a0 = unsafe.Add(a0, 16)
 			}
-			wt = unsafe.Add(wt, tapw)
 		}
 	}
 	if relu {
@@ -527,4 +569,171 @@ func tile1x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops u
 	c01.Store((*[8]float32)(unsafe.Add(out, 32)))
 	c02.Store((*[8]float32)(unsafe.Add(out, 64)))
 	c03.Store((*[8]float32)(unsafe.Add(out, 96)))
+}
+
+// wgrad2x16 adds into dk (two kernel rows of input channels c and c+1, 4 Float32x16
+// vectors of output channels each, the second row at dk+rowb) the products
+// of the inputs at a (channel c; c+1 follows it) and the output gradients at
+// dz over rows x cols pixels. Pixels advance a by pix and dz by dzp; rows (from
+// a row's last pixel) by arow and dzrow. Pointers move only
+// when another iteration follows, so none points past its buffer.
+func wgrad2x16(a, dz, dk unsafe.Pointer, rows, cols int, pix, arow, dzp, dzrow, rowb uintptr) {
+	dk1 := unsafe.Add(dk, rowb)
+	c00 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk, 0)))
+	c01 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk, 64)))
+	c02 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk, 128)))
+	c03 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk, 192)))
+	c10 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk1, 0)))
+	c11 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk1, 64)))
+	c12 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk1, 128)))
+	c13 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dk1, 192)))
+	for y := rows; ; {
+		for x := cols; ; {
+			x0 := archsimd.LoadFloat32x4((*[4]float32)(a)).Broadcast1To16()
+			x1 := archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a, 4))).Broadcast1To16()
+			d := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dz, 0)))
+			c00 = d.MulAdd(x0, c00)
+			c10 = d.MulAdd(x1, c10)
+			d = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dz, 64)))
+			c01 = d.MulAdd(x0, c01)
+			c11 = d.MulAdd(x1, c11)
+			d = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dz, 128)))
+			c02 = d.MulAdd(x0, c02)
+			c12 = d.MulAdd(x1, c12)
+			d = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(dz, 192)))
+			c03 = d.MulAdd(x0, c03)
+			c13 = d.MulAdd(x1, c13)
+			x--
+			if x == 0 {
+				break
+			}
+			a = unsafe.Add(a, pix)
+			dz = unsafe.Add(dz, dzp)
+		}
+		y--
+		if y == 0 {
+			break
+		}
+		a = unsafe.Add(a, arow)
+		dz = unsafe.Add(dz, dzrow)
+	}
+	c00.Store((*[16]float32)(unsafe.Add(dk, 0)))
+	c01.Store((*[16]float32)(unsafe.Add(dk, 64)))
+	c02.Store((*[16]float32)(unsafe.Add(dk, 128)))
+	c03.Store((*[16]float32)(unsafe.Add(dk, 192)))
+	c10.Store((*[16]float32)(unsafe.Add(dk1, 0)))
+	c11.Store((*[16]float32)(unsafe.Add(dk1, 64)))
+	c12.Store((*[16]float32)(unsafe.Add(dk1, 128)))
+	c13.Store((*[16]float32)(unsafe.Add(dk1, 192)))
+}
+
+// wgrad2x8 adds into dk (two kernel rows of input channels c and c+1, 4 Float32x8
+// vectors of output channels each, the second row at dk+rowb) the products
+// of the inputs at a (channel c; c+1 follows it) and the output gradients at
+// dz over rows x cols pixels. Pixels advance a by pix and dz by dzp; rows (from
+// a row's last pixel) by arow and dzrow. Pointers move only
+// when another iteration follows, so none points past its buffer.
+func wgrad2x8(a, dz, dk unsafe.Pointer, rows, cols int, pix, arow, dzp, dzrow, rowb uintptr) {
+	dk1 := unsafe.Add(dk, rowb)
+	c00 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk, 0)))
+	c01 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk, 32)))
+	c02 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk, 64)))
+	c03 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk, 96)))
+	c10 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk1, 0)))
+	c11 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk1, 32)))
+	c12 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk1, 64)))
+	c13 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dk1, 96)))
+	for y := rows; ; {
+		for x := cols; ; {
+			x0 := archsimd.LoadFloat32x4((*[4]float32)(a)).Broadcast1To8()
+			x1 := archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a, 4))).Broadcast1To8()
+			d := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dz, 0)))
+			c00 = d.MulAdd(x0, c00)
+			c10 = d.MulAdd(x1, c10)
+			d = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dz, 32)))
+			c01 = d.MulAdd(x0, c01)
+			c11 = d.MulAdd(x1, c11)
+			d = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dz, 64)))
+			c02 = d.MulAdd(x0, c02)
+			c12 = d.MulAdd(x1, c12)
+			d = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(dz, 96)))
+			c03 = d.MulAdd(x0, c03)
+			c13 = d.MulAdd(x1, c13)
+			x--
+			if x == 0 {
+				break
+			}
+			a = unsafe.Add(a, pix)
+			dz = unsafe.Add(dz, dzp)
+		}
+		y--
+		if y == 0 {
+			break
+		}
+		a = unsafe.Add(a, arow)
+		dz = unsafe.Add(dz, dzrow)
+	}
+	c00.Store((*[8]float32)(unsafe.Add(dk, 0)))
+	c01.Store((*[8]float32)(unsafe.Add(dk, 32)))
+	c02.Store((*[8]float32)(unsafe.Add(dk, 64)))
+	c03.Store((*[8]float32)(unsafe.Add(dk, 96)))
+	c10.Store((*[8]float32)(unsafe.Add(dk1, 0)))
+	c11.Store((*[8]float32)(unsafe.Add(dk1, 32)))
+	c12.Store((*[8]float32)(unsafe.Add(dk1, 64)))
+	c13.Store((*[8]float32)(unsafe.Add(dk1, 96)))
+}
+
+// ConvWeightsTiled adds the gradients of the kernel (HWIO) and of the bias
+// (db; nil without one) of the convolution that p plans into dk and db,
+// from its padded input in and the output gradient dz over the live
+// outputs. Register blocks of 2 input channels x 4 vectors of output
+// channels run over bands of output rows whose gradients stay in L1
+// while every tap and input channel reads them.
+func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
+	width, block := p.Width, p.Block
+	if !hasAVX512 || forceAVX2 {
+		width, block = 8, p.Block*8/p.Width
+	}
+	mk := wgrad2x16
+	if width == 8 {
+		mk = wgrad2x8
+	}
+	ci, co := p.Ci, p.Co
+	cs := uintptr(ci * 4)
+	pix := uintptr(p.SW) * cs
+	arow := uintptr(p.SH*p.InW*ci*4) - uintptr(p.LiveW-1)*pix
+	dzp := uintptr(co * 4)
+	dzrow := uintptr((p.OutW - p.LiveW + 1) * co * 4)
+	band := max(1, p.L1/2/(p.LiveW*block*4))
+	_ = in[p.InH*p.InW*ci-1]
+	_ = dz[((p.LiveH-1)*p.OutW+p.LiveW)*co-1]
+	_ = dk[p.KH*p.KW*ci*co-1]
+	for cb := range co / block {
+		for y0 := 0; y0 < p.LiveH; y0 += band {
+			rows := min(band, p.LiveH-y0)
+			d := unsafe.Pointer(&dz[y0*p.OutW*co+cb*block])
+			for ky := range p.KH {
+				for kx := range p.KW {
+					t := ky*p.KW + kx
+					for c := 0; c < ci; c += 2 {
+						a := unsafe.Pointer(&in[((y0*p.SH+ky)*p.InW+kx)*ci+c])
+						mk(a, d, unsafe.Pointer(&dk[(t*ci+c)*co+cb*block]), rows, p.LiveW, pix, arow, dzp, dzrow, uintptr(co*4))
+					}
+				}
+			}
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+	if db == nil {
+		return
+	}
+	_ = db[co-1]
+	for y := range p.LiveH {
+		for x := range p.LiveW {
+			row := dz[(y*p.OutW+x)*co : (y*p.OutW+x+1)*co]
+			for o, v := range row {
+				db[o] += v
+			}
+		}
+	}
 }

@@ -173,3 +173,158 @@ func BenchmarkConvTiled(b *testing.B) {
 		}
 	}
 }
+
+// TestConvInputTiledMatchesNaive checks the tiled input gradient of
+// stride-1 convolutions, with and without padding, against naive loops
+// over the padded geometry, on live regions smaller than the output.
+func TestConvInputTiledMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := range 40 {
+		kh, kw := 1+r.IntN(3), 1+r.IntN(3)
+		if n%2 == 0 {
+			kh, kw = 3, 3
+		}
+		pt, pb, pl, pr := r.IntN(kh), r.IntN(kh), r.IntN(kw), r.IntN(kw)
+		if n%3 == 0 {
+			pt, pb, pl, pr = 0, 0, 0, 0
+		}
+		h, w := kh+r.IntN(8), kw+r.IntN(8)
+		ci := []int{32, 64, 128}[r.IntN(3)]
+		co := 4 * (1 + r.IntN(10))
+		hp, wp := h+pt+pb, w+pl+pr
+		oh, ow := hp-kh+1, wp-kw+1
+		lh, lw := max(oh-r.IntN(2), 1), max(ow-r.IntN(2), 1)
+		k := make([]float32, kh*kw*ci*co)
+		dz := make([]float32, oh*ow*co)
+		for i := range k {
+			k[i] = r.Float32() - 0.5
+		}
+		for i := range dz {
+			dz[i] = r.Float32() - 0.5
+		}
+		width := 16
+		if ci%64 != 0 {
+			width = 8
+		}
+		gp := &ConvGradPlan{
+			Conv: ConvPlan{InH: h + kh - 1, InW: w + kw - 1, Ci: co, OutH: h, OutW: w, Co: ci, LiveH: h, LiveW: w,
+				KH: kh, KW: kw, SH: 1, SW: 1, Width: width, Block: 4 * width, Pixels: 2, Chunk: co,
+				OutStride: wp, OutOffset: (pt*wp + pl) * ci},
+			DzH: lh, DzW: lw, DzW0: ow, Top: kh - 1 - pt, Left: kw - 1 - pl,
+		}
+		if co%8 == 0 && r.IntN(2) == 0 {
+			gp.Conv.Chunk = co / 2
+		}
+		// The reference: the gradient of the padded input, from the live
+		// outputs only.
+		want := make([]float64, hp*wp*ci)
+		for y := range lh {
+			for x := range lw {
+				for ky := range kh {
+					for kx := range kw {
+						for c := range ci {
+							s := 0.0
+							for o := range co {
+								s += float64(dz[(y*ow+x)*co+o]) * float64(k[((ky*kw+kx)*ci+c)*co+o])
+							}
+							want[((y+ky)*wp+x+kx)*ci+c] += s
+						}
+					}
+				}
+			}
+		}
+		var pk PackedConv
+		var first []float32
+		for _, avx2 := range []bool{false, true} {
+			for _, par := range []int{1, 2} {
+				forceAVX2 = avx2
+				dp := make([]float32, hp*wp*ci)
+				ConvInputTiled(gp, k, dz, dp, &pk, &ConvScratch{Par: par})
+				forceAVX2 = false
+				for y := range h {
+					for x := range w {
+						for c := range ci {
+							i := ((y+pt)*wp+x+pl)*ci + c
+							if d := math.Abs(float64(dp[i]) - want[i]); d > 1e-4*(1+math.Abs(want[i])) {
+								t.Fatalf("case %d (k %dx%d pad %d,%d,%d,%d in %dx%dx%d co %d live %dx%d of %dx%d) avx2=%v par=%d: din(%d,%d,%d) = %v, want %v",
+									n, kh, kw, pt, pb, pl, pr, h, w, ci, co, lh, lw, oh, ow, avx2, par, y, x, c, dp[i], want[i])
+							}
+						}
+					}
+				}
+				if par == 1 {
+					first = dp
+				} else {
+					for i := range dp {
+						if math.Float32bits(dp[i]) != math.Float32bits(first[i]) {
+							t.Fatalf("case %d: par=%d differs from par=1 at %d", n, par, i)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestConvWeightsTiledMatchesNaive checks the tiled weight and bias
+// gradients against naive loops, adding into gradients that already hold
+// values, with strides, padding-free and odd shapes and live regions.
+func TestConvWeightsTiledMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for n := range 40 {
+		p := randomPlan(r)
+		p.L1 = []int{32 << 10, 48 << 10, 4 << 10}[r.IntN(3)]
+		in := make([]float32, p.InH*p.InW*p.Ci+4)
+		dz := make([]float32, p.OutH*p.OutW*p.Co)
+		for i := range in[:len(in)-4] {
+			in[i] = r.Float32() - 0.5
+		}
+		for i := range dz {
+			dz[i] = r.Float32() - 0.5
+		}
+		dk0 := make([]float32, p.KH*p.KW*p.Ci*p.Co)
+		db0 := make([]float32, p.Co)
+		for i := range dk0 {
+			dk0[i] = r.Float32()
+		}
+		for i := range db0 {
+			db0[i] = r.Float32()
+		}
+		for _, avx2 := range []bool{false, true} {
+			dk := append([]float32(nil), dk0...)
+			db := append([]float32(nil), db0...)
+			forceAVX2 = avx2
+			ConvWeightsTiled(p, in, dz, dk, db, &ConvScratch{})
+			forceAVX2 = false
+			for ky := range p.KH {
+				for kx := range p.KW {
+					for c := range p.Ci {
+						for o := range p.Co {
+							want := float64(dk0[((ky*p.KW+kx)*p.Ci+c)*p.Co+o])
+							for y := range p.LiveH {
+								for x := range p.LiveW {
+									want += float64(in[((y*p.SH+ky)*p.InW+x*p.SW+kx)*p.Ci+c]) * float64(dz[(y*p.OutW+x)*p.Co+o])
+								}
+							}
+							got := dk[((ky*p.KW+kx)*p.Ci+c)*p.Co+o]
+							if math.Abs(float64(got)-want) > 1e-4*(1+math.Abs(want)) {
+								t.Fatalf("case %d %+v avx2=%v: dk(%d,%d,%d,%d) = %v, want %v", n, *p, avx2, ky, kx, c, o, got, want)
+							}
+						}
+					}
+				}
+			}
+			for o := range p.Co {
+				want := float64(db0[o])
+				for y := range p.LiveH {
+					for x := range p.LiveW {
+						want += float64(dz[(y*p.OutW+x)*p.Co+o])
+					}
+				}
+				if math.Abs(float64(db[o])-want) > 1e-4*(1+math.Abs(want)) {
+					t.Fatalf("case %d avx2=%v: db[%d] = %v, want %v", n, avx2, o, db[o], want)
+				}
+			}
+		}
+	}
+}

@@ -549,9 +549,9 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs.cnn:15
 	backward10Activation(&w.a10, &w.d10)
 	if grads[8] != nil {
-		backward10Weights(&w.a9, &w.d10, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc)
+		backward10Weights(&w.a9, &w.d10, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc, &m.packed[10], &w.tile)
 	}
-	backward10Input((*[589824]float32)(m.params[8]), &w.d10, &w.d9)
+	backward10Input((*[589824]float32)(m.params[8]), &w.d10, &w.d9, &m.packed[10], &w.tile)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
 	backward9(&w.d9, &w.arg9, &w.a9, &w.d8)

@@ -160,12 +160,12 @@ func backward10Activation(y, d *[12544]float32) {
 }
 
 // backward10Weights runs backward10WeightsGeneric: conv2d_4.
-func backward10Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float32, db *[256]float32, bc *[2027776]float32) {
+func backward10Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float32, db *[256]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	backward10WeightsGeneric(in, dz, dk, db)
 }
 
 // backward10Input runs backward10InputGeneric: conv2d_4.
-func backward10Input(k *[589824]float32, dz *[12544]float32, din *[20736]float32) {
+func backward10Input(k *[589824]float32, dz *[12544]float32, din *[20736]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	backward10InputGeneric(k, dz, din)
 }
 

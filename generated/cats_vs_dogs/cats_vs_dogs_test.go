@@ -308,7 +308,7 @@ func BenchmarkConv2d_4BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward10Weights(&w.a9, &w.d10, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc)
+		backward10Weights(&w.a9, &w.d10, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc, &m.packed[10], &w.tile)
 	}
 }
 
@@ -322,7 +322,7 @@ func BenchmarkConv2d_4BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward10Input((*[589824]float32)(m.params[8]), &w.d10, &w.d9)
+		backward10Input((*[589824]float32)(m.params[8]), &w.d10, &w.d9, &m.packed[10], &w.tile)
 	}
 }
 

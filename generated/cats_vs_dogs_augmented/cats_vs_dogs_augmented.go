@@ -643,9 +643,9 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18
 	backward13Activation(&w.a13, &w.d13)
 	if grads[8] != nil {
-		backward13Weights(&w.a12, &w.d13, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc)
+		backward13Weights(&w.a12, &w.d13, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc, &m.packed[13], &w.tile)
 	}
-	backward13Input((*[589824]float32)(m.params[8]), &w.d13, &w.d12)
+	backward13Input((*[589824]float32)(m.params[8]), &w.d13, &w.d12, &m.packed[13], &w.tile)
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
 	backward12(&w.d12, &w.arg12, &w.a12, &w.d11)

@@ -160,12 +160,12 @@ func backward13Activation(y, d *[12544]float32) {
 }
 
 // backward13Weights runs backward13WeightsGeneric: conv2d_4.
-func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float32, db *[256]float32, bc *[2027776]float32) {
+func backward13Weights(in *[20736]float32, dz *[12544]float32, dk *[589824]float32, db *[256]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	backward13WeightsGeneric(in, dz, dk, db)
 }
 
 // backward13Input runs backward13InputGeneric: conv2d_4.
-func backward13Input(k *[589824]float32, dz *[12544]float32, din *[20736]float32) {
+func backward13Input(k *[589824]float32, dz *[12544]float32, din *[20736]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	backward13InputGeneric(k, dz, din)
 }
 

@@ -308,7 +308,7 @@ func BenchmarkConv2d_4BackwardWeights(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward13Weights(&w.a12, &w.d13, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc)
+		backward13Weights(&w.a12, &w.d13, (*[589824]float32)(grads[8]), (*[256]float32)(grads[9]), &w.bc, &m.packed[13], &w.tile)
 	}
 }
 
@@ -322,7 +322,7 @@ func BenchmarkConv2d_4BackwardInput(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		backward13Input((*[589824]float32)(m.params[8]), &w.d13, &w.d12)
+		backward13Input((*[589824]float32)(m.params[8]), &w.d13, &w.d12, &m.packed[13], &w.tile)
 	}
 }
 
