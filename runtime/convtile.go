@@ -19,7 +19,8 @@ import (
 //	for each block of Block output channels (a slab of the packed kernel,
 //	[tap][ci][Block], see PackedConv):
 //	    for each live output row:
-//	        for each chunk of Chunk input channels:
+//	        for each chunk of Chunk input channels (these two loops swap
+//	        when the partial sums of all rows fit in half of L2):
 //	            for each pair of live output columns (one column at the end):
 //	                Pixels x Block register block: for each tap, for ci in
 //	                the chunk (4 at a time): broadcast the input of each

@@ -145,6 +145,12 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 	ostride := p.outStride()
 	_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
 	_ = packed[taps*ci*co-1]
+	// When the partial sums of all the rows fit in half of L2, each chunk's
+	// weight slab passes over every row before the next chunk's replaces it
+	// in L1 (small maps, where a row has too few pixel pairs to pay for
+	// loading a slab); otherwise the chunks of a row run in turn, so that
+	// the partial sums stay in L1.
+	chunkOuter := p.Chunk < ci && (y1-y0)*p.LiveW*block*4 <= p.L2/2
 	for cb := b0; cb < b1; cb++ {
 		slab := packed[cb*taps*ci*block:]
 		var bias unsafe.Pointer
@@ -152,21 +158,31 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 			bias = unsafe.Pointer(&b[cb*block])
 		}
 		wb := unsafe.Pointer(&slab[0])
-		for y := y0; y < y1; y++ {
-			row := unsafe.Pointer(&in[y*p.SH*p.InW*ci])
+		pass := func(y, c0 int) {
+			first, last := c0 == 0, c0+p.Chunk == ci
+			relu := last && p.ReLU
+			ib := unsafe.Pointer(&in[y*p.SH*p.InW*ci+c0])
 			ob := unsafe.Pointer(&out[p.OutOffset+(y*ostride)*co+cb*block])
+			wt := unsafe.Add(wb, c0*block*4)
+			x := 0
+			for ; x+2 <= p.LiveW; x += 2 {
+				mk2(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
+			}
+			if x < p.LiveW {
+				mk1(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
+			}
+		}
+		if chunkOuter {
 			for c0 := 0; c0 < ci; c0 += p.Chunk {
-				first, last := c0 == 0, c0+p.Chunk == ci
-				relu := last && p.ReLU
-				ib := unsafe.Add(row, c0*4)
-				wt := unsafe.Add(wb, c0*block*4)
-				x := 0
-				for ; x+2 <= p.LiveW; x += 2 {
-					mk2(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
+				for y := y0; y < y1; y++ {
+					pass(y, c0)
 				}
-				if x < p.LiveW {
-					mk1(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
-				}
+			}
+			continue
+		}
+		for y := y0; y < y1; y++ {
+			for c0 := 0; c0 < ci; c0 += p.Chunk {
+				pass(y, c0)
 			}
 		}
 	}
