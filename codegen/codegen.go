@@ -300,9 +300,19 @@ func (g *gen) anyTiled() bool {
 // the forward pass and the weight gradient of a tiled layer, and its tiled
 // input gradient.
 func (g *gen) usesTile(d dispatched) bool {
-	return g.tiles[d.layer] != nil && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights")) ||
+	return g.tiled(d.layer) && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights")) ||
+		g.parTiled(d.layer) && d.name == fmt.Sprintf("forward%dInfer", d.layer) ||
 		g.tilesIn[d.layer] != nil && strings.HasSuffix(d.name, "Input")
 }
+
+// tiled reports whether layer i runs its tiled kernels.
+func (g *gen) tiled(i int) bool { return g.tiles[i] != nil && !g.wino(i) }
+
+// parTiled reports whether layer i runs Winograd in training and its
+// tiled kernel in inference: Winograd's kernels run on one core, and
+// inference splits one sample across cores (Predict), with results that
+// must not depend on how many.
+func (g *gen) parTiled(i int) bool { return g.tiles[i] != nil && g.wino(i) }
 
 // act returns the activation the generated code applies for layer i.
 func (g *gen) act(i int) string {
@@ -661,10 +671,18 @@ func (g *gen) forward(f *jen.File) {
 				if wa := g.winoArg(i, "forward"); wa != nil {
 					args = append(args, wa)
 				}
-				if g.tiles[i] != nil {
+				if g.tiled(i) {
 					args = append(args, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
 				}
-				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
+				call := g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...))
+				if g.parTiled(i) {
+					par := append(args[:len(args):len(args)], jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
+					b.If(jen.Op("!").Id("training")).Block(
+						jen.Id(fmt.Sprintf("forward%dInfer", i)).Call(par...),
+					).Else().Block(call)
+					break
+				}
+				b.Add(call)
 			case dsl.KindDense:
 				args := []jen.Code{in, g.paramArg(i, 0)}
 				if l.UseBias {
@@ -776,7 +794,7 @@ func (g *gen) backward(f *jen.File) {
 						if wa := g.winoArg(i, name+"Weights"); wa != nil {
 							a = append(a, wa)
 						}
-						if g.tiles[i] != nil {
+						if g.tiled(i) {
 							a = append(a, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
 						}
 						return a

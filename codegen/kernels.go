@@ -128,6 +128,18 @@ func (g *gen) convKernels(f *jen.File, i int) {
 		params = append(params, jen.Id("b").Add(arr(co)))
 	}
 	params = append(params, jen.Id("out").Add(arr(oh*ow*co)))
+	if g.parTiled(i) {
+		f.Comment(fmt.Sprintf("forward%dInfer is forward%d in inference: the SIMD build runs the tiled\n"+
+			"kernel instead of Winograd, as its work splits across cores with the same\n"+
+			"result on any number of them.", i, i))
+		f.Func().Id(g.generic(fmt.Sprintf("forward%dInfer", i), params)).Params(params...).Block(
+			jen.Id(fmt.Sprintf("forward%dGeneric", i)).CallFunc(func(c *jen.Group) {
+				for _, p := range params {
+					c.Id(paramName(p))
+				}
+			}),
+		)
+	}
 	f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(
 		jen.For(raw("oy := range %d", lh)).Block(
 			jen.For(raw("ox := range %d", lw)).BlockFunc(func(b *jen.Group) {

@@ -142,12 +142,12 @@ const tileMinMACs = 20_000_000
 // keeps its unrolled or Winograd kernels. A convolution is tiled when its
 // kernel does not fit in L1 (so the unrolled kernels would stream it from
 // L2 for every block of pixels) and it is large enough to pay for packing
-// its weights on every pass, and does not run Winograd: ReLU or no activation (sigmoid and tanh
+// its weights on every pass: ReLU or no activation (sigmoid and tanh
 // follow as for the other kernels), input channels in fours (the
 // broadcasts load four), and output channels in blocks of 32.
 func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 	l := &g.m.Layers[i]
-	if l.Kind != dsl.KindConv2D || l.In[2]%4 != 0 || l.Out[2]%32 != 0 || g.wino(i) {
+	if l.Kind != dsl.KindConv2D || l.In[2]%4 != 0 || l.Out[2]%32 != 0 {
 		return nil
 	}
 	if a := g.act(i); a != "relu" && !simdAct(a) {
@@ -207,7 +207,7 @@ func chooseChunk(p *runtime.ConvPlan, cache Cache) {
 // whose input gradient is needed.
 func (g *gen) planTiledInput(i int, cache Cache) *runtime.ConvGradPlan {
 	l := &g.m.Layers[i]
-	if g.tiles[i] == nil || !g.needDIn[i] || l.Strides != [2]int{1, 1} || l.In[2]%32 != 0 {
+	if !g.tiled(i) || !g.needDIn[i] || l.Strides != [2]int{1, 1} || l.In[2]%32 != 0 {
 		return nil
 	}
 	kh, kw := l.Kernel[0], l.Kernel[1]
@@ -307,7 +307,7 @@ func Explain(m *dsl.Model, opts Options) string {
 		}
 		fmt.Fprintf(&b, "\n%s\n", g.layerComment(l))
 		switch {
-		case g.tiles[i] != nil:
+		case g.tiled(i):
 			b.WriteString("  " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n  ") + "\n")
 			if gp := g.tilesIn[i]; gp != nil {
 				b.WriteString("  input gradient: the output gradient, padded, convolved with the kernel flipped and transposed:\n")
@@ -316,6 +316,10 @@ func Explain(m *dsl.Model, opts Options) string {
 		case g.wino(i):
 			th, tw := g.winoGrid(i)
 			fmt.Fprintf(&b, "  Winograd F(2x2, 3x3) over %dx%d tiles in bands of %d tile rows: 2.25x fewer multiplies than direct\n", th, tw, g.winoBand(i))
+			if g.parTiled(i) {
+				b.WriteString("  in inference, the tiled kernel, whose work splits across cores:\n")
+				b.WriteString("    " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n    ") + "\n")
+			}
 		case l.Kind == dsl.KindConv2D:
 			macs := l.Out.Size() * l.Kernel[0] * l.Kernel[1] * l.In[2]
 			why := "its kernel fits in L1"

@@ -83,7 +83,7 @@ func (g *gen) bcSize() int {
 			continue
 		}
 		hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
-		if g.tiles[i] != nil {
+		if g.tiled(i) {
 			// The tiled kernels broadcast in registers.
 			continue
 		}
@@ -239,13 +239,13 @@ func (g *gen) simdFile() *jen.File {
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
-		case strings.HasPrefix(d.name, "forward") && g.tiles[d.layer] != nil:
+		case strings.HasPrefix(d.name, "forward") && (g.tiled(d.layer) || d.name == fmt.Sprintf("forward%dInfer", d.layer)):
 			body = g.convForwardTiled(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.wino(d.layer):
 			body = g.convForwardWinoSIMD(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):
 			body = g.convForwardSIMD(d.layer)
-		case strings.HasSuffix(d.name, "Weights") && g.tiles[d.layer] != nil:
+		case strings.HasSuffix(d.name, "Weights") && g.tiled(d.layer):
 			b := "nil"
 			if l.UseBias {
 				b = "db[:]"

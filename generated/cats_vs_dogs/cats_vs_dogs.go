@@ -488,7 +488,11 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
-	forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc, &w.wg4)
+	if !training {
+		forward4Infer(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc, &w.wg4, &m.packed[4], &w.tile)
+	} else {
+		forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc, &w.wg4)
+	}
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
 	if training {
@@ -498,7 +502,11 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
-	forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc, &w.wg6)
+	if !training {
+		forward6Infer(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc, &w.wg6, &m.packed[6], &w.tile)
+	} else {
+		forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc, &w.wg6)
+	}
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
 	if training {
@@ -508,7 +516,11 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
-	forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc, &w.wg8)
+	if !training {
+		forward8Infer(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc, &w.wg8, &m.packed[8], &w.tile)
+	} else {
+		forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc, &w.wg8)
+	}
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
 	if training {
@@ -959,6 +971,14 @@ func backward3Generic(dz *[253472]float32, arg *[253472]int32, y *[253472]float3
 
 // conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
 // forward4 computes the convolution with its bias and relu fused.
+/*
+forward4Infer is forward4 in inference: the SIMD build runs the tiled
+kernel instead of Winograd, as its work splits across cores with the same
+result on any number of them.
+*/
+func forward4InferGeneric(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32) {
+	forward4Generic(in, k, b, out)
+}
 func forward4Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32) {
 	for oy := range 86 {
 		for ox := range 86 {
@@ -1443,6 +1463,14 @@ func backward5Generic(dz *[118336]float32, arg *[118336]int32, y *[118336]float3
 
 // conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
 // forward6 computes the convolution with its bias and relu fused.
+/*
+forward6Infer is forward6 in inference: the SIMD build runs the tiled
+kernel instead of Winograd, as its work splits across cores with the same
+result on any number of them.
+*/
+func forward6InferGeneric(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32) {
+	forward6Generic(in, k, b, out)
+}
 func forward6Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32) {
 	for oy := range 40 {
 		for ox := range 40 {
@@ -1927,6 +1955,14 @@ func backward7Generic(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, 
 
 // conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
 // forward8 computes the convolution with its bias and relu fused.
+/*
+forward8Infer is forward8 in inference: the SIMD build runs the tiled
+kernel instead of Winograd, as its work splits across cores with the same
+result on any number of them.
+*/
+func forward8InferGeneric(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32) {
+	forward8Generic(in, k, b, out)
+}
 func forward8Generic(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32) {
 	for oy := range 18 {
 		for ox := range 18 {

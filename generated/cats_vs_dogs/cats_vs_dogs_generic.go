@@ -44,6 +44,11 @@ func backward3(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din 
 	backward3Generic(dz, arg, y, din)
 }
 
+// forward4Infer runs forward4InferGeneric: conv2d_1.
+func forward4Infer(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino4, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward4InferGeneric(in, k, b, out)
+}
+
 // forward4 runs forward4Generic: conv2d_1.
 func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino4) {
 	forward4Generic(in, k, b, out)
@@ -79,6 +84,11 @@ func backward5(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din 
 	backward5Generic(dz, arg, y, din)
 }
 
+// forward6Infer runs forward6InferGeneric: conv2d_2.
+func forward6Infer(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino6, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward6InferGeneric(in, k, b, out)
+}
+
 // forward6 runs forward6Generic: conv2d_2.
 func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino6) {
 	forward6Generic(in, k, b, out)
@@ -112,6 +122,11 @@ func infer7(in *[215168]float32, out *[51200]float32) {
 // backward7 runs backward7Generic: max_pooling2d_2.
 func backward7(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[215168]float32) {
 	backward7Generic(dz, arg, y, din)
+}
+
+// forward8Infer runs forward8InferGeneric: conv2d_3.
+func forward8Infer(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino8, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward8InferGeneric(in, k, b, out)
 }
 
 // forward8 runs forward8Generic: conv2d_3.

@@ -562,7 +562,11 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
-	forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc, &w.wg7)
+	if !training {
+		forward7Infer(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc, &w.wg7, &m.packed[7], &w.tile)
+	} else {
+		forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc, &w.wg7)
+	}
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
 	if training {
@@ -572,7 +576,11 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
-	forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc, &w.wg9)
+	if !training {
+		forward9Infer(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc, &w.wg9, &m.packed[9], &w.tile)
+	} else {
+		forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc, &w.wg9)
+	}
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
 	if training {
@@ -582,7 +590,11 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
-	forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc, &w.wg11)
+	if !training {
+		forward11Infer(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc, &w.wg11, &m.packed[11], &w.tile)
+	} else {
+		forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc, &w.wg11)
+	}
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
 	if training {
@@ -1053,6 +1065,14 @@ func backward6Generic(dz *[253472]float32, arg *[253472]int32, y *[253472]float3
 
 // conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
 // forward7 computes the convolution with its bias and relu fused.
+/*
+forward7Infer is forward7 in inference: the SIMD build runs the tiled
+kernel instead of Winograd, as its work splits across cores with the same
+result on any number of them.
+*/
+func forward7InferGeneric(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32) {
+	forward7Generic(in, k, b, out)
+}
 func forward7Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32) {
 	for oy := range 86 {
 		for ox := range 86 {
@@ -1537,6 +1557,14 @@ func backward8Generic(dz *[118336]float32, arg *[118336]int32, y *[118336]float3
 
 // conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
 // forward9 computes the convolution with its bias and relu fused.
+/*
+forward9Infer is forward9 in inference: the SIMD build runs the tiled
+kernel instead of Winograd, as its work splits across cores with the same
+result on any number of them.
+*/
+func forward9InferGeneric(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32) {
+	forward9Generic(in, k, b, out)
+}
 func forward9Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32) {
 	for oy := range 40 {
 		for ox := range 40 {
@@ -2021,6 +2049,14 @@ func backward10Generic(dz *[51200]float32, arg *[51200]int32, y *[51200]float32,
 
 // conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
 // forward11 computes the convolution with its bias and relu fused.
+/*
+forward11Infer is forward11 in inference: the SIMD build runs the tiled
+kernel instead of Winograd, as its work splits across cores with the same
+result on any number of them.
+*/
+func forward11InferGeneric(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32) {
+	forward11Generic(in, k, b, out)
+}
 func forward11Generic(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32) {
 	for oy := range 18 {
 		for ox := range 18 {

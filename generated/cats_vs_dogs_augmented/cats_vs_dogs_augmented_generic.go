@@ -44,6 +44,11 @@ func backward6(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din 
 	backward6Generic(dz, arg, y, din)
 }
 
+// forward7Infer runs forward7InferGeneric: conv2d_1.
+func forward7Infer(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino7, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward7InferGeneric(in, k, b, out)
+}
+
 // forward7 runs forward7Generic: conv2d_1.
 func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino7) {
 	forward7Generic(in, k, b, out)
@@ -79,6 +84,11 @@ func backward8(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din 
 	backward8Generic(dz, arg, y, din)
 }
 
+// forward9Infer runs forward9InferGeneric: conv2d_2.
+func forward9Infer(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino9, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward9InferGeneric(in, k, b, out)
+}
+
 // forward9 runs forward9Generic: conv2d_2.
 func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino9) {
 	forward9Generic(in, k, b, out)
@@ -112,6 +122,11 @@ func infer10(in *[215168]float32, out *[51200]float32) {
 // backward10 runs backward10Generic: max_pooling2d_2.
 func backward10(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[215168]float32) {
 	backward10Generic(dz, arg, y, din)
+}
+
+// forward11Infer runs forward11InferGeneric: conv2d_3.
+func forward11Infer(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino11, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward11InferGeneric(in, k, b, out)
 }
 
 // forward11 runs forward11Generic: conv2d_3.

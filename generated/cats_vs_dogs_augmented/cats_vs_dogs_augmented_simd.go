@@ -1674,6 +1674,102 @@ lane l of vector m takes input (8m+l)/1.
 var denseIdx16 = [1][8]uint32{{0, 1, 2, 3, 4, 5, 6, 7}}
 
 /*
+tilePlan7 is the schedule of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12:
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (89, 89, 32) padded, kernel 3x3, strides (1, 1), live output 86x86 of (87, 87, 64)
+register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+loops: 1 channel blocks > 86 rows > 1 chunks of 32 input channels > 43 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][64]: 72 KiB a slab, 72 KiB a chunk
+a chunk pass touches 126 KiB (weights 72 + input rows 33 + output row 21) of the 512 KiB L2
+*/
+var tilePlan7 = runtime.ConvPlan{
+	Block:  64,
+	Chunk:  32,
+	Ci:     32,
+	Co:     64,
+	InH:    89,
+	InW:    89,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d_1",
+	LiveH:  86,
+	LiveW:  86,
+	OutH:   87,
+	OutW:   87,
+	Pixels: 2,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
+
+/*
+tilePlan9 is the schedule of conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14:
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (43, 43, 64) padded, kernel 3x3, strides (1, 1), live output 40x40 of (41, 41, 128)
+register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+loops: 2 channel blocks > 40 rows > 1 chunks of 64 input channels > 20 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][64]: 144 KiB a slab, 144 KiB a chunk
+a chunk pass touches 186 KiB (weights 144 + input rows 32 + output row 10) of the 512 KiB L2
+*/
+var tilePlan9 = runtime.ConvPlan{
+	Block:  64,
+	Chunk:  64,
+	Ci:     64,
+	Co:     128,
+	InH:    43,
+	InW:    43,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d_2",
+	LiveH:  40,
+	LiveW:  40,
+	OutH:   41,
+	OutW:   41,
+	Pixels: 2,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
+
+/*
+tilePlan11 is the schedule of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16:
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (20, 20, 128) padded, kernel 3x3, strides (1, 1), live output 18x18 of (18, 18, 256)
+register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+loops: 4 channel blocks > 18 rows > 1 chunks of 128 input channels > 9 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][64]: 288 KiB a slab, 288 KiB a chunk
+a chunk pass touches 322 KiB (weights 288 + input rows 30 + output row 4) of the 512 KiB L2
+*/
+var tilePlan11 = runtime.ConvPlan{
+	Block:  64,
+	Chunk:  128,
+	Ci:     128,
+	Co:     256,
+	InH:    20,
+	InW:    20,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d_3",
+	LiveH:  18,
+	LiveW:  18,
+	OutH:   18,
+	OutW:   18,
+	Pixels: 2,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
+
+/*
 tilePlan13 is the schedule of conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18:
 tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (9, 9, 256) padded, kernel 3x3, strides (1, 1), live output 7x7 of (7, 7, 256)
@@ -3080,6 +3176,17 @@ func backward6(dz *[253472]float32, arg *[253472]int32, y *[253472]float32, din 
 		}
 	}
 
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward7Infer is the AVX2 version of forward7InferGeneric: conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12.
+func forward7Infer(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino7, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward7InferGeneric(in, k, b, out)
+		return
+	}
+	var _ unsafe.Pointer
+	runtime.ConvTiled(&tilePlan7, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 
@@ -4783,6 +4890,17 @@ func backward8(dz *[118336]float32, arg *[118336]int32, y *[118336]float32, din 
 		}
 	}
 
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward9Infer is the AVX2 version of forward9InferGeneric: conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14.
+func forward9Infer(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215168]float32, bc *[2027776]float32, wg *wino9, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward9InferGeneric(in, k, b, out)
+		return
+	}
+	var _ unsafe.Pointer
+	runtime.ConvTiled(&tilePlan9, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 
@@ -6805,6 +6923,17 @@ func backward10(dz *[51200]float32, arg *[51200]int32, y *[51200]float32, din *[
 		}
 	}
 
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward11Infer is the AVX2 version of forward11InferGeneric: conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16.
+func forward11Infer(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino11, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward11InferGeneric(in, k, b, out)
+		return
+	}
+	var _ unsafe.Pointer
+	runtime.ConvTiled(&tilePlan11, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 

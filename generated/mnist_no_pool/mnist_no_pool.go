@@ -190,6 +190,11 @@ type Model struct {
 	params [][]float32
 	once   sync.Once
 	pred   *runtime.Predictor
+	/*
+	   packed holds the packed kernels of the tiled layers, by layer index,
+	   shared by the workers.
+	*/
+	packed [6]runtime.PackedConv
 }
 
 /*
@@ -300,6 +305,22 @@ type worker struct {
 	// dense_2 (10)
 	a5 [10]float32
 	d5 [10]float32
+	// tile is the scratch of the tiled convolutions in the SIMD build.
+	tile runtime.ConvScratch
+	/*
+	   slack keeps the 4-float loads that broadcast the last input float of
+	   a buffer inside the worker.
+	*/
+	slack [4]float32
+}
+
+/*
+SetParallel splits the work of each tiled convolution of the following
+calls across n goroutines; the results do not depend on n. It implements
+runtime.Parallel.
+*/
+func (w *worker) SetParallel(n int) {
+	w.tile.Par = n
 }
 
 /*
@@ -319,7 +340,11 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward2(&w.a1, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a2, &w.bc, &w.wg2)
 
 	// conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8
-	forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc, &w.wg3)
+	if !training {
+		forward3Infer(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc, &w.wg3, &m.packed[3], &w.tile)
+	} else {
+		forward3(&w.a2, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a3, &w.bc, &w.wg3)
+	}
 
 	// flatten_2: Flatten(name="flatten_2") (22, 22, 128) -> (61952), specs/mnist_no_pool.cnn:9
 	// Flatten reuses the row-major buffer of the layer before it.
@@ -1072,6 +1097,14 @@ func backward2InputGeneric(k *[18432]float32, dz *[36864]float32, din *[21632]fl
 
 // conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8
 // forward3 computes the convolution with its bias and relu fused.
+/*
+forward3Infer is forward3 in inference: the SIMD build runs the tiled
+kernel instead of Winograd, as its work splits across cores with the same
+result on any number of them.
+*/
+func forward3InferGeneric(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32) {
+	forward3Generic(in, k, b, out)
+}
 func forward3Generic(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32) {
 	for oy := range 22 {
 		for ox := range 22 {

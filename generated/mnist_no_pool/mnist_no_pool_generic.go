@@ -3,6 +3,8 @@
 
 package mnist_no_pool
 
+import runtime "github.com/convc/convc/runtime"
+
 // wino2 is empty: the portable build computes conv2d_7 directly.
 type wino2 struct{}
 
@@ -42,6 +44,11 @@ func backward2Weights(in *[21632]float32, dz *[36864]float32, dk *[18432]float32
 // backward2Input runs backward2InputGeneric: conv2d_7.
 func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32, wg *wino2) {
 	backward2InputGeneric(k, dz, din)
+}
+
+// forward3Infer runs forward3InferGeneric: conv2d_8.
+func forward3Infer(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32, bc *[294912]float32, wg *wino3, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward3InferGeneric(in, k, b, out)
 }
 
 // forward3 runs forward3Generic: conv2d_8.

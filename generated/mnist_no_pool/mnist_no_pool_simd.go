@@ -4,6 +4,7 @@
 package mnist_no_pool
 
 import (
+	runtime "github.com/convc/convc/runtime"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -1063,6 +1064,38 @@ denseIdx5 spreads 8 inputs of dense_2 over the 10 vectors of their kernel rows:
 lane l of vector m takes input (8m+l)/10.
 */
 var denseIdx5 = [10][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 2, 2, 2, 2}, {2, 2, 2, 2, 2, 2, 3, 3}, {3, 3, 3, 3, 3, 3, 3, 3}, {4, 4, 4, 4, 4, 4, 4, 4}, {4, 4, 5, 5, 5, 5, 5, 5}, {5, 5, 5, 5, 6, 6, 6, 6}, {6, 6, 6, 6, 6, 6, 7, 7}, {7, 7, 7, 7, 7, 7, 7, 7}}
+
+/*
+tilePlan3 is the schedule of conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8:
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (24, 24, 64) padded, kernel 3x3, strides (1, 1), live output 22x22 of (22, 22, 128)
+register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+loops: 2 channel blocks > 22 rows > 1 chunks of 64 input channels > 11 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][64]: 144 KiB a slab, 144 KiB a chunk
+a chunk pass touches 167 KiB (weights 144 + input rows 18 + output row 5) of the 512 KiB L2
+*/
+var tilePlan3 = runtime.ConvPlan{
+	Block:  64,
+	Chunk:  64,
+	Ci:     64,
+	Co:     128,
+	InH:    24,
+	InW:    24,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d_8",
+	LiveH:  22,
+	LiveW:  22,
+	OutH:   22,
+	OutW:   22,
+	Pixels: 2,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
 
 // forward1 is the AVX2 version of forward1Generic: conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6.
 func forward1(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32, bc *[294912]float32) {
@@ -3475,6 +3508,17 @@ func backward2Input(k *[18432]float32, dz *[36864]float32, din *[21632]float32, 
 		}
 	}
 
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward3Infer is the AVX2 version of forward3InferGeneric: conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8.
+func forward3Infer(in *[36864]float32, k *[73728]float32, b *[128]float32, out *[61952]float32, bc *[294912]float32, wg *wino3, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward3InferGeneric(in, k, b, out)
+		return
+	}
+	var _ unsafe.Pointer
+	runtime.ConvTiled(&tilePlan3, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 

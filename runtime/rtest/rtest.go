@@ -360,6 +360,20 @@ func CheckInference(t *testing.T, m Library) {
 	if err := m.PredictBatch(xs, got); err != nil {
 		t.Fatal(err)
 	}
+	// A worker that splits one sample across goroutines (Predict on a
+	// machine with several cores) gives the same bits with any number.
+	if w, ok := m.NewWorker().(runtime.Parallel); ok {
+		one := append([]float32(nil), w.(runtime.Worker).Forward(xs[:in], false, 0)...)
+		for _, par := range []int{2, 3} {
+			w.SetParallel(par)
+			split := w.(runtime.Worker).Forward(xs[:in], false, 0)
+			for i := range one {
+				if math.Float32bits(split[i]) != math.Float32bits(one[i]) {
+					t.Fatalf("%s: inference split across %d goroutines gives output %d = %g, one goroutine %g", spec.Name, par, i, split[i], one[i])
+				}
+			}
+		}
+	}
 	for i := range want {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Fatalf("%s: PredictBatch output %d = %g, Predict gives %g", spec.Name, i, got[i], want[i])
