@@ -83,6 +83,16 @@ type ConvGradPlan struct {
 	Top, Left      int
 }
 
+// chunkOuter reports whether the chunk loop runs outside the row loop for
+// a part of rows rows: when the partial sums of all of them fit in half of
+// L2, each chunk's weight slab passes over every row before the next
+// chunk's replaces it in L1 (small maps, where a row has too few pixel
+// pairs to pay for loading a slab); otherwise the chunks of a row run in
+// turn, so that the row's partial sums stay in L1.
+func (p *ConvPlan) chunkOuter(rows int) bool {
+	return p.Chunk < p.Ci && rows*p.LiveW*p.Block*4 <= p.L2/2
+}
+
 // SlabFloats is the size of the packed weights of one block of output
 // channels: every tap and input channel.
 func (p *ConvPlan) SlabFloats() int { return p.KH * p.KW * p.Ci * p.Block }
@@ -109,11 +119,20 @@ func (p *ConvPlan) Explain() string {
 		p.InH, p.InW, p.Ci, p.KH, p.KW, p.SH, p.SW, p.LiveH, p.LiveW, p.OutH, p.OutW, p.Co)
 	fmt.Fprintf(&b, "register block: %d pixels x %d channels = %d accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)\n",
 		p.Pixels, p.Block, p.Pixels*p.Block/p.Width)
-	fmt.Fprintf(&b, "loops: %d channel blocks > %d rows > %d chunks of %d input channels > %d pixel pairs > %d taps > input channels by 4\n",
-		p.Co/p.Block, p.LiveH, p.Ci/p.Chunk, p.Chunk, (p.LiveW+1)/2, p.KH*p.KW)
+	if p.chunkOuter(p.LiveH) {
+		fmt.Fprintf(&b, "loops: %d channel blocks > %d chunks of %d input channels > %d rows > %d pixel pairs > %d taps > input channels by 4\n",
+			p.Co/p.Block, p.Ci/p.Chunk, p.Chunk, p.LiveH, (p.LiveW+1)/2, p.KH*p.KW)
+	} else {
+		fmt.Fprintf(&b, "loops: %d channel blocks > %d rows > %d chunks of %d input channels > %d pixel pairs > %d taps > input channels by 4\n",
+			p.Co/p.Block, p.LiveH, p.Ci/p.Chunk, p.Chunk, (p.LiveW+1)/2, p.KH*p.KW)
+	}
 	fmt.Fprintf(&b, "weights packed per channel block as [tap][ci][%d]: %d KiB a slab, %d KiB a chunk\n", p.Block, p.SlabFloats()*4>>10, slab>>10)
-	fmt.Fprintf(&b, "a chunk pass touches %d KiB (weights %d + input rows %d + output row %d) of the %d KiB L2",
-		(slab+rows+out)>>10, slab>>10, rows>>10, out>>10, p.L2>>10)
+	if p.Chunk < p.Ci {
+		fmt.Fprintf(&b, "a chunk's weights (%d KiB) stay in the %d KiB L1 while every pixel pair of a row reads them", slab>>10, p.L1>>10)
+	} else {
+		fmt.Fprintf(&b, "a row's pass touches %d KiB (weights %d + input rows %d + output row %d) of the %d KiB L2",
+			(slab+rows+out)>>10, slab>>10, rows>>10, out>>10, p.L2>>10)
+	}
 	return b.String()
 }
 

@@ -145,12 +145,7 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 	ostride := p.outStride()
 	_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
 	_ = packed[taps*ci*co-1]
-	// When the partial sums of all the rows fit in half of L2, each chunk's
-	// weight slab passes over every row before the next chunk's replaces it
-	// in L1 (small maps, where a row has too few pixel pairs to pay for
-	// loading a slab); otherwise the chunks of a row run in turn, so that
-	// the partial sums stay in L1.
-	chunkOuter := p.Chunk < ci && (y1-y0)*p.LiveW*block*4 <= p.L2/2
+	chunkOuter := p.chunkOuter(y1 - y0)
 	for cb := b0; cb < b1; cb++ {
 		slab := packed[cb*taps*ci*block:]
 		var bias unsafe.Pointer

@@ -1680,7 +1680,7 @@ input (89, 89, 32) padded, kernel 3x3, strides (1, 1), live output 86x86 of (87,
 register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
 loops: 1 channel blocks > 86 rows > 1 chunks of 32 input channels > 43 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][64]: 72 KiB a slab, 72 KiB a chunk
-a chunk pass touches 126 KiB (weights 72 + input rows 33 + output row 21) of the 512 KiB L2
+a row's pass touches 126 KiB (weights 72 + input rows 33 + output row 21) of the 512 KiB L2
 */
 var tilePlan7 = runtime.ConvPlan{
 	Block:  64,
@@ -1712,7 +1712,7 @@ input (43, 43, 64) padded, kernel 3x3, strides (1, 1), live output 40x40 of (41,
 register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
 loops: 2 channel blocks > 40 rows > 1 chunks of 64 input channels > 20 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][64]: 144 KiB a slab, 144 KiB a chunk
-a chunk pass touches 186 KiB (weights 144 + input rows 32 + output row 10) of the 512 KiB L2
+a row's pass touches 186 KiB (weights 144 + input rows 32 + output row 10) of the 512 KiB L2
 */
 var tilePlan9 = runtime.ConvPlan{
 	Block:  64,
@@ -1744,7 +1744,7 @@ input (20, 20, 128) padded, kernel 3x3, strides (1, 1), live output 18x18 of (18
 register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
 loops: 4 channel blocks > 18 rows > 1 chunks of 128 input channels > 9 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][64]: 288 KiB a slab, 288 KiB a chunk
-a chunk pass touches 322 KiB (weights 288 + input rows 30 + output row 4) of the 512 KiB L2
+a row's pass touches 322 KiB (weights 288 + input rows 30 + output row 4) of the 512 KiB L2
 */
 var tilePlan11 = runtime.ConvPlan{
 	Block:  64,
@@ -1774,9 +1774,9 @@ tilePlan13 is the schedule of conv2d_4: Conv2D(filters=256, kernel_size=3, activ
 tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (9, 9, 256) padded, kernel 3x3, strides (1, 1), live output 7x7 of (7, 7, 256)
 register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
-loops: 4 channel blocks > 7 rows > 32 chunks of 8 input channels > 4 pixel pairs > 9 taps > input channels by 4
+loops: 4 channel blocks > 32 chunks of 8 input channels > 7 rows > 4 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][64]: 576 KiB a slab, 18 KiB a chunk
-a chunk pass touches 20 KiB (weights 18 + input rows 0 + output row 1) of the 512 KiB L2
+a chunk's weights (18 KiB) stay in the 32 KiB L1 while every pixel pair of a row reads them
 */
 var tilePlan13 = runtime.ConvPlan{
 	Block:  64,
@@ -1807,9 +1807,9 @@ gradient, padded, convolved with the kernel flipped and transposed.
 tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (11, 11, 256) padded, kernel 3x3, strides (1, 1), live output 9x9 of (9, 9, 256)
 register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
-loops: 4 channel blocks > 9 rows > 32 chunks of 8 input channels > 5 pixel pairs > 9 taps > input channels by 4
+loops: 4 channel blocks > 32 chunks of 8 input channels > 9 rows > 5 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][64]: 576 KiB a slab, 18 KiB a chunk
-a chunk pass touches 21 KiB (weights 18 + input rows 1 + output row 2) of the 512 KiB L2
+a chunk's weights (18 KiB) stay in the 32 KiB L1 while every pixel pair of a row reads them
 */
 var tileInPlan13 = runtime.ConvGradPlan{
 	Conv: runtime.ConvPlan{

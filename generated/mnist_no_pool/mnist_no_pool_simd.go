@@ -1072,7 +1072,7 @@ input (24, 24, 64) padded, kernel 3x3, strides (1, 1), live output 22x22 of (22,
 register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
 loops: 2 channel blocks > 22 rows > 1 chunks of 64 input channels > 11 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][64]: 144 KiB a slab, 144 KiB a chunk
-a chunk pass touches 167 KiB (weights 144 + input rows 18 + output row 5) of the 512 KiB L2
+a row's pass touches 167 KiB (weights 144 + input rows 18 + output row 5) of the 512 KiB L2
 */
 var tilePlan3 = runtime.ConvPlan{
 	Block:  64,
