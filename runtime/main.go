@@ -354,6 +354,11 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 	// Rescaling layer.
 	divide := spec.Data == "mnist" || spec.Data == ""
 	w := net.NewWorker()
+	// One image at a time: its large layers split across every core, with
+	// the same result as on one.
+	if par, ok := w.(Parallel); ok {
+		par.SetParallel(goruntime.GOMAXPROCS(0))
+	}
 	probs := make([]float32, spec.OutputSize())
 	failed := 0
 	for _, file := range fs.Args() {

@@ -83,3 +83,29 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildExplain checks convc build -explain and the -cache flag: the
+// plans name the caches they were made for, and a bad -cache is refused
+// with the flag's name before anything is written.
+func TestBuildExplain(t *testing.T) {
+	code, out, errOut := runCmd(t, "build", "-explain", "-cache", "48K,1M", "../../bench/specs/vgg16_base.cnn")
+	if code != 0 {
+		t.Fatalf("convc build -explain: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		"planned for L1 48 KiB, L2 1024 KiB",
+		"block1_conv1: Conv2D(64, 3",
+		"unrolled direct convolution with constant shapes: its channels are not in fours",
+		"block4_conv2: Conv2D(512, 3",
+		"tiled direct convolution, AVX-512 (Float32x16)",
+		"8 channel blocks > 32 chunks of 16 input channels > 22 rows",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("convc build -explain does not print %q:\n%s", want, out)
+		}
+	}
+	code, _, errOut = runCmd(t, "build", "-cache", "lots", "../../bench/specs/vgg16_base.cnn")
+	if code != 2 || !strings.Contains(errOut, `-cache "lots"`) {
+		t.Errorf("convc build -cache lots: exit %d, stderr %q; want 2 and the flag named", code, errOut)
+	}
+}
