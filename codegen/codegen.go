@@ -300,13 +300,18 @@ func (g *gen) anyTiled() bool {
 // the forward pass and the weight gradient of a tiled layer, and its tiled
 // input gradient.
 func (g *gen) usesTile(d dispatched) bool {
-	return g.tiled(d.layer) && (strings.HasPrefix(d.name, "forward") || strings.HasSuffix(d.name, "Weights")) ||
+	return g.tiled(d.layer) && strings.HasPrefix(d.name, "forward") ||
+		g.tiledWeights(d.layer) && strings.HasSuffix(d.name, "Weights") ||
 		g.parTiled(d.layer) && d.name == fmt.Sprintf("forward%dInfer", d.layer) ||
 		g.tilesIn[d.layer] != nil && strings.HasSuffix(d.name, "Input")
 }
 
 // tiled reports whether layer i runs its tiled kernels.
 func (g *gen) tiled(i int) bool { return g.tiles[i] != nil && !g.wino(i) }
+
+// tiledWeights reports whether layer i's weight gradient is tiled: the
+// tiled layers whose input channels come in fours.
+func (g *gen) tiledWeights(i int) bool { return g.tiled(i) && g.tiles[i].CiPad == 0 }
 
 // parTiled reports whether layer i runs Winograd in training and its
 // tiled kernel in inference: Winograd's kernels run on one core, and
@@ -794,7 +799,7 @@ func (g *gen) backward(f *jen.File) {
 						if wa := g.winoArg(i, name+"Weights"); wa != nil {
 							a = append(a, wa)
 						}
-						if g.tiled(i) {
+						if g.tiledWeights(i) {
 							a = append(a, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
 						}
 						return a

@@ -139,15 +139,16 @@ func DetectCache() Cache {
 const tileMinMACs = 20_000_000
 
 // planTiled returns the tiled schedule of layer i, or nil when the layer
-// keeps its unrolled or Winograd kernels. A convolution is tiled when its
-// kernel does not fit in L1 (so the unrolled kernels would stream it from
-// L2 for every block of pixels) and it is large enough to pay for packing
-// its weights on every pass: ReLU or no activation (sigmoid and tanh
-// follow as for the other kernels), input channels in fours (the
-// broadcasts load four), and output channels in blocks of 32.
+// keeps its unrolled or Winograd kernels. A convolution of at least
+// tileMinMACs multiply-adds is tiled when its kernel does not fit in L1
+// (so the unrolled kernels would stream it from L2 for every block of
+// pixels) or its input channels are not in fours (a first layer, whose
+// input is widened; the broadcasts load four channels); its output
+// channels must come in blocks of 32. Sigmoid and tanh follow the kernel
+// as for the other kernels.
 func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 	l := &g.m.Layers[i]
-	if l.Kind != dsl.KindConv2D || l.In[2]%4 != 0 || l.Out[2]%32 != 0 {
+	if l.Kind != dsl.KindConv2D || l.Out[2]%32 != 0 {
 		return nil
 	}
 	if a := g.act(i); a != "relu" && !simdAct(a) {
@@ -155,7 +156,10 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 	}
 	kernelBytes := l.Kernel[0] * l.Kernel[1] * l.In[2] * l.Out[2] * 4
 	macs := l.Out[0] * l.Out[1] * l.Kernel[0] * l.Kernel[1] * l.In[2] * l.Out[2]
-	if kernelBytes <= cache.L1 || macs < tileMinMACs {
+	// A first layer's few channels (RGB) are widened to 4 with zeros: its
+	// unrolled kernel pre-broadcasts the whole input, 8 copies of it.
+	widen := l.In[2]%4 != 0
+	if macs < tileMinMACs || kernelBytes <= cache.L1 && !widen {
 		return nil
 	}
 	lh, lw := g.live(i)
@@ -184,6 +188,10 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 	// channels, against 80-100 with chunks of 32 to 512 that do not fit
 	// L1; 141-152 with all channels where they fit L2.)
 	chooseChunk(p, cache)
+	if widen {
+		p.CiPad = (p.Ci + 3) / 4 * 4
+		p.Chunk = p.CiPad
+	}
 	return p
 }
 
@@ -278,6 +286,9 @@ func convPlanDict(p *runtime.ConvPlan) jen.Dict {
 		} {
 			d[jen.Id(kv.name)] = jen.Lit(kv.v)
 		}
+		if p.CiPad != 0 {
+			d[jen.Id("CiPad")] = jen.Lit(p.CiPad)
+		}
 		if p.OutStride != 0 {
 			d[jen.Id("OutStride")] = jen.Lit(p.OutStride)
 			d[jen.Id("OutOffset")] = jen.Lit(p.OutOffset)
@@ -326,8 +337,8 @@ func Explain(m *dsl.Model, opts Options) string {
 			if macs < tileMinMACs {
 				why = fmt.Sprintf("%d multiply-adds, too few to pay for packing weights", macs)
 			}
-			if l.In[2]%4 != 0 || l.Out[2]%32 != 0 {
-				why = "its channels are not in fours (input) and 32s (output)"
+			if l.Out[2]%32 != 0 {
+				why = "its filters are not in 32s"
 			}
 			fmt.Fprintf(&b, "  unrolled direct convolution with constant shapes: %s\n", why)
 		default:

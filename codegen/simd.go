@@ -83,7 +83,7 @@ func (g *gen) bcSize() int {
 			continue
 		}
 		hp, wp := l.In[0]+l.Pad[0]+l.Pad[1], l.In[1]+l.Pad[2]+l.Pad[3]
-		if g.tiled(i) {
+		if g.tiled(i) && (g.tiledWeights(i) || !l.Trainable) {
 			// The tiled kernels broadcast in registers.
 			continue
 		}
@@ -245,7 +245,7 @@ func (g *gen) simdFile() *jen.File {
 			body = g.convForwardWinoSIMD(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.simdConvForward(d.layer):
 			body = g.convForwardSIMD(d.layer)
-		case strings.HasSuffix(d.name, "Weights") && g.tiled(d.layer):
+		case strings.HasSuffix(d.name, "Weights") && g.tiledWeights(d.layer):
 			b := "nil"
 			if l.UseBias {
 				b = "db[:]"

@@ -307,16 +307,16 @@ func TestTiledChosen(t *testing.T) {
 	}{
 		{"tiled", "", DefaultCache, []want{{2, 16, 64, [2]int{33, 33}}, {3, 8, 64, [2]int{17, 17}}, {4, 16, 8, [2]int{14, 14}}}},
 		{"vgg16_base", "../bench/specs/vgg16_base.cnn", DefaultCache, []want{
-			{2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 8, [2]int{90, 90}},
+			{1, 16, 4, [2]int{180, 180}}, {2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 8, [2]int{90, 90}},
 			{7, 16, 128, [2]int{45, 45}}, {8, 16, 8, [2]int{45, 45}}, {9, 16, 8, [2]int{44, 44}},
 			{11, 16, 8, [2]int{22, 22}}, {12, 16, 8, [2]int{22, 22}}, {13, 16, 8, [2]int{22, 22}},
 			{15, 16, 8, [2]int{11, 11}}, {16, 16, 8, [2]int{11, 11}}, {17, 16, 8, [2]int{10, 10}}}},
 		{"vgg16_base", "../bench/specs/vgg16_base.cnn", Cache{L1: 48 << 10, L2: 1 << 20}, []want{
-			{2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 128, [2]int{90, 90}},
+			{1, 16, 4, [2]int{180, 180}}, {2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 128, [2]int{90, 90}},
 			{7, 16, 128, [2]int{45, 45}}, {8, 16, 256, [2]int{45, 45}}, {9, 16, 256, [2]int{44, 44}},
 			{11, 16, 256, [2]int{22, 22}}, {12, 16, 16, [2]int{22, 22}}, {13, 16, 16, [2]int{22, 22}},
 			{15, 16, 16, [2]int{11, 11}}, {16, 16, 16, [2]int{11, 11}}, {17, 16, 16, [2]int{10, 10}}}},
-		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{4, 16, 32, [2]int{86, 86}}, {6, 16, 64, [2]int{40, 40}}, {8, 16, 128, [2]int{18, 18}}, {10, 16, 8, [2]int{7, 7}}}},
+		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{2, 8, 4, [2]int{178, 178}}, {4, 16, 32, [2]int{86, 86}}, {6, 16, 64, [2]int{40, 40}}, {8, 16, 128, [2]int{18, 18}}, {10, 16, 8, [2]int{7, 7}}}},
 		{"mnist", "../specs/mnist.cnn", DefaultCache, nil},
 	}
 	for _, c := range cases {
@@ -338,7 +338,7 @@ func TestTiledChosen(t *testing.T) {
 				continue
 			}
 			got = append(got, want{i, p.Width, p.Chunk, [2]int{p.LiveH, p.LiveW}})
-			if p.Block != 4*p.Width || p.Co%p.Block != 0 || p.Ci%p.Chunk != 0 {
+			if p.Block != 4*p.Width || p.Co%p.Block != 0 || max(p.CiPad, p.Ci)%p.Chunk != 0 || p.CiPad%4 != 0 {
 				t.Errorf("%s layer %d: inconsistent plan %+v", c.name, i, *p)
 			}
 		}

@@ -54,6 +54,11 @@ type ConvPlan struct {
 	Chunk int
 	// L1 and L2 are the data cache sizes, in bytes, the plan was made for.
 	L1, L2 int
+	// CiPad, when not 0, is Ci rounded up to a multiple of 4: the kernel
+	// then reads a copy of the input widened with zero channels (a first
+	// layer's 3 channels of RGB, say), and a packed kernel with zero rows
+	// for them. Chunk is CiPad.
+	CiPad int
 	// OutStride is the pixels of one row of the output buffer (0 means
 	// OutW), and OutOffset the floats before the first output pixel: the
 	// input gradient writes the interior of a padded buffer.
@@ -93,9 +98,20 @@ func (p *ConvPlan) chunkOuter(rows int) bool {
 	return p.Chunk < p.Ci && rows*p.LiveW*p.Block*4 <= p.L2/2
 }
 
+// mustBeValid panics when the plan cannot be run: a bug in codegen, which
+// would otherwise compute garbage.
+func (p *ConvPlan) mustBeValid() {
+	ci := max(p.CiPad, p.Ci)
+	if p.Chunk <= 0 || p.Chunk%4 != 0 || ci%p.Chunk != 0 || (p.CiPad != 0 && p.CiPad < p.Ci) ||
+		(p.Width != 8 && p.Width != 16) || p.Block != 4*p.Width || p.Co%p.Block != 0 ||
+		p.LiveH > p.OutH || p.LiveW > p.OutW || p.LiveH < 1 || p.LiveW < 1 {
+		panic(fmt.Sprintf("convc: invalid tiled convolution plan for %s: %+v", p.Layer, *p))
+	}
+}
+
 // SlabFloats is the size of the packed weights of one block of output
 // channels: every tap and input channel.
-func (p *ConvPlan) SlabFloats() int { return p.KH * p.KW * p.Ci * p.Block }
+func (p *ConvPlan) SlabFloats() int { return p.KH * p.KW * max(p.CiPad, p.Ci) * p.Block }
 
 // Workset returns the bytes that one chunk pass touches: its weight slab,
 // the input rows the taps read and one output row.
@@ -117,6 +133,9 @@ func (p *ConvPlan) Explain() string {
 	fmt.Fprintf(&b, "tiled direct convolution, %s, planned for L1 %d KiB and L2 %d KiB\n", isa, p.L1>>10, p.L2>>10)
 	fmt.Fprintf(&b, "input (%d, %d, %d) padded, kernel %dx%d, strides (%d, %d), live output %dx%d of (%d, %d, %d)\n",
 		p.InH, p.InW, p.Ci, p.KH, p.KW, p.SH, p.SW, p.LiveH, p.LiveW, p.OutH, p.OutW, p.Co)
+	if p.CiPad > p.Ci {
+		fmt.Fprintf(&b, "input widened from %d to %d channels with zeros, as the broadcasts load 4 channels\n", p.Ci, p.CiPad)
+	}
 	fmt.Fprintf(&b, "register block: %d pixels x %d channels = %d accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)\n",
 		p.Pixels, p.Block, p.Pixels*p.Block/p.Width)
 	if p.chunkOuter(p.LiveH) {
@@ -124,7 +143,7 @@ func (p *ConvPlan) Explain() string {
 			p.Co/p.Block, p.Ci/p.Chunk, p.Chunk, p.LiveH, (p.LiveW+1)/2, p.KH*p.KW)
 	} else {
 		fmt.Fprintf(&b, "loops: %d channel blocks > %d rows > %d chunks of %d input channels > %d pixel pairs > %d taps > input channels by 4\n",
-			p.Co/p.Block, p.LiveH, p.Ci/p.Chunk, p.Chunk, (p.LiveW+1)/2, p.KH*p.KW)
+			p.Co/p.Block, p.LiveH, max(p.CiPad, p.Ci)/p.Chunk, p.Chunk, (p.LiveW+1)/2, p.KH*p.KW)
 	}
 	fmt.Fprintf(&b, "weights packed per channel block as [tap][ci][%d]: %d KiB a slab, %d KiB a chunk\n", p.Block, p.SlabFloats()*4>>10, slab>>10)
 	if p.Chunk < p.Ci {
@@ -140,8 +159,9 @@ func (p *ConvPlan) Explain() string {
 // value works.
 type ConvScratch struct {
 	wg sync.WaitGroup
-	// pad holds the zero-padded output gradient of ConvInputTiled.
-	pad []float32
+	// pad holds the zero-padded output gradient of ConvInputTiled, and blk
+	// the input widened to CiPad channels.
+	pad, blk []float32
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are
@@ -190,19 +210,21 @@ func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, flip bool) []
 		pk.block = [2]int{}
 	}
 	if pk.block[f] != block {
-		if len(pk.packed[f]) != len(k) {
-			pk.packed[f] = make([]float32, len(k))
+		if n := p.KH * p.KW * max(p.CiPad, p.Ci) * p.Co; len(pk.packed[f]) != n {
+			pk.packed[f] = make([]float32, n)
 		}
 		dst := pk.packed[f]
 		taps, ci, co := p.KH*p.KW, p.Ci, p.Co
 		nb := co / block
 		if !flip {
-			// Read k in order; write each block's run of channels.
+			// Read k in order; write each block's run of channels. Padded
+			// channels (CiPad) have zero weights.
+			cip := max(p.CiPad, ci)
 			for t := range taps {
 				for c := range ci {
 					row := k[(t*ci+c)*co : (t*ci+c+1)*co]
 					for cb := range nb {
-						copy(dst[((cb*taps+t)*ci+c)*block:][:block], row[cb*block:])
+						copy(dst[((cb*taps+t)*cip+c)*block:][:block], row[cb*block:])
 					}
 				}
 			}

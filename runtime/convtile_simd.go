@@ -24,12 +24,16 @@ var forceAVX2 = false
 // splits the work across s.Par goroutines, and reads the kernel packed
 // by pk, which the model's workers share.
 func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScratch) {
+	p.mustBeValid()
 	width, block := p.Width, p.Block
 	if !hasAVX512 || forceAVX2 {
 		width, block = 8, p.Block*8/p.Width
 	}
 	nb := p.Co / block
 	par := max(s.Par, 1)
+	if p.CiPad > p.Ci {
+		in = s.widen(p, in)
+	}
 	packed := pk.acquire(p, k, block, false)
 	defer pk.release()
 	convTiledRun(p, width, block, nb, par, in, b, out, packed, s)
@@ -40,6 +44,7 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScra
 // written), from the layer's kernel k (HWIO) and output gradient dz.
 func ConvInputTiled(gp *ConvGradPlan, k, dz, din []float32, pk *PackedConv, s *ConvScratch) {
 	p := &gp.Conv
+	p.mustBeValid()
 	width, block := p.Width, p.Block
 	if !hasAVX512 || forceAVX2 {
 		width, block = 8, p.Block*8/p.Width
@@ -130,7 +135,7 @@ func startTileHelpers() {
 // convTiledPart runs the channel blocks [b0, b1) over the output rows
 // [y0, y1).
 func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, packed []float32) {
-	ci, co := p.Ci, p.Co
+	ci, co := max(p.CiPad, p.Ci), p.Co
 	taps := p.KH * p.KW
 	cs := uintptr(ci * 4)
 	rs := uintptr(p.InW * ci * 4)
@@ -701,6 +706,10 @@ func wgrad2x8(a, dz, dk unsafe.Pointer, rows, cols int, pix, arow, dzp, dzrow, r
 // channels run over bands of output rows whose gradients stay in L1
 // while every tap and input channel reads them.
 func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
+	p.mustBeValid()
+	if p.CiPad > p.Ci {
+		panic("convc: the tiled weight gradient reads the input unwidened; " + p.Layer + " has CiPad")
+	}
 	width, block := p.Width, p.Block
 	if !hasAVX512 || forceAVX2 {
 		width, block = 8, p.Block*8/p.Width
@@ -747,4 +756,22 @@ func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
 			}
 		}
 	}
+}
+
+// widen returns in (InH, InW, Ci) with each pixel widened to CiPad
+// channels, the new ones zero, in the scratch, followed by 4 floats of
+// slack.
+func (s *ConvScratch) widen(p *ConvPlan, in []float32) []float32 {
+	px := p.InH * p.InW
+	n := px * p.CiPad
+	if cap(s.blk) < n+4 {
+		s.blk = make([]float32, n+4)
+	}
+	w := s.blk[:n+4]
+	for i := range px {
+		d := w[i*p.CiPad : (i+1)*p.CiPad]
+		copy(d, in[i*p.Ci:(i+1)*p.Ci])
+		clear(d[p.Ci:])
+	}
+	return w
 }

@@ -63,8 +63,14 @@ func randomPlan(r *rand.Rand) *ConvPlan {
 
 func TestConvTiledMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for n := range 60 {
+	for n := range 80 {
 		p := randomPlan(r)
+		if n%4 == 3 {
+			// A first layer: channels not in fours, widened to CiPad.
+			p.Ci = []int{1, 2, 3, 5, 7}[r.IntN(5)]
+			p.CiPad = (p.Ci + 3) / 4 * 4
+			p.Chunk = p.CiPad
+		}
 		in := make([]float32, p.InH*p.InW*p.Ci+3)
 		k := make([]float32, p.KH*p.KW*p.Ci*p.Co)
 		var b []float32

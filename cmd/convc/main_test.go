@@ -95,7 +95,7 @@ func TestBuildExplain(t *testing.T) {
 	for _, want := range []string{
 		"planned for L1 48 KiB, L2 1024 KiB",
 		"block1_conv1: Conv2D(64, 3",
-		"unrolled direct convolution with constant shapes: its channels are not in fours",
+		"input widened from 3 to 4 channels with zeros",
 		"block4_conv2: Conv2D(512, 3",
 		"tiled direct convolution, AVX-512 (Float32x16)",
 		"8 channel blocks > 32 chunks of 16 input channels > 22 rows",

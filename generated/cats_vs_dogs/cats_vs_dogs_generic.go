@@ -15,7 +15,7 @@ type wino6 struct{}
 type wino8 struct{}
 
 // forward2 runs forward2Generic: conv2d.
-func forward2(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32) {
+func forward2(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	forward2Generic(in, k, b, out)
 }
 

@@ -84,7 +84,7 @@ func BenchmarkConv2dForward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.bc)
+		forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.bc, &m.packed[2], &w.tile)
 	}
 }
 

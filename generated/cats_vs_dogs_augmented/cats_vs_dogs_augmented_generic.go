@@ -15,7 +15,7 @@ type wino9 struct{}
 type wino11 struct{}
 
 // forward5 runs forward5Generic: conv2d.
-func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32) {
+func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
 	forward5Generic(in, k, b, out)
 }
 

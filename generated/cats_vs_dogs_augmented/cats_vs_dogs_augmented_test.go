@@ -84,7 +84,7 @@ func BenchmarkConv2dForward(b *testing.B) {
 	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
-		forward5(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.bc)
+		forward5(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.bc, &m.packed[5], &w.tile)
 	}
 }
 
