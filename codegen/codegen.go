@@ -306,6 +306,13 @@ func (g *gen) usesTile(d dispatched) bool {
 		g.tilesIn[d.layer] != nil && strings.HasSuffix(d.name, "Input")
 }
 
+// tileArgs returns the arguments that follow the others in a call of a
+// kernel that usesTile: the model's packed kernel of layer i and the
+// worker's scratch.
+func (g *gen) tileArgs(i int) []jen.Code {
+	return []jen.Code{jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile")}
+}
+
 // tiled reports whether layer i runs its tiled kernels.
 func (g *gen) tiled(i int) bool { return g.tiles[i] != nil && !g.wino(i) }
 
@@ -677,11 +684,11 @@ func (g *gen) forward(f *jen.File) {
 					args = append(args, wa)
 				}
 				if g.tiled(i) {
-					args = append(args, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
+					args = append(args, g.tileArgs(i)...)
 				}
 				call := g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...))
 				if g.parTiled(i) {
-					par := append(args[:len(args):len(args)], jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
+					par := append(args[:len(args):len(args)], g.tileArgs(i)...)
 					b.If(jen.Op("!").Id("training")).Block(
 						jen.Id(fmt.Sprintf("forward%dInfer", i)).Call(par...),
 					).Else().Block(call)
@@ -800,7 +807,7 @@ func (g *gen) backward(f *jen.File) {
 							a = append(a, wa)
 						}
 						if g.tiledWeights(i) {
-							a = append(a, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
+							a = append(a, g.tileArgs(i)...)
 						}
 						return a
 					}
@@ -840,7 +847,7 @@ func (g *gen) backward(f *jen.File) {
 						iargs = append(iargs, wa)
 					}
 					if g.tilesIn[i] != nil {
-						iargs = append(iargs, jen.Op("&").Id("m").Dot("packed").Index(jen.Lit(i)), jen.Op("&").Id("w").Dot("tile"))
+						iargs = append(iargs, g.tileArgs(i)...)
 					}
 					b.Add(g.record(i, "BackwardInput", jen.Id(name+"Input").Call(iargs...)))
 					if l.Kind == dsl.KindConv2D && hasPad(l) {
