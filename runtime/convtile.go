@@ -1,5 +1,7 @@
 package runtime
 
+//go:generate go run gen_tiles.go
+
 import (
 	"bytes"
 	"fmt"
