@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"simd/archsimd"
 	"testing"
+	"unsafe"
 )
 
 // naiveConv is the obviously correct convolution ConvTiled is checked
@@ -333,4 +335,29 @@ func TestConvWeightsTiledMatchesNaive(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkTileBlockL1 measures the 2-pixel register block with its
+// weights (16 input channels, 3x3 taps: 36 KB) and inputs in L1: the
+// ceiling of the tiled kernels, to compare with an FMA probe.
+func BenchmarkTileBlockL1(b *testing.B) {
+	ci := 16
+	in := make([]float32, 4*4*ci+16)
+	for i := range in {
+		in[i] = 1
+	}
+	slab := make([]float32, 9*ci*64)
+	out := make([]float32, 2*64)
+	cs, rs := uintptr(ci*4), uintptr(4*ci*4)
+	mk, block := tile2x16, 64
+	if !hasAVX512 {
+		mk, block = tile2x8, 32
+	}
+	for b.Loop() {
+		for range 1000 {
+			mk(unsafe.Pointer(&in[0]), unsafe.Pointer(&slab[0]), unsafe.Pointer(&out[0]), nil, ci, cs, cs, rs, uintptr(ci*block*4), uintptr(block*4), 3, 3, false, false)
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+	b.ReportMetric(float64(b.N)*1000*9*float64(ci)*2*float64(block)*2/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
