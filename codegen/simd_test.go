@@ -19,6 +19,22 @@ import (
 // SIMD forward does not fuse, and pools that leave the last rows and columns
 // of a convolution unread.
 var awkwardSpecs = map[string]string{
+	// More tiled layers: 6 input channels (widened to 8) in the middle of
+	// the network, where the layer below needs the input gradient, a 5x5
+	// "same" kernel with 96 filters (8-float plans), and a trained (1, 3)
+	// "valid" kernel whose input gradient is tiled.
+	"tiled2": `model tiled2 {
+    Input(shape=(58, 50, 3))
+    Conv2D(6, 3, padding="same", activation="relu")
+    Conv2D(96, 5, padding="same", activation="relu")
+    Conv2D(64, (1, 3), activation="relu")
+    AveragePooling2D(2)
+    Flatten()
+    Dense(2, activation="softmax")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+fit(data=image_directory("tiled2", image_size=(58, 50)), epochs=1, batch_size=4)
+`,
 	// Frozen layers at the bottom share their buffers (see sharePrefix):
 	// two padded convolutions of different sizes write their padded inputs
 	// into the same buffer, whose border must still read as zeros.
@@ -317,6 +333,7 @@ func TestTiledChosen(t *testing.T) {
 			{11, 16, 256, [2]int{22, 22}}, {12, 16, 16, [2]int{22, 22}}, {13, 16, 16, [2]int{22, 22}},
 			{15, 16, 16, [2]int{11, 11}}, {16, 16, 16, [2]int{11, 11}}, {17, 16, 16, [2]int{10, 10}}}},
 		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{2, 8, 4, [2]int{178, 178}}, {4, 16, 32, [2]int{86, 86}}, {6, 16, 64, [2]int{40, 40}}, {8, 16, 128, [2]int{18, 18}}, {10, 16, 8, [2]int{7, 7}}}},
+		{"tiled2", "", DefaultCache, []want{{2, 8, 8, [2]int{58, 50}}, {3, 16, 96, [2]int{58, 48}}}},
 		{"mnist", "../specs/mnist.cnn", DefaultCache, nil},
 	}
 	for _, c := range cases {
