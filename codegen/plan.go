@@ -169,25 +169,9 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 		OutH: l.Out[0], OutW: l.Out[1], Co: l.Out[2],
 		LiveH: lh, LiveW: lw,
 		KH: l.Kernel[0], KW: l.Kernel[1], SH: l.Strides[0], SW: l.Strides[1],
-		ReLU:   g.act(i) == "relu",
-		Width:  16,
-		Pixels: 2,
-		L1:     cache.L1, L2: cache.L2,
+		ReLU: g.act(i) == "relu",
 	}
-	if p.Co%64 != 0 {
-		p.Width = 8
-	}
-	p.Block = 4 * p.Width
-	// All input channels in one pass when the pass (weight slab, input
-	// rows, output row) fills at most 3/4 of L2: each output is then
-	// written once. Otherwise the largest chunk whose weight slab fills at
-	// most 3/4 of L1, so that the pixel pairs of a row reload their weights
-	// from L1, not L2: with 2 pixels a block, every weight vector feeds
-	// only 2 multiply-adds, and L2 cannot deliver 64 bytes per 2 of them.
-	// (Measured on VGG16's layers on Zen 5: 125-143 GFLOP/s with 16
-	// channels, against 80-100 with chunks of 32 to 512 that do not fit
-	// L1; 141-152 with all channels where they fit L2.)
-	chooseChunk(p, cache)
+	schedule(p, cache)
 	if widen {
 		p.CiPad = (p.Ci + 3) / 4 * 4
 		p.Chunk = p.CiPad
@@ -195,9 +179,25 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 	return p
 }
 
-// chooseChunk sets p.Chunk: all input channels when a pass fits L2, or
-// the largest chunk whose weight slab fits L1 (see planTiled).
-func chooseChunk(p *runtime.ConvPlan, cache Cache) {
+// schedule sets the register block and the chunk of p, whose shapes are
+// set, for cache. The block is 2 pixels x 4 vectors: 16-float vectors
+// when the output channels come in 64s, 8-float ones otherwise.
+//
+// All input channels go in one pass when the pass (weight slab, input
+// rows, output row) fills at most 3/4 of L2: each output is then written
+// once. Otherwise the chunk is the largest whose weight slab fills at most
+// 3/4 of L1, so that the pixel pairs of a row reload their weights from
+// L1, not L2: with 2 pixels a block, every weight vector feeds only 2
+// multiply-adds, and L2 cannot deliver 64 bytes per 2 of them. (Measured
+// on VGG16's layers on Zen 5: 125-143 GFLOP/s with 16 channels, against
+// 80-100 with chunks of 32 to 512 that do not fit L1; 141-152 with all
+// channels where they fit L2.)
+func schedule(p *runtime.ConvPlan, cache Cache) {
+	p.Width, p.Pixels, p.L1, p.L2 = 16, 2, cache.L1, cache.L2
+	if p.Co%64 != 0 {
+		p.Width = 8
+	}
+	p.Block = 4 * p.Width
 	p.Chunk = p.Ci
 	if slab, rows, out := p.Workset(); slab+rows+out > cache.L2*3/4 {
 		p.Chunk = 4
@@ -228,17 +228,12 @@ func (g *gen) planTiledInput(i int, cache Cache) *runtime.ConvGradPlan {
 			InH:   h + kh - 1, InW: w + kw - 1, Ci: l.Out[2],
 			OutH: h, OutW: w, Co: l.In[2], LiveH: h, LiveW: w,
 			KH: kh, KW: kw, SH: 1, SW: 1,
-			Width: 16, Pixels: 2, L1: cache.L1, L2: cache.L2,
 			OutStride: wp, OutOffset: (l.Pad[0]*wp + l.Pad[2]) * l.In[2],
 		},
 		DzH: lh, DzW: lw, DzW0: l.Out[1],
 		Top: kh - 1 - l.Pad[0], Left: kw - 1 - l.Pad[2],
 	}
-	if gp.Conv.Co%64 != 0 {
-		gp.Conv.Width = 8
-	}
-	gp.Conv.Block = 4 * gp.Conv.Width
-	chooseChunk(&gp.Conv, cache)
+	schedule(&gp.Conv, cache)
 	return gp
 }
 

@@ -16,6 +16,16 @@ var hasAVX512 = archsimd.X86.AVX512()
 // the tests check both paths on a machine with AVX-512.
 var forceAVX2 = false
 
+// vector returns the vector width and block of output channels this CPU
+// runs p with: the plan's, or 8-float vectors and half the block for a
+// 16-float plan on a CPU without AVX-512.
+func (p *ConvPlan) vector() (width, block int) {
+	if !hasAVX512 || forceAVX2 {
+		return 8, p.Block * 8 / p.Width
+	}
+	return p.Width, p.Block
+}
+
 // ConvTiled computes the convolution that p plans: out = act(conv(in, k) +
 // b) over the live outputs, with in the padded input (InH, InW, Ci) in HWC
 // order, k the kernel in Keras's HWIO layout, b the bias (nil without one)
@@ -25,10 +35,7 @@ var forceAVX2 = false
 // by pk, which the model's workers share.
 func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScratch) {
 	p.mustBeValid()
-	width, block := p.Width, p.Block
-	if !hasAVX512 || forceAVX2 {
-		width, block = 8, p.Block*8/p.Width
-	}
+	width, block := p.vector()
 	nb := p.Co / block
 	par := max(s.Par, 1)
 	if p.CiPad > p.Ci {
@@ -45,10 +52,7 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScra
 func ConvInputTiled(gp *ConvGradPlan, k, dz, din []float32, pk *PackedConv, s *ConvScratch) {
 	p := &gp.Conv
 	p.mustBeValid()
-	width, block := p.Width, p.Block
-	if !hasAVX512 || forceAVX2 {
-		width, block = 8, p.Block*8/p.Width
-	}
+	width, block := p.vector()
 	n := p.InH * p.InW * p.Ci
 	if cap(s.pad) < n+4 {
 		s.pad = make([]float32, n+4)
@@ -200,10 +204,7 @@ func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
 	if p.CiPad > p.Ci {
 		panic("convc: the tiled weight gradient reads the input unwidened; " + p.Layer + " has CiPad")
 	}
-	width, block := p.Width, p.Block
-	if !hasAVX512 || forceAVX2 {
-		width, block = 8, p.Block*8/p.Width
-	}
+	width, block := p.vector()
 	mk := wgrad2x16
 	if width == 8 {
 		mk = wgrad2x8
