@@ -251,7 +251,7 @@ func (g *gen) sharePrefix() {
 	end := min(low-2, n-2)
 	for i := 1; i < n; i++ {
 		switch g.m.Layers[i].Kind {
-		case dsl.KindFlatten, dsl.KindConv2D, dsl.KindMaxPooling2D, dsl.KindAveragePooling2D, dsl.KindRescaling:
+		case dsl.KindFlatten, dsl.KindConv2D, dsl.KindMaxPooling2D, dsl.KindAveragePooling2D, dsl.KindRescaling, dsl.KindPreprocessInput:
 			continue
 		}
 		end = min(end, i-2)
@@ -708,7 +708,7 @@ func (g *gen) forward(f *jen.File) {
 				).Else().Block(
 					g.record(i, "Infer", jen.Id(fmt.Sprintf("infer%d", i)).Call(in, out)),
 				)
-			case dsl.KindAveragePooling2D, dsl.KindRescaling:
+			case dsl.KindAveragePooling2D, dsl.KindRescaling, dsl.KindPreprocessInput:
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out)))
 			case dsl.KindDropout:
 				b.If(jen.Id("training")).Block(
@@ -860,7 +860,7 @@ func (g *gen) backward(f *jen.File) {
 				} else {
 					b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)), din)))
 				}
-			case dsl.KindAveragePooling2D, dsl.KindRescaling:
+			case dsl.KindAveragePooling2D, dsl.KindRescaling, dsl.KindPreprocessInput:
 				b.Add(g.record(i, "Backward", jen.Id(name).Call(dout, din)))
 			case dsl.KindDropout:
 				b.If(jen.Id("w").Dot("training")).Block(

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/convc/convc/dsl"
+	"github.com/convc/convc/runtime"
 	"github.com/dave/jennifer/jen"
 )
 
@@ -31,6 +32,21 @@ func (g *gen) kernels(f *jen.File, i int) {
 		g.denseKernels(f, i)
 	case dsl.KindMaxPooling2D, dsl.KindAveragePooling2D:
 		g.poolKernels(f, i)
+	case dsl.KindPreprocessInput:
+		pp, _ := runtime.PreprocessingOf(l.Mode)
+		n := l.Out.Size()
+		f.Comment(g.layerComment(l))
+		var fwd, bwd []jen.Code
+		for c := range 3 {
+			fwd = append(fwd, raw("out[j+%d] = (in[j+%d]/%s - %s) / %s", c, pp.Perm[c], f32(float64(pp.Div)), f32(float64(pp.Mean[c])), f32(float64(pp.Std[c]))))
+			bwd = append(bwd, raw("din[j+%d] = dz[j+%d] / %s / %s", pp.Perm[c], c, f32(float64(pp.Std[c])), f32(float64(pp.Div))))
+		}
+		f.Func().Id(fmt.Sprintf("forward%d", i)).Params(jen.Id("in"), jen.Id("out").Add(arr(n))).Block(
+			jen.For(jen.Id("j").Op(":=").Lit(0), jen.Id("j").Op("<").Lit(n), jen.Id("j").Op("+=").Lit(3)).Block(fwd...),
+		)
+		f.Func().Id(fmt.Sprintf("backward%d", i)).Params(jen.Id("dz"), jen.Id("din").Add(arr(n))).Block(
+			jen.For(jen.Id("j").Op(":=").Lit(0), jen.Id("j").Op("<").Lit(n), jen.Id("j").Op("+=").Lit(3)).Block(bwd...),
+		)
 	case dsl.KindRescaling:
 		n := l.Out.Size()
 		f.Comment(g.layerComment(l))

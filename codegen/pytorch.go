@@ -9,6 +9,7 @@ import (
 	"text/template"
 
 	"github.com/convc/convc/dsl"
+	"github.com/convc/convc/runtime"
 )
 
 // This file is the PyTorch backend: model.py (an nn.Module equal to the
@@ -146,6 +147,10 @@ var pyLayers = map[dsl.Kind]pyLayerRule{
 	}),
 	dsl.KindRescaling: pySimple(func(l *dsl.Layer) string {
 		return fmt.Sprintf("Rescaling(%s, %s)", pyFloat(l.Scale), pyFloat(l.Offset))
+	}),
+	dsl.KindPreprocessInput: pySimple(func(l *dsl.Layer) string {
+		pp, _ := runtime.PreprocessingOf(l.Mode)
+		return fmt.Sprintf("PreprocessInput(%s, %s, %s, %s)", pyInts(pp.Perm[:]), pyFloat(float64(pp.Div)), pyFloats32(pp.Mean[:]), pyFloats32(pp.Std[:]))
 	}),
 	dsl.KindRandomFlip: pySimple(func(l *dsl.Layer) string {
 		return fmt.Sprintf("RandomFlip(horizontal=%s, vertical=%s)", pyBool(l.FlipMode != "vertical"), pyBool(l.FlipMode != "horizontal"))
@@ -290,6 +295,19 @@ func pyFloat(f float64) string {
 		s += ".0"
 	}
 	return s
+}
+
+// pyFloats32 formats float32 constants as a tuple, each with the shortest
+// decimal that reads back as the same float32.
+func pyFloats32(s []float32) string {
+	parts := make([]string, len(s))
+	for i, f := range s {
+		parts[i] = strconv.FormatFloat(float64(f), 'g', -1, 32)
+		if !strings.ContainsAny(parts[i], ".eEn") {
+			parts[i] += ".0"
+		}
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
 }
 
 // pyInts formats a tuple of ints, with the trailing comma of a 1-tuple.

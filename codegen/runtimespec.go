@@ -43,6 +43,8 @@ func RuntimeSpec(m *dsl.Model, specPath string) *runtime.Spec {
 		switch l.Kind {
 		case dsl.KindConv2D, dsl.KindDense:
 			rl.Activation, rl.UseBias = l.Activation, l.UseBias
+		case dsl.KindPreprocessInput:
+			rl.Mode = l.Mode
 		case dsl.KindRescaling:
 			rl.Scale, rl.Offset = float32(l.Scale), float32(l.Offset)
 		case dsl.KindRandomFlip:

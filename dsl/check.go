@@ -49,6 +49,8 @@ type checker struct {
 	file string
 	src  []byte
 	errs ErrorList
+	// pretrained collects the applications that load weights.
+	pretrained []Pretrained
 }
 
 func (c *checker) pos(p lexer.Position) Pos { return convPos(c.file, p) }
@@ -256,6 +258,7 @@ func (c *checker) check(f *File) *Model {
 		c.errs.add(c.pos(model.Name.Pos), "model name %s is a Go keyword; choose another name", m.Name)
 	}
 	m.Layers = c.layers(model)
+	m.Pretrained = c.pretrained
 	m.Compile = defaultCompile()
 	if compile != nil {
 		m.HasCompile = true
@@ -285,8 +288,32 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 	var inputPos *Pos // the Input layer
 	for i, call := range md.Layers {
 		name := call.Name
+		if application(name) && i > 0 {
+			ls, pre := c.vgg16(call, in, counters, names)
+			if ls == nil {
+				in = nil
+				continue
+			}
+			for _, l := range ls {
+				if l.Kind == KindFlatten {
+					p := l.Pos
+					flatten = &p
+				}
+			}
+			layers = append(layers, ls...)
+			if pre != nil {
+				c.pretrained = append(c.pretrained, *pre)
+			}
+			in = ls[len(ls)-1].Out
+			continue
+		}
 		def := layerDefs[name]
 		if def == nil {
+			if application(name) {
+				c.errs.add(c.pos(call.Pos), "the model must start with Input, as in Input(shape=(180, 180, 3)); got %s", name)
+				in = nil
+				continue
+			}
 			c.errs.add(c.pos(call.Pos), "unknown layer %s%s", c.clip(name), didYouMean(name, layerNames, false))
 			in = nil
 			continue

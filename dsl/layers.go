@@ -151,6 +151,24 @@ var layerDefs = map[string]*layerDef{
 			l.MACs = int64(l.In.Size())
 		},
 	},
+	"PreprocessInput": {
+		kind: KindPreprocessInput, snake: "preprocess_input",
+		args:    []argSpec{{name: "mode", def: `"caffe"`}},
+		npos:    1,
+		example: `PreprocessInput(mode="torch")`,
+		image:   true,
+		resolve: resolvePreprocess,
+		shape: func(c *checker, l *Layer, a *args) Shape {
+			if l.In[2] != 3 {
+				c.errs.add(l.Pos, "PreprocessInput normalizes RGB images, got %s; load 3-channel images (color_mode=\"rgb\")", shapeString(l.In))
+				return nil
+			}
+			return l.In
+		},
+		params: func(c *checker, l *Layer, a *args) {
+			l.MACs = int64(l.In.Size())
+		},
+	},
 	"RandomFlip": {
 		kind: KindRandomFlip, snake: "random_flip",
 		args:    []argSpec{{name: "mode", def: `"horizontal_and_vertical"`}},
@@ -207,7 +225,7 @@ var layerNames = func() []string {
 	for name := range layerDefs {
 		s = append(s, name)
 	}
-	return s
+	return append(s, "VGG16")
 }()
 
 func resolveInput(c *checker, l *Layer, a *args) bool {
@@ -414,6 +432,19 @@ func resolveDropout(c *checker, l *Layer, a *args) bool {
 	}
 	l.Rate = r
 	return ok
+}
+
+// preprocessModes are the modes of keras.applications' preprocess_input.
+var preprocessModes = []string{"caffe", "torch", "tf"}
+
+func resolvePreprocess(c *checker, l *Layer, a *args) bool {
+	l.Mode = "caffe"
+	if v := a.get("mode"); v != nil {
+		m, ok := c.toEnum(v, "PreprocessInput mode", preprocessModes)
+		l.Mode = m
+		return ok
+	}
+	return true
 }
 
 func resolveRescaling(c *checker, l *Layer, a *args) bool {

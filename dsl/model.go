@@ -40,6 +40,7 @@ const (
 	KindRandomFlip       Kind = "RandomFlip"
 	KindRandomRotation   Kind = "RandomRotation"
 	KindRandomZoom       Kind = "RandomZoom"
+	KindPreprocessInput  Kind = "PreprocessInput"
 )
 
 // Param is one parameter tensor of a layer, named as Keras names its
@@ -91,6 +92,9 @@ type Layer struct {
 	UseBias    bool
 	Trainable  bool
 
+	// Mode is PreprocessInput's: "caffe", "torch" or "tf".
+	Mode string
+
 	Rate   float64 // Dropout
 	Scale  float64 // Rescaling
 	Offset float64 // Rescaling
@@ -107,6 +111,10 @@ type Layer struct {
 	// RandomZoom ("reflect" and "bilinear" by default).
 	FillMode      string
 	Interpolation string
+
+	// Group is the name of the application (VGG16) that the layer belongs
+	// to, or "" for a layer of the spec's own.
+	Group string
 
 	Params []Param
 	// MACs is the number of multiply-accumulates per sample in the forward
@@ -191,6 +199,8 @@ type Model struct {
 	Compile    Compile
 	HasFit     bool
 	Fit        Fit
+	// Pretrained lists the applications whose weights come from a file.
+	Pretrained []Pretrained
 }
 
 // Input returns the model's input shape.

@@ -31,26 +31,48 @@ func Summary(m *Model, verbose bool) string {
 	b.WriteString(strings.Repeat("=", width) + "\n")
 	var total, trainable int
 	var macs int64
-	for i := range m.Layers {
+	// A model that is only an application, as conv_base in listing 8.19,
+	// lists the application's layers; inside a larger model, an
+	// application is one "(Functional)" row, as in listing 8.24.
+	fold := false
+	for i := 1; i < len(m.Layers); i++ {
+		if m.Layers[i].Group == "" || m.Layers[i].Group != m.Layers[1].Group {
+			fold = true
+		}
+	}
+	for i := 0; i < len(m.Layers); {
 		l := &m.Layers[i]
-		shape := outputShape(l.Out)
+		name, kind, out := l.Name, string(l.Kind), l.Out
+		n, mac := 0, int64(0)
+		j := i + 1
+		if fold && l.Group != "" {
+			for j < len(m.Layers) && m.Layers[j].Group == l.Group {
+				j++
+			}
+			name, kind, out = l.Group, "Functional", m.Layers[j-1].Out
+		}
+		for _, gl := range m.Layers[i:j] {
+			n += gl.ParamCount()
+			mac += gl.MACs
+			for _, p := range gl.Params {
+				total += p.Count()
+				if p.Trainable {
+					trainable += p.Count()
+				}
+			}
+		}
+		shape := outputShape(out)
 		if l.Kind == KindInput {
 			shape = "[" + shape + "]"
 		}
-		n := l.ParamCount()
-		row := []string{l.Name + " (" + string(l.Kind) + ")", shape, strconv.Itoa(n)}
+		row := []string{name + " (" + kind + ")", shape, strconv.Itoa(n)}
 		if verbose {
-			row = append(row, strconv.FormatInt(l.MACs, 10))
+			row = append(row, strconv.FormatInt(mac, 10))
 		}
 		printRow(&b, row, stops)
 		b.WriteString(strings.Repeat(" ", width) + "\n")
-		for _, p := range l.Params {
-			total += p.Count()
-			if p.Trainable {
-				trainable += p.Count()
-			}
-		}
-		macs += l.MACs
+		macs += mac
+		i = j
 	}
 	b.WriteString(strings.Repeat("=", width) + "\n")
 	fmt.Fprintf(&b, "Total params: %d (%s)\n", total, memorySize(total))

@@ -189,3 +189,36 @@ func resizeBilinear(src []float32, ih, iw, c, oh, ow int) []float32 {
 	}
 	return dst
 }
+
+// Preprocessing holds the constants of keras.applications'
+// preprocess_input for one mode. Output channel c of a pixel is
+//
+//	(in[Perm[c]] / Div - Mean[c]) / Std[c]
+//
+// in float32, in that order:
+//   - "caffe" (VGG16's Keras weights): RGB to BGR, then minus the ImageNet
+//     means in BGR order, with no scaling (Div and Std are 1);
+//   - "torch" (torchvision's weights, which convc weights converts):
+//     x/255, then minus mean [0.485, 0.456, 0.406] and divided by std
+//     [0.229, 0.224, 0.225];
+//   - "tf": x/127.5 - 1.
+//
+// Its backward pass is din[Perm[c]] = dz[c] / Std[c] / Div.
+type Preprocessing struct {
+	Perm      [3]int
+	Div       float32
+	Mean, Std [3]float32
+}
+
+// PreprocessingOf returns the constants of a PreprocessInput mode.
+func PreprocessingOf(mode string) (Preprocessing, bool) {
+	switch mode {
+	case "caffe":
+		return Preprocessing{Perm: [3]int{2, 1, 0}, Div: 1, Mean: [3]float32{103.939, 116.779, 123.68}, Std: [3]float32{1, 1, 1}}, true
+	case "torch":
+		return Preprocessing{Perm: [3]int{0, 1, 2}, Div: 255, Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}, true
+	case "tf":
+		return Preprocessing{Perm: [3]int{0, 1, 2}, Div: 127.5, Mean: [3]float32{1, 1, 1}, Std: [3]float32{1, 1, 1}}, true
+	}
+	return Preprocessing{}, false
+}

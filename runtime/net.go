@@ -31,6 +31,10 @@ type Layer struct {
 	UseBias    bool
 	Trainable  bool
 
+	// Mode is PreprocessInput's: "caffe", "torch" or "tf" (see
+	// Preprocessing).
+	Mode string
+
 	Rate          float32 // Dropout
 	Scale, Offset float32 // Rescaling
 	// FlipH and FlipV say which flips RandomFlip may apply.

@@ -168,6 +168,13 @@ func (w *refWorker[T]) forward(x []T, training bool, seed uint64) []T {
 			for j, v := range in {
 				out[j] = v*T(l.Scale) + T(l.Offset)
 			}
+		case "PreprocessInput":
+			pp, _ := PreprocessingOf(l.Mode)
+			for j := 0; j < len(in); j += 3 {
+				for c := range 3 {
+					out[j+c] = (in[j+pp.Perm[c]]/T(pp.Div) - T(pp.Mean[c])) / T(pp.Std[c])
+				}
+			}
 		case "Dropout":
 			if training {
 				rng := NewRNG(Derive(seed, uint64(i)))
@@ -239,6 +246,13 @@ func (w *refWorker[T]) backward(dOut []T, grads [][]T) {
 		case "Rescaling":
 			for j, v := range d {
 				dIn[j] = v * T(l.Scale)
+			}
+		case "PreprocessInput":
+			pp, _ := PreprocessingOf(l.Mode)
+			for j := 0; j < len(d); j += 3 {
+				for c := range 3 {
+					dIn[j+pp.Perm[c]] = d[j+c] / T(pp.Std[c]) / T(pp.Div)
+				}
 			}
 		case "Dropout":
 			if w.active[i] {

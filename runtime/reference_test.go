@@ -37,6 +37,10 @@ func tRescaling(scale, offset float32) specLayer {
 	return specLayer{Layer: Layer{Kind: "Rescaling", Scale: scale, Offset: offset}}
 }
 
+func tPreprocess(mode string) specLayer {
+	return specLayer{Layer: Layer{Kind: "PreprocessInput", Mode: mode}}
+}
+
 func tFlip(h, v bool) specLayer {
 	return specLayer{Layer: Layer{Kind: "RandomFlip", FlipH: h, FlipV: v}}
 }
@@ -212,6 +216,9 @@ func TestGradientsLayers(t *testing.T) {
 		{"dense linear hidden", []int{6}, []specLayer{tDense(5, "linear"), tDense(3, "sigmoid")}, false},
 		{"flatten", []int{3, 2, 2}, []specLayer{tFlatten(), tDense(3, "linear")}, false},
 		{"rescaling", []int{3, 3, 1}, []specLayer{tRescaling(1.0/255, 0.5), tConv(2, 2, 2, 1, 1, false, "linear")}, false},
+		{"preprocess caffe", []int{3, 2, 3}, []specLayer{tPreprocess("caffe"), tConv(2, 2, 2, 1, 1, false, "linear")}, false},
+		{"preprocess torch", []int{2, 3, 3}, []specLayer{tPreprocess("torch"), tConv(2, 2, 2, 1, 1, false, "linear")}, false},
+		{"preprocess tf", []int{2, 2, 3}, []specLayer{tPreprocess("tf"), tFlatten(), tDense(3, "linear")}, false},
 		{"dropout training", []int{8}, []specLayer{tDense(10, "tanh"), tDropout(0.4), tDense(3, "linear")}, true},
 		{"dropout inference", []int{8}, []specLayer{tDense(10, "tanh"), tDropout(0.4), tDense(3, "linear")}, false},
 		{"random flip", []int{4, 5, 2}, []specLayer{tFlip(true, true), tConv(2, 3, 3, 1, 1, false, "linear")}, true},
