@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"fmt"
+
 	"github.com/convc/convc/dsl"
 	"github.com/convc/convc/runtime"
 )
@@ -63,6 +65,20 @@ func RuntimeSpec(m *dsl.Model, specPath string) *runtime.Spec {
 			Name: p.Name, Shape: append([]int(nil), p.Shape...), Trainable: p.Trainable,
 			Init: p.Init, FanIn: p.FanIn, FanOut: p.FanOut,
 		})
+	}
+	for _, p := range m.Pretrained {
+		rp := runtime.Pretrained{Group: p.Group, Arch: p.Arch, Weights: p.Weights, Source: fmt.Sprintf("%s:%d:%d", specPath, p.Pos.Line, p.Pos.Col)}
+		for i := range m.Layers {
+			l := &m.Layers[i]
+			if l.Group == p.Group {
+				for _, q := range l.Params {
+					rp.Params = append(rp.Params, q.Name)
+				}
+			} else if len(rp.Params) == 0 && l.Kind == dsl.KindPreprocessInput {
+				rp.Preprocess = l.Mode
+			}
+		}
+		s.Pretrained = append(s.Pretrained, rp)
 	}
 	for _, c := range m.Fit.Callbacks {
 		s.Callbacks = append(s.Callbacks, runtime.Callback{Kind: c.Kind, Path: c.Path, Monitor: c.Monitor, SaveBestOnly: c.SaveBestOnly, Patience: c.Patience})

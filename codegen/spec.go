@@ -48,6 +48,7 @@ func (g *gen) specLiteral() *jen.Statement {
 		set("Activation", l.Activation, l.Activation == "")
 		set("UseBias", l.UseBias, !l.UseBias)
 		set("Trainable", l.Trainable, false)
+		set("Mode", l.Mode, l.Mode == "")
 		set("Rate", l.Rate, l.Rate == 0)
 		set("Scale", l.Scale, l.Scale == 0)
 		set("Offset", l.Offset, l.Offset == 0)
@@ -88,8 +89,23 @@ func (g *gen) specLiteral() *jen.Statement {
 			jen.Id("Patience"):     jen.Lit(c.Patience),
 		}))
 	}
+	var pretrained []jen.Code
+	for _, p := range rs.Pretrained {
+		names := make([]jen.Code, len(p.Params))
+		for i, n := range p.Params {
+			names[i] = jen.Lit(n)
+		}
+		pretrained = append(pretrained, jen.Values(jen.Dict{
+			jen.Id("Group"):      jen.Lit(p.Group),
+			jen.Id("Arch"):       jen.Lit(p.Arch),
+			jen.Id("Weights"):    jen.Lit(p.Weights),
+			jen.Id("Source"):     jen.Lit(p.Source),
+			jen.Id("Params"):     jen.Index().String().Values(names...),
+			jen.Id("Preprocess"): jen.Lit(p.Preprocess),
+		}))
+	}
 	o := rs.Optimizer
-	return jen.Qual(RuntimePath, "Spec").Values(jen.Dict{
+	d := jen.Dict{
 		jen.Id("Name"):            jen.Lit(rs.Name),
 		jen.Id("File"):            jen.Lit(rs.File),
 		jen.Id("Hash"):            jen.Lit(rs.Hash),
@@ -107,7 +123,11 @@ func (g *gen) specLiteral() *jen.Statement {
 		jen.Id("Seed"):            jen.Lit(rs.Seed),
 		jen.Id("Callbacks"):       jen.Index().Qual(RuntimePath, "Callback").Values(callbacks...),
 		jen.Id("Summary"):         jen.Lit(rs.Summary),
-	})
+	}
+	if len(pretrained) > 0 {
+		d[jen.Id("Pretrained")] = jen.Index().Qual(RuntimePath, "Pretrained").Values(pretrained...)
+	}
+	return jen.Qual(RuntimePath, "Spec").Values(d)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -202,15 +202,24 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Resuming %s after epoch %d of %d\n", *resume, run.Epoch, *epochs)
 	} else {
 		InitParams(spec, net.Params(), uint64(*seed))
+		// -init sets what it has; the pretrained applications' files
+		// (VGG16's weights=) then fill in only what -init lacked.
+		loadedByInit := map[string]bool{}
 		if *initW != "" {
 			if *initStrict {
 				if err := LoadWeights(net, *initW); err != nil {
 					return err
 				}
+				for _, p := range spec.Params {
+					loadedByInit[p.Name] = true
+				}
 			} else {
 				r, err := LoadMatchingWeights(net, *initW)
 				if err != nil {
 					return err
+				}
+				for _, name := range r.Loaded {
+					loadedByInit[name] = true
 				}
 				fmt.Fprintf(stdout, "Loaded %d of %d tensors from %s: %s\n", len(r.Loaded), len(spec.Params), *initW, strings.Join(r.Loaded, ", "))
 				if len(r.Missing) > 0 {
@@ -220,6 +229,13 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 					fmt.Fprintf(stdout, "Skipped %s\n", sk)
 				}
 			}
+		}
+		lines, err := LoadPretrained(net, loadedByInit)
+		if err != nil {
+			return err
+		}
+		for _, line := range lines {
+			fmt.Fprintln(stdout, line)
 		}
 	}
 	interactive := isTerminalWriter(stdout)

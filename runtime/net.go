@@ -115,6 +115,9 @@ type Spec struct {
 
 	// Summary is the Keras summary() table, as convc summary prints it.
 	Summary string
+	// Pretrained lists the applications (VGG16) whose weights the trainer
+	// loads before training.
+	Pretrained []Pretrained
 }
 
 // InputSize returns the number of floats in one input sample.

@@ -143,6 +143,24 @@ func ReadSafetensors(path string) ([]NamedTensor, map[string]string, error) {
 // ReadSafetensors does; path names the data in errors. The tensors' data
 // does not alias raw.
 func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string, error) {
+	return parseSafetensors(path, raw, false)
+}
+
+// ReadSafetensorsWidened reads a safetensors file as ReadSafetensors does,
+// but also accepts tensors of dtype F16, BF16 and F64, as published
+// weights often are, and converts them to float32.
+func ReadSafetensorsWidened(path string) ([]NamedTensor, map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, unwrapPathError(err)
+	}
+	return parseSafetensors(path, raw, true)
+}
+
+// dtypeSize is the bytes per element of the dtypes a widened read accepts.
+var dtypeSize = map[string]int{"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
+
+func parseSafetensors(path string, raw []byte, wide bool) ([]NamedTensor, map[string]string, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%s: not a valid safetensors file: %s", path, fmt.Sprintf(format, args...))
 	}
@@ -181,6 +199,7 @@ func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string
 		name       string
 		begin, end uint64
 		shape      []int
+		dtype      string
 	}
 	spans := make([]span, 0, len(entries))
 	for name, msg := range entries {
@@ -193,8 +212,10 @@ func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string
 		switch {
 		case h.DType == "":
 			return nil, nil, bad("tensor %q has no dtype", name)
-		case h.DType != "F32":
+		case h.DType != "F32" && !wide:
 			return nil, nil, bad("tensor %q has dtype %s; only F32 is supported (convert the weights to float32)", name, h.DType)
+		case dtypeSize[h.DType] == 0:
+			return nil, nil, bad("tensor %q has dtype %s; only F32, F16, BF16 and F64 are supported", name, h.DType)
 		case h.Shape == nil:
 			return nil, nil, bad("tensor %q has no shape", name)
 		case len(h.DataOffsets) != 2:
@@ -208,10 +229,11 @@ func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string
 		if err != nil {
 			return nil, nil, bad("tensor %q: %v", name, err)
 		}
-		if uint64(4*n) != end-begin {
-			return nil, nil, bad("tensor %q: shape %v needs %d bytes of F32 data but data_offsets [%d, %d] hold %d", name, h.Shape, 4*n, begin, end, end-begin)
+		size := int64(dtypeSize[h.DType])
+		if uint64(size*n) != end-begin {
+			return nil, nil, bad("tensor %q: shape %v needs %d bytes of %s data but data_offsets [%d, %d] hold %d", name, h.Shape, size*n, h.DType, begin, end, end-begin)
 		}
-		spans = append(spans, span{name, begin, end, h.Shape})
+		spans = append(spans, span{name, begin, end, h.Shape, h.DType})
 	}
 	slices.SortFunc(spans, func(a, b span) int {
 		if a.begin != b.begin {
@@ -244,10 +266,19 @@ func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string
 
 	tensors := make([]NamedTensor, len(spans))
 	for i, s := range spans {
-		vals := make([]float32, (s.end-s.begin)/4)
 		b := data[s.begin:s.end]
+		vals := make([]float32, len(b)/dtypeSize[s.dtype])
 		for j := range vals {
-			vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			switch s.dtype {
+			case "F32":
+				vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+			case "F64":
+				vals[j] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:])))
+			case "BF16":
+				vals[j] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*j:])) << 16)
+			case "F16":
+				vals[j] = halfToFloat32(binary.LittleEndian.Uint16(b[2*j:]))
+			}
 		}
 		shape := s.shape
 		if len(shape) == 0 {
@@ -324,4 +355,25 @@ func unwrapPathError(err error) error {
 		return e.Err
 	}
 	return err
+}
+
+// halfToFloat32 converts an IEEE 754 half-precision float to float32.
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // Inf or NaN
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	case exp != 0:
+		return math.Float32frombits(sign | (exp+112)<<23 | frac<<13)
+	case frac == 0:
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: frac * 2^-24.
+	f := float32(frac) / (1 << 24)
+	if sign != 0 {
+		f = -f
+	}
+	return f
 }
