@@ -88,6 +88,14 @@ func specCases(t *testing.T) map[string]string {
 		}
 		out["specs/"+filepath.Base(f)] = strings.ReplaceAll(string(b), "180", "78")
 	}
+	// Section 8.3's fine-tuning model at 32x32, VGG16's smallest input:
+	// PreprocessInput, VGG16 with its first blocks frozen, and the head.
+	// The parity test sets every weight itself.
+	b, err := os.ReadFile("../specs/vgg16/fine_tuning.cnn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["specs/vgg16/fine_tuning.cnn"] = strings.ReplaceAll(string(b), "180", "32")
 	return out
 }
 

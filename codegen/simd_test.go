@@ -19,6 +19,19 @@ import (
 // SIMD forward does not fuse, and pools that leave the last rows and columns
 // of a convolution unread.
 var awkwardSpecs = map[string]string{
+	// keras.applications' preprocessing, caffe mode (channels reversed),
+	// under a trained convolution, so its backward pass runs too.
+	"preprocess": `model preprocess {
+    Input(shape=(9, 7, 3))
+    PreprocessInput(mode="caffe")
+    Conv2D(3, 3, padding="same", activation="relu")
+    PreprocessInput(mode="torch", name="again")
+    Conv2D(4, 3, strides=2, padding="same", activation="tanh")
+    Flatten()
+    Dense(1, activation="sigmoid")
+}
+compile(optimizer="rmsprop", loss="binary_crossentropy")
+`,
 	// More tiled layers: 6 input channels (widened to 8) in the middle of
 	// the network, where the layer below needs the input gradient, a 5x5
 	// "same" kernel with 96 filters (8-float plans), and a trained (1, 3)

@@ -40,6 +40,35 @@ func TestSpecs(t *testing.T) {
 	}
 }
 
+// TestVGG16Specs checks section 8.3's models against the book's totals:
+// 17,992,001 parameters, of which 3,277,313 train with the base frozen
+// (listing 8.24) and 10,356,737 with block5 trainable (listing 8.26).
+func TestVGG16Specs(t *testing.T) {
+	for _, tc := range []struct {
+		file              string
+		params, trainable int
+	}{
+		{"feature_extraction.cnn", 17992001, 3277313},
+		{"feature_extraction_with_data_augmentation.cnn", 17992001, 3277313},
+		{"fine_tuning.cnn", 17992001, 10356737},
+	} {
+		m := mustCheckFile(t, filepath.Join("..", "specs", "vgg16", tc.file))
+		n, tr := 0, 0
+		for _, p := range m.Params() {
+			n += p.Count()
+			if p.Trainable {
+				tr += p.Count()
+			}
+		}
+		if n != tc.params || tr != tc.trainable {
+			t.Errorf("%s: %d params, %d trainable; want %d and %d", tc.file, n, tr, tc.params, tc.trainable)
+		}
+		if len(m.Pretrained) != 1 || m.Pretrained[0].Weights != "imagenet" || m.Output()[0] != 1 {
+			t.Errorf("%s: pretrained %+v, output %v", tc.file, m.Pretrained, m.Output())
+		}
+	}
+}
+
 // TestSummaryMatchesBook compares the summaries with the book's tables
 // byte for byte, apart from the model name line. The tables are copied
 // from ../shared/book/chapter8.md into testdata/book.

@@ -147,6 +147,19 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	// A missing pretrained file is reported before the data is read.
+	if *initW == "" && *resume == "" {
+		for _, p := range spec.Pretrained {
+			path, err := p.Path()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(path); err != nil {
+				_, err := LoadPretrained(net, nil)
+				return err
+			}
+		}
+	}
 	train, val, test, err := loadData(spec, &d, stderr)
 	if err != nil {
 		return err
