@@ -95,7 +95,10 @@ type gen struct {
 	// For each layer index: the name of the worker field holding its output
 	// and the gradient with respect to it, the index of its first parameter
 	// in Params, and whether its input gradient is needed.
-	out, dout  []string
+	out, dout []string
+	// muted stops record while Features and ForwardFeatures repeat the
+	// calls of Forward.
+	muted      bool
 	paramIndex []int
 	needDIn    []bool
 	// deferW is true for the layers whose weight gradients Backward holds
@@ -135,6 +138,9 @@ type benchCall struct {
 
 // record notes a kernel call for the generated benchmarks and returns it.
 func (g *gen) record(i int, what string, call *jen.Statement) *jen.Statement {
+	if g.muted {
+		return call
+	}
 	g.benches = append(g.benches, benchCall{layer: i, what: what, call: call})
 	return call
 }
@@ -653,7 +659,49 @@ func (g *gen) forward(f *jen.File) {
 		b.Id("_").Op("=").Id("m")
 		b.Id("w").Dot("training").Op(",").Id("w").Dot("seed").Op("=").Id("training").Op(",").Id("seed")
 		b.Copy(jen.Id("w").Dot("a0").Index(jen.Op(":")), jen.Id("x").Index(jen.Op(":").Lit(m.Layers[0].Out.Size())))
-		for i := 1; i < len(m.Layers); i++ {
+		g.forwardLayers(b, 1, len(m.Layers))
+		b.Return(jen.Id("w").Dot(g.out[len(m.Layers)-1]).Index(jen.Op(":")))
+	})
+	k := runtime.FeaturePrefix(RuntimeSpec(m, g.opts.SpecPath))
+	if k == 0 {
+		return
+	}
+	kl := &m.Layers[k]
+	g.muted = true
+	defer func() { g.muted = false }()
+	f.Comment(fmt.Sprintf("Features runs layers 1-%d, the frozen base up to %s, whose output\n"+
+		"depends on the input only, and returns that output; with training set it\n"+
+		"uses the kernels of Forward in training. The trainer caches it per image.\n"+
+		"It implements runtime.FeatureWorker.", k, kl.Name))
+	f.Func().Params(jen.Id("w").Op("*").Id("worker")).Id("Features").Params(
+		jen.Id("x").Index().Float32(), jen.Id("training").Bool(),
+	).Index().Float32().BlockFunc(func(b *jen.Group) {
+		b.Id("m").Op(":=").Id("w").Dot("m")
+		b.Id("_").Op("=").Id("m")
+		b.Id("w").Dot("training").Op(",").Id("w").Dot("seed").Op("=").Id("training").Op(",").Lit(0)
+		b.Copy(jen.Id("w").Dot("a0").Index(jen.Op(":")), jen.Id("x").Index(jen.Op(":").Lit(m.Layers[0].Out.Size())))
+		g.forwardLayers(b, 1, k+1)
+		b.Return(jen.Id("w").Dot(g.out[k]).Index(jen.Op(":")))
+	})
+	f.Comment(fmt.Sprintf("ForwardFeatures runs the layers after %s from the output that\n"+
+		"Features returned, as Forward does after Features.", kl.Name))
+	f.Func().Params(jen.Id("w").Op("*").Id("worker")).Id("ForwardFeatures").Params(
+		jen.Id("f").Index().Float32(), jen.Id("training").Bool(), jen.Id("seed").Uint64(),
+	).Index().Float32().BlockFunc(func(b *jen.Group) {
+		b.Id("m").Op(":=").Id("w").Dot("m")
+		b.Id("_").Op("=").Id("m")
+		b.Id("w").Dot("training").Op(",").Id("w").Dot("seed").Op("=").Id("training").Op(",").Id("seed")
+		b.Copy(jen.Id("w").Dot(g.out[k]).Index(jen.Op(":")), jen.Id("f").Index(jen.Op(":").Lit(kl.Out.Size())))
+		g.forwardLayers(b, k+1, len(m.Layers))
+		b.Return(jen.Id("w").Dot(g.out[len(m.Layers)-1]).Index(jen.Op(":")))
+	})
+}
+
+// forwardLayers emits the forward calls of layers from to to-1.
+func (g *gen) forwardLayers(b *jen.Group, from, to int) {
+	m := g.m
+	{
+		for i := from; i < to; i++ {
 			l := &m.Layers[i]
 			b.Line()
 			b.Comment(g.layerComment(l))
@@ -733,8 +781,7 @@ func (g *gen) forward(f *jen.File) {
 				panic("codegen: unknown layer kind " + string(l.Kind))
 			}
 		}
-		b.Return(jen.Id("w").Dot(g.out[len(m.Layers)-1]).Index(jen.Op(":")))
-	})
+	}
 }
 
 // backward emits Worker.Backward: the layers in reverse, each adding its

@@ -58,6 +58,15 @@ type Trainer struct {
 
 	jobs []chan job
 	wg   sync.WaitGroup
+
+	// The feature caches (SetFeatureCache): the last layer of the frozen
+	// base, the byte limit and use, and one cache per source (nil for a
+	// source over the limit).
+	featLayer           int
+	featLimit, featUsed int64
+	caches              map[Source]*featureCache
+	// cur is the cache of the source of the job in flight, or nil.
+	cur *featureCache
 }
 
 type job struct {
@@ -158,6 +167,8 @@ func (t *Trainer) trainShards(w int, src Source) {
 	wk, x, y, do := t.workers[w], t.xs[w], t.ys[w], t.dos[w]
 	head := t.spec.HeadActivation()
 	dw, deferring := wk.(DeferringWorker)
+	fw, _ := wk.(FeatureWorker)
+	cache := t.cur
 	for s := w; s*shardSize < len(t.batch); s += nw {
 		g := t.grads[s]
 		for _, gp := range g {
@@ -166,8 +177,14 @@ func (t *Trainer) trainShards(w int, src Source) {
 		end := min((s+1)*shardSize, len(t.batch))
 		for b := s * shardSize; b < end; b++ {
 			idx := t.batch[b]
-			src.Sample(idx, x, y)
-			out := wk.Forward(x, true, Derive(t.seed, t.step, uint64(idx)))
+			var out []float32
+			if cache != nil {
+				f := cache.features(fw, src, idx, x, y, true)
+				out = fw.ForwardFeatures(f, true, Derive(t.seed, t.step, uint64(idx)))
+			} else {
+				src.Sample(idx, x, y)
+				out = wk.Forward(x, true, Derive(t.seed, t.step, uint64(idx)))
+			}
 			t.loss[b], t.correct[b] = LossGrad(t.spec.Loss, head, out, y, do)
 			if deferring {
 				dw.BackwardDefer(do, g, b == end-1)
@@ -214,6 +231,7 @@ func (t *Trainer) reduce(w int) {
 // they were and returns an error.
 func (t *Trainer) Step(src Source, indices []int) (loss, acc float64, err error) {
 	t.batch = append(t.batch[:0], indices...)
+	t.cur = t.cacheFor(src)
 	t.dispatch(job{kind: jobTrain, src: src})
 	for b := range t.batch {
 		loss += t.loss[b]
@@ -245,9 +263,16 @@ func (t *Trainer) evalRange(w int, src Source, first int) {
 	wk, x, y, do := t.workers[w], t.xs[w], t.ys[w], t.dos[w]
 	head := t.spec.HeadActivation()
 	n := min(evalChunk, src.Len()-first)
+	fw, _ := wk.(FeatureWorker)
+	cache := t.cur
 	for b := w; b < n; b += nw {
-		src.Sample(first+b, x, y)
-		out := wk.Forward(x, false, 0)
+		var out []float32
+		if cache != nil {
+			out = fw.ForwardFeatures(cache.features(fw, src, first+b, x, y, false), false, 0)
+		} else {
+			src.Sample(first+b, x, y)
+			out = wk.Forward(x, false, 0)
+		}
 		t.loss[b], t.correct[b] = LossGrad(t.spec.Loss, head, out, y, do)
 	}
 }
@@ -258,6 +283,7 @@ func (t *Trainer) evalRange(w int, src Source, first int) {
 func (t *Trainer) Evaluate(src Source, progress func(done int, loss, acc float64)) (loss, acc float64) {
 	n := src.Len()
 	var sl, sa float64
+	t.cur = t.cacheFor(src)
 	for first := 0; first < n; first += evalChunk {
 		t.dispatch(job{kind: jobEval, src: src, first: first})
 		m := min(evalChunk, n-first)
@@ -301,6 +327,10 @@ type FitConfig struct {
 	// Checkpoint, if not nil, is called after each epoch, after EpochEnd,
 	// with what a resumed run needs.
 	Checkpoint func(epoch int, opt Opt, hist *History) error
+	// FeatureCache, when positive, caches the outputs of a frozen base
+	// (see FeaturePrefix and Trainer.SetFeatureCache) for the training and
+	// validation samples, up to this many bytes.
+	FeatureCache int64
 	// EpochEnd, if not nil, is called after each epoch with its metrics
 	// (loss, accuracy, and val_loss, val_accuracy with validation data). It
 	// stops training by returning true.
@@ -335,6 +365,21 @@ func Fit(net Net, train Source, cfg FitConfig) (*History, error) {
 		return nil, err
 	}
 	defer t.Close()
+	if cfg.FeatureCache > 0 {
+		if msg := t.SetFeatureCache(cfg.FeatureCache); msg != "" {
+			n := train.Len()
+			if cfg.Validation != nil {
+				n += cfg.Validation.Len()
+			}
+			per := int64(prod(t.spec.Layers[t.featLayer].Out) + LabelSize(t.spec))
+			mb := float64(int64(n)*per*4) / (1 << 20)
+			if int64(n)*per*4 > cfg.FeatureCache {
+				fmt.Fprintf(cfg.Out, "%s: %.1f MB for %d training and validation samples is over the limit, so the base runs every epoch for what does not fit (raise -feature-cache-mb)\n", msg, mb, n)
+			} else {
+				fmt.Fprintf(cfg.Out, "%s: %.1f MB for %d training and validation samples\n", msg, mb, n)
+			}
+		}
+	}
 	hist := cfg.History
 	if hist == nil {
 		hist = &History{}

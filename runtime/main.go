@@ -120,6 +120,7 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	hist := fs.String("history", "", "write the per-epoch metrics to this CSV file")
 	shuffle := fs.Bool("shuffle", true, "shuffle the training samples each epoch")
 	limit := fs.Int("limit", 0, "train on the first N training samples only (0: all)")
+	cacheMB := fs.Int("feature-cache-mb", 2048, "keep the outputs of a frozen base (frozen layers with weights and nothing random below them) in memory, up to this many MB, instead of recomputing them every epoch; 0 turns it off")
 	valSplit := fs.Float64("validation-split", float64(spec.ValidationSplit), "fraction of the training samples, taken from the end, held out for validation")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -129,6 +130,9 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	}
 	if *epochs < 0 || *batch < 1 {
 		return fmt.Errorf("-epochs must be at least 0 and -batch-size at least 1")
+	}
+	if *cacheMB < 0 {
+		return fmt.Errorf("-feature-cache-mb must be at least 0, got %d", *cacheMB)
 	}
 	if *valSplit < 0 || *valSplit >= 1 {
 		return fmt.Errorf("-validation-split must be in [0, 1), got %g", *valSplit)
@@ -257,6 +261,7 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		Epochs: *epochs, BatchSize: *batch, Seed: uint64(run.Seed), Workers: d.workers,
 		Shuffle: run.Shuffle, Validation: val, Out: stdout, Interactive: interactive,
 		StartEpoch: run.Epoch, History: run.History, OptState: optState,
+		FeatureCache: int64(*cacheMB) << 20,
 		Checkpoint: func(epoch int, opt Opt, hist *History) error {
 			st := run
 			st.Epoch, st.History = epoch, hist

@@ -384,6 +384,61 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 }
 
 /*
+Features runs layers 1-6, the frozen base up to flatten, whose output
+depends on the input only, and returns that output; with training set it
+uses the kernels of Forward in training. The trainer caches it per image.
+It implements runtime.FeatureWorker.
+*/
+func (w *worker) Features(x []float32, training bool) []float32 {
+	m := w.m
+	_ = m
+	w.training, w.seed = training, 0
+	copy(w.a0[:], x[:784])
+
+	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu", trainable=False) (28, 28, 1) -> (26, 26, 32), specs/mnist_features.cnn:8
+	forward1(&w.a0, (*[288]float32)(m.params[0]), (*[32]float32)(m.params[1]), w.a1, &w.bc)
+
+	// max_pooling2d: MaxPooling2D(pool_size=2) (26, 26, 32) -> (13, 13, 32), specs/mnist_features.cnn:9
+	if training {
+		forward2(w.a1, w.a2, &w.arg2)
+	} else {
+		infer2(w.a1, w.a2)
+	}
+
+	// conv2d_1: Conv2D(64, 3, activation="relu", trainable=False) (13, 13, 32) -> (11, 11, 64), specs/mnist_features.cnn:10
+	forward3(w.a2, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), w.a3, &w.bc, &w.wg3)
+
+	// max_pooling2d_1: MaxPooling2D(2) (11, 11, 64) -> (5, 5, 64), specs/mnist_features.cnn:11
+	if training {
+		forward4(w.a3, w.a4, &w.arg4)
+	} else {
+		infer4(w.a3, w.a4)
+	}
+
+	// conv2d_2: Conv2D(filters=128, kernel_size=(3, 3), activation="relu", trainable=False) (5, 5, 64) -> (3, 3, 128), specs/mnist_features.cnn:12
+	forward5(w.a4, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a5, &w.bc)
+
+	// flatten: Flatten() (3, 3, 128) -> (1152), specs/mnist_features.cnn:13
+	// Flatten reuses the row-major buffer of the layer before it.
+	return w.a5[:]
+}
+
+/*
+ForwardFeatures runs the layers after flatten from the output that
+Features returned, as Forward does after Features.
+*/
+func (w *worker) ForwardFeatures(f []float32, training bool, seed uint64) []float32 {
+	m := w.m
+	_ = m
+	w.training, w.seed = training, seed
+	copy(w.a5[:], f[:1152])
+
+	// head: Dense(10, activation="softmax", name="head") (1152) -> (10), specs/mnist_features.cnn:14
+	forward7(&w.a5, (*[11520]float32)(m.params[6]), (*[10]float32)(m.params[7]), &w.a7)
+	return w.a7[:]
+}
+
+/*
 Backward propagates the gradient of the loss with respect to the output
 of the last Forward call, adding parameter gradients into grads.
 */

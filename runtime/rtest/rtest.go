@@ -121,6 +121,7 @@ func CheckAgainstReference(t *testing.T, net runtime.Net) {
 	gg, rg := newGrads(spec, net.Params()), newGrads(spec, net.Params())
 	gw.Backward(append([]float32(nil), dOut...), gg)
 	rw.Backward(append([]float32(nil), dOut...), rg)
+	checkFeatures(t, net, x, dOut, gg)
 
 	// The float64 reference is the yardstick. A weight gradient sums one
 	// term per pixel, and in the first layers of a deep network those terms
@@ -447,4 +448,59 @@ func SameInts(t *testing.T, name string, got, want []int32) {
 			t.Fatalf("%s: index %d is %d, the portable kernel's %d", name, i, got[i], want[i])
 		}
 	}
+}
+
+// checkFeatures checks, for a network with a frozen base that the trainer
+// caches (runtime.FeaturePrefix), that a worker's Features followed by
+// ForwardFeatures gives the bits of Forward, in training and inference,
+// and that Backward after them gives the gradients grads that Backward
+// gave after Forward(x, true, 42) with dOut.
+func checkFeatures(t *testing.T, net runtime.Net, x, dOut []float32, grads [][]float32) {
+	t.Helper()
+	spec := net.Spec()
+	k := runtime.FeaturePrefix(spec)
+	w := net.NewWorker()
+	fw, ok := w.(runtime.FeatureWorker)
+	if k == 0 {
+		if ok {
+			t.Errorf("%s: the worker implements FeatureWorker, but the network has no frozen base", spec.Name)
+		}
+		return
+	}
+	if !ok {
+		t.Fatalf("%s: layers 1-%d are a frozen base, but the worker does not implement FeatureWorker", spec.Name, k)
+	}
+	for _, training := range []bool{false, true} {
+		want := append([]float32(nil), w.Forward(x, training, 42)...)
+		f := append([]float32(nil), fw.Features(x, training)...)
+		if want, got := len(f), sizeOf(spec.Layers[k].Out); want != got {
+			t.Fatalf("%s: Features returned %d floats, want %d", spec.Name, want, got)
+		}
+		// Another input in between: ForwardFeatures must not depend on
+		// what the worker computed last.
+		w.Forward(RandomInput(spec, 5), training, 7)
+		got := fw.ForwardFeatures(f, training, 42)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: ForwardFeatures(Features(x)) (training=%v) output %d = %g, Forward gives %g", spec.Name, training, i, got[i], want[i])
+			}
+		}
+	}
+	g := newGrads(spec, net.Params())
+	w.Backward(append([]float32(nil), dOut...), g)
+	for i := range g {
+		for j := range g[i] {
+			if math.Float32bits(g[i][j]) != math.Float32bits(grads[i][j]) {
+				t.Fatalf("%s: gradient of %s after ForwardFeatures differs at %d: %g, after Forward %g", spec.Name, spec.Params[i].Name, j, g[i][j], grads[i][j])
+			}
+		}
+	}
+}
+
+func sizeOf(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
