@@ -111,6 +111,10 @@ type pyModel struct {
 	Layers                          []pyLayer
 	Params                          []pyParam
 
+	// Pretrained is the Python list of the applications whose weights
+	// the trainer loads (see load_pretrained in model.py).
+	Pretrained string
+
 	Loss, OptimizerDoc, OptimizerDict, DataDict, CallbacksList string
 	Epochs, BatchSize                                          int
 	ValidationSplit                                            string
@@ -214,6 +218,19 @@ func pyModelView(m *dsl.Model, specPath string) *pyModel {
 	last := &m.Layers[len(m.Layers)-1]
 	if last.Kind == dsl.KindConv2D || last.Kind == dsl.KindDense {
 		v.Head = last.Activation
+	}
+	var pre []string
+	for _, p := range RuntimeSpec(m, specPath).Pretrained {
+		names := make([]string, len(p.Params))
+		for i, n := range p.Params {
+			names[i] = pyString(n)
+		}
+		pre = append(pre, fmt.Sprintf("\n    (%s, %s, %s, %s, %s, [%s]),", pyString(p.Group), pyString(p.Weights), pyString(runtime.ImageNetFile(p.Arch)),
+			pyString(p.Source), pyString(p.Preprocess), strings.Join(names, ", ")))
+	}
+	v.Pretrained = "[" + strings.Join(pre, "") + "\n]"
+	if len(pre) == 0 {
+		v.Pretrained = "[]"
 	}
 	var kinds []string
 	for i := range m.Layers {

@@ -2,6 +2,7 @@ package convert
 
 import (
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -132,6 +133,44 @@ func TestVGG16AgainstTorch(t *testing.T) {
 		t.Errorf("convc's VGG16 base differs from PyTorch's by %.2g of the largest output; want at most 1e-4", worst)
 	}
 	t.Logf("largest difference: %.2g of the largest output", worst)
+
+	// The PyTorch target of the same spec loads the same file the same way
+	// and computes the same features.
+	m, errs := dsl.Check("m.cnn", []byte(`model m {
+    Input(shape=(32, 32, 3))
+    PreprocessInput(mode="torch")
+    VGG16(include_top=False, weights="`+wpath+`")
+}`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	files, err := codegen.PyTorch(m, codegen.PyTorchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f.Path), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := `import sys, torch, model
+net = model.Model()
+model.load_pretrained(net, lambda s: None)
+t, _ = model.read_safetensors("io.safetensors")
+with torch.no_grad():
+    y = net(torch.tensor(t["x"]))
+d = (y.reshape(-1) - torch.tensor(t["y"]).reshape(-1)).abs().max() / torch.tensor(t["y"]).abs().max()
+print(float(d))
+`
+	cmd := exec.Command(py, "-c", script)
+	cmd.Dir = dir
+	pyOut, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("PyTorch target: %v\n%s", err, pyOut)
+	}
+	if d, err := strconv.ParseFloat(strings.TrimSpace(string(pyOut)), 64); err != nil || d > 1e-5 {
+		t.Errorf("the PyTorch target's VGG16 base differs from PyTorch's own by %s of the largest output; want at most 1e-5", pyOut)
+	}
 
 	// The same weights after caffe preprocessing are refused.
 	_, err = runtime.LoadPretrained(net("caffe"), nil)
