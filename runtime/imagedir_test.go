@@ -414,3 +414,64 @@ func TestToFloatYCbCrFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestOutKeepsBestCheckpoint trains with a ModelCheckpoint(save_best_only)
+// whose file is the trainer's default -out, as the book's file names make
+// it for specs/vgg16: the file must end with the best epoch's weights, the
+// ones a run with separate files leaves in its checkpoint, and not be
+// overwritten with the last epoch's. An explicit -out naming that file is
+// refused before training.
+func TestOutKeepsBestCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	writeStripesFolder(t, dir, map[string]int{"train": 40, "validation": 20, "test": 10})
+	t.Chdir(dir)
+	cb := func(path string) Callback {
+		return Callback{Kind: "ModelCheckpoint", Path: path, Monitor: "val_loss", SaveBestOnly: true}
+	}
+	// Separate files: best.safetensors has the best epoch, last.safetensors
+	// the last.
+	net := stripesNet(dir, cb("best.safetensors"))
+	net.spec.Optimizer.LearningRate = 0.01
+	if code, stdout, stderr := runMain(net, "train", "-out", "last.safetensors", "-seed", "3"); code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
+	}
+	// The same run with the checkpoint at the default -out, stripes.safetensors.
+	net = stripesNet(dir, cb("stripes.safetensors"))
+	net.spec.Optimizer.LearningRate = 0.01
+	code, stdout, stderr := runMain(net, "train", "-seed", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, stdout)
+	}
+	if !strings.Contains(stdout, "stripes.safetensors keeps the best epoch's weights") {
+		t.Errorf("output does not say where the best weights are:\n%s", stdout)
+	}
+	read := func(p string) []NamedTensor {
+		ts, _, err := ReadSafetensors(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ts
+	}
+	got, best, last := read("stripes.safetensors"), read("best.safetensors"), read("last.safetensors")
+	same := func(a, b []NamedTensor) bool {
+		for i := range a {
+			for j := range a[i].Data {
+				if math.Float32bits(a[i].Data[j]) != math.Float32bits(b[i].Data[j]) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if same(best, last) {
+		t.Fatal("the best epoch is the last, so this test shows nothing; change the learning rate or the seed")
+	}
+	if !same(got, best) {
+		t.Errorf("stripes.safetensors does not hold the best epoch's weights (it holds the last epoch's: %v)", same(got, last))
+	}
+
+	code, _, stderr = runMain(stripesNet(dir, cb("stripes.safetensors")), "train", "-out", "./stripes.safetensors")
+	if code == 0 || !strings.Contains(stderr, "is the file of the spec's ModelCheckpoint") {
+		t.Errorf("-out naming the checkpoint: exit %d, %s", code, stderr)
+	}
+}

@@ -137,6 +137,25 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if *valSplit < 0 || *valSplit >= 1 {
 		return fmt.Errorf("-validation-split must be in [0, 1), got %g", *valSplit)
 	}
+	// The final weights never overwrite the best epoch's that a
+	// ModelCheckpoint of the spec keeps: when -out is left at its default
+	// and names that file, the file keeps the best epoch's weights (as in
+	// Keras, where fit writes nothing else); an explicit -out naming it is
+	// an error.
+	writeOut := true
+	for _, cb := range spec.Callbacks {
+		if cb.Kind != "ModelCheckpoint" || filepath.Clean(cb.Path) != filepath.Clean(*out) {
+			continue
+		}
+		explicit := false
+		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "out" })
+		if explicit {
+			return fmt.Errorf("-out %s is the file of the spec's ModelCheckpoint, which keeps the best epoch's weights; pass another -out", *out)
+		}
+		if cb.SaveBestOnly {
+			writeOut = false
+		}
+	}
 	if *ckpt == "" {
 		*ckpt = strings.TrimSuffix(*out, ".safetensors") + ".ckpt"
 	}
@@ -284,16 +303,24 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if errors.As(err, &fe) && errors.Is(fe.Err, errNonFinite) {
 		// The step that produced the bad loss was not applied, so the
 		// parameters are the last good ones.
-		if werr := SaveWeights(net, *out); werr != nil {
+		lastGood := *out
+		if !writeOut {
+			lastGood = strings.TrimSuffix(*out, ".safetensors") + ".last.safetensors"
+		}
+		if werr := SaveWeights(net, lastGood); werr != nil {
 			return fmt.Errorf("%v; saving the last good weights also failed: %v", err, werr)
 		}
-		return fmt.Errorf("%v; stopped and saved the last good weights (from before that batch) to %s; try a lower learning rate", err, *out)
+		return fmt.Errorf("%v; stopped and saved the last good weights (from before that batch) to %s; try a lower learning rate", err, lastGood)
 	}
 	if err != nil {
 		return err
 	}
-	if err := SaveWeights(net, *out); err != nil {
-		return err
+	if writeOut {
+		if err := SaveWeights(net, *out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "%s keeps the best epoch's weights (ModelCheckpoint); the last epoch's are not written\n", *out)
 	}
 	trainTime := time.Since(start)
 	// As the book does, evaluate the best checkpoint rather than the
