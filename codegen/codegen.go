@@ -49,6 +49,8 @@ func Generate(m *dsl.Model, opts Options) ([]File, error) {
 	if opts.SpecPath == "" {
 		opts.SpecPath = m.File
 	}
+	// The path goes into comments, string literals and messages.
+	opts.SpecPath = dsl.CommentText(opts.SpecPath)
 	if opts.ImportPath == "" {
 		opts.ImportPath = m.Name
 	}
@@ -359,7 +361,7 @@ func shapeString(s dsl.Shape) string {
 
 // layerComment is the comment over each layer's code.
 func (g *gen) layerComment(l *dsl.Layer) string {
-	return fmt.Sprintf("%s: %s %s -> %s, %s:%d", l.Name, l.Source, shapeString(l.In), shapeString(l.Out), g.opts.SpecPath, l.Pos.Line)
+	return fmt.Sprintf("%s: %s %s -> %s, %s:%d", l.Name, dsl.CommentSource(l.Source), shapeString(l.In), shapeString(l.Out), g.opts.SpecPath, l.Pos.Line)
 }
 
 // paramArg returns the code that views parameter j of layer i as a fixed

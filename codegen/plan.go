@@ -298,6 +298,7 @@ func Explain(m *dsl.Model, opts Options) string {
 	if opts.SpecPath == "" {
 		opts.SpecPath = m.File
 	}
+	opts.SpecPath = dsl.CommentText(opts.SpecPath)
 	g := &gen{m: m, opts: opts}
 	g.plan()
 	var b strings.Builder

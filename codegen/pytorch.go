@@ -35,6 +35,8 @@ func PyTorch(m *dsl.Model, opts PyTorchOptions) ([]File, error) {
 	if opts.SpecPath == "" {
 		opts.SpecPath = m.File
 	}
+	// The path goes into comments, docstrings and messages.
+	opts.SpecPath = dsl.CommentText(opts.SpecPath)
 	if err := checkPythonNames(m); err != nil {
 		return nil, err
 	}
@@ -237,7 +239,7 @@ func pyModelView(m *dsl.Model, specPath string) *pyModel {
 		l := &m.Layers[i]
 		init, fwd := pyLayers[l.Kind](l, i == len(m.Layers)-1)
 		v.Layers = append(v.Layers, pyLayer{
-			Comment: fmt.Sprintf("%s: %s %s -> %s, %s:%d", l.Name, l.Source, pyInts(l.In), pyInts(l.Out), specPath, l.Pos.Line),
+			Comment: fmt.Sprintf("%s: %s %s -> %s, %s:%d", l.Name, dsl.CommentSource(l.Source), pyInts(l.In), pyInts(l.Out), specPath, l.Pos.Line),
 			Init:    init, Forward: fwd,
 		})
 		if l.Kind != dsl.KindInput {

@@ -15,13 +15,14 @@ type Error struct {
 // Error formats the error as file:line:col: msg, the form the Go compiler
 // uses. An error without a line (an I/O error) prints as file: msg.
 func (e *Error) Error() string {
+	file, msg := Printable(e.Pos.File), Printable(e.Msg)
 	if e.Pos.Line == 0 {
-		if e.Pos.File == "" {
-			return e.Msg
+		if file == "" {
+			return msg
 		}
-		return e.Pos.File + ": " + e.Msg
+		return file + ": " + msg
 	}
-	return fmt.Sprintf("%s:%d:%d: %s", e.Pos.File, e.Pos.Line, e.Pos.Col, e.Msg)
+	return fmt.Sprintf("%s:%d:%d: %s", file, e.Pos.Line, e.Pos.Col, msg)
 }
 
 // ErrorList is every error found in a spec.
