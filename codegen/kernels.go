@@ -262,7 +262,7 @@ func storeActivated(act, acc, dst string) jen.Code {
 	case "tanh":
 		return raw("for j, s := range %s { %s[j] = float32(math.Tanh(float64(s))) }", acc, dst)
 	case "softmax":
-		return raw("runtime.Activate(\"softmax\", %s[:], %s[:])", acc, dst)
+		return raw("runtime.Softmax(%s[:], %s[:])", acc, dst)
 	default:
 		return raw("*%s = %s", dst, acc)
 	}

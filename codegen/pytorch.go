@@ -113,6 +113,8 @@ type pyModel struct {
 	Layers                          []pyLayer
 	Params                          []pyParam
 
+	// InferenceOnly is true for a spec without compile(...).
+	InferenceOnly bool
 	// Pretrained is the Python list of the applications whose weights
 	// the trainer loads (see load_pretrained in model.py).
 	Pretrained string
@@ -215,7 +217,7 @@ func pyModelView(m *dsl.Model, specPath string) *pyModel {
 		Name: m.Name, File: specPath, Hash: m.Hash,
 		InputShape: pyInts(m.Input()), OutputUnits: m.Output().Size(),
 		Image: len(m.Input()) == 3, Head: "linear",
-		Loss: m.Compile.Loss,
+		Loss: m.Loss(), InferenceOnly: !m.HasCompile,
 	}
 	last := &m.Layers[len(m.Layers)-1]
 	if last.Kind == dsl.KindConv2D || last.Kind == dsl.KindDense {

@@ -17,7 +17,7 @@ func RuntimeSpec(m *dsl.Model, specPath string) *runtime.Spec {
 	}
 	s := &runtime.Spec{
 		Name: m.Name, File: specPath, Hash: m.Hash,
-		Loss: m.Compile.Loss,
+		Loss: m.Loss(), InferenceOnly: !m.HasCompile,
 		Optimizer: runtime.Optimizer{
 			Name:         m.Compile.Optimizer.Name,
 			LearningRate: float32(m.Compile.Optimizer.LearningRate),

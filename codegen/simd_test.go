@@ -19,6 +19,43 @@ import (
 // SIMD forward does not fuse, and pools that leave the last rows and columns
 // of a convolution unread.
 var awkwardSpecs = map[string]string{
+	// Issue 13's class of specs that checked but did not build or pass
+	// their tests: hidden softmax layers (they allocated), no compile(...)
+	// (inference-only: the tests train with the loss evaluate uses), every
+	// layer frozen, and layer names that give one Go benchmark name.
+	"softmax_hidden": `model softmax_hidden {
+    Input(shape=(8, 8, 1))
+    Conv2D(4, 3, activation="softmax")
+    Flatten()
+    Dense(5, activation="softmax")
+    Dense(3, activation="softmax")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+`,
+	"nocompile": `model nocompile {
+    Input(shape=(8, 8, 1))
+    Conv2D(4, 3, activation="relu")
+    Flatten()
+    Dense(1, activation="sigmoid")
+}
+`,
+	"frozen_all": `model frozen_all {
+    Input(shape=(8, 8, 1))
+    Conv2D(4, 3, activation="relu", trainable=False)
+    Flatten()
+    Dense(3, activation="softmax", trainable=False)
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+`,
+	"names": `model names {
+    Input(shape=(8, 8, 1))
+    Conv2D(4, 3, name="dense")
+    Conv2D(4, 3, name="Dense")
+    Flatten(name="train")
+    Dense(3, activation="softmax", name="Train")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+`,
 	// keras.applications' preprocessing, caffe mode (channels reversed),
 	// under a trained convolution, so its backward pass runs too.
 	"preprocess": `model preprocess {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/convc/convc/dsl"
 	"github.com/dave/jennifer/jen"
 )
 
@@ -124,6 +125,9 @@ func (g *gen) specLiteral() *jen.Statement {
 		jen.Id("Callbacks"):       jen.Index().Qual(RuntimePath, "Callback").Values(callbacks...),
 		jen.Id("Summary"):         jen.Lit(rs.Summary),
 	}
+	if rs.InferenceOnly {
+		d[jen.Id("InferenceOnly")] = jen.True()
+	}
 	if len(pretrained) > 0 {
 		d[jen.Id("Pretrained")] = jen.Index().Qual(RuntimePath, "Pretrained").Values(pretrained...)
 	}
@@ -175,10 +179,18 @@ func (g *gen) testFile() *jen.File {
 	f.Func().Id("BenchmarkTrainStep").Params(jen.Id("b").Op("*").Qual("testing", "B")).Block(
 		jen.Qual(rtestPath, "BenchTrainStep").Call(jen.Id("b"), jen.Id("New").Call()),
 	)
+	// Layer names that differ only in their first letter's case, or that
+	// end where another's kernel name begins, give one benchmark name:
+	// the later one gets the layer's index.
+	used := map[string]bool{"BenchmarkTrainStep": true, "BenchmarkPredict": true}
 	for _, bc := range g.benches {
 		l := &g.m.Layers[bc.layer]
 		name := "Benchmark" + exportName(l.Name) + bc.what
-		f.Comment(fmt.Sprintf("%s measures the %s kernel of %s: %s %s -> %s.", name, bc.what, l.Name, l.Source, shapeString(l.In), shapeString(l.Out)))
+		if used[name] {
+			name = fmt.Sprintf("Benchmark%s%s_%d", exportName(l.Name), bc.what, bc.layer)
+		}
+		used[name] = true
+		f.Comment(fmt.Sprintf("%s measures the %s kernel of %s: %s %s -> %s.", name, bc.what, l.Name, dsl.CommentSource(l.Source), shapeString(l.In), shapeString(l.Out)))
 		f.Func().Id(name).Params(jen.Id("b").Op("*").Qual("testing", "B")).Block(
 			jen.Id("m").Op(":=").Id("New").Call(),
 			jen.Qual(rtestPath, "RandomParams").Call(jen.Id("m"), jen.Lit(1)),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/token"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -256,9 +257,14 @@ func (c *checker) check(f *File) *Model {
 	m.Name = model.Name.Name
 	if token.IsKeyword(m.Name) {
 		c.errs.add(c.pos(model.Name.Pos), "model name %s is a Go keyword; choose another name", m.Name)
+	} else if why := badPackageName(m.Name); why != "" {
+		c.errs.add(c.pos(model.Name.Pos), "model name %s %s; choose another name", m.Name, why)
 	}
 	m.Layers = c.layers(model)
 	m.Pretrained = c.pretrained
+	if len(c.errs) == 0 && len(m.Layers) > 0 && len(m.Params()) == 0 {
+		c.errs.add(c.pos(model.Name.Pos), "model %s has no layer with weights, so there is nothing to train or load; add one, as in Dense(10, activation=\"softmax\")", m.Name)
+	}
 	m.Compile = defaultCompile()
 	if compile != nil {
 		m.HasCompile = true
@@ -442,4 +448,35 @@ func isIdent(s string) bool {
 		}
 	}
 	return true
+}
+
+// goos and goarch are the operating systems and architectures that Go
+// reads from the end of a file name (name_linux.go, name_amd64.go) as
+// build constraints.
+var (
+	goos   = strings.Fields("aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 windows zos")
+	goarch = strings.Fields("386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm")
+)
+
+// badPackageName says why a model name cannot name the generated Go
+// package and its files (name.go, name_test.go, cmd/name), or returns "".
+func badPackageName(name string) string {
+	switch {
+	case !isIdent(name):
+		return "is not an ASCII identifier, which the generated package and file names need"
+	case name == "main":
+		return "would make the generated package a program, which cannot be imported"
+	case name == "init":
+		return "cannot name an importable Go package"
+	case strings.HasPrefix(name, "_"):
+		return "starts with _, and Go ignores files whose names do"
+	case strings.HasSuffix(name, "_test"):
+		return "ends in _test, which makes Go read " + name + ".go as a test file"
+	}
+	parts := strings.Split(name, "_")
+	last := parts[len(parts)-1]
+	if len(parts) > 1 && (slices.Contains(goos, last) || slices.Contains(goarch, last)) {
+		return "ends in _" + last + ", which Go reads in " + name + ".go as a build constraint"
+	}
+	return ""
 }

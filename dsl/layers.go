@@ -426,6 +426,11 @@ func resolveDropout(c *checker, l *Layer, a *args) bool {
 		return false
 	}
 	r, ok := c.toFloat(v, "Dropout rate")
+	// The rate is used in float32, where 0.99999999 is 1.
+	if ok && r < 1 && float32(r) >= 1 {
+		c.errs.add(v.pos, "Dropout rate %s rounds to 1 in float32, in which convc computes, and would drop everything; use a rate below 0.9999999", c.text(v))
+		return false
+	}
 	if ok && (r < 0 || r >= 1) {
 		c.errs.add(v.pos, "Dropout rate must be in [0, 1), got %s", c.text(v))
 		return false

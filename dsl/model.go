@@ -203,6 +203,21 @@ type Model struct {
 	Pretrained []Pretrained
 }
 
+// Loss returns the model's loss: compile's, or for a spec without
+// compile(...) (an inference-only model), the one evaluate uses to score
+// it, binary_crossentropy for a single sigmoid unit and
+// sparse_categorical_crossentropy otherwise.
+func (m *Model) Loss() string {
+	if m.HasCompile {
+		return m.Compile.Loss
+	}
+	last := &m.Layers[len(m.Layers)-1]
+	if last.Activation == "sigmoid" && m.Output().Size() == 1 {
+		return "binary_crossentropy"
+	}
+	return "sparse_categorical_crossentropy"
+}
+
 // Input returns the model's input shape.
 func (m *Model) Input() Shape { return m.Layers[0].Out }
 

@@ -279,14 +279,27 @@ func (c *checker) toFloat(v *value, what string) (float64, bool) {
 		c.typeErr(v, what, "a number")
 		return 0, false
 	}
-	return v.num(), true
+	return c.float32Range(v, v.num(), what)
+}
+
+// float32Range reports a number that float32, in which convc computes,
+// cannot hold: it would become infinite.
+func (c *checker) float32Range(v *value, f float64, what string) (float64, bool) {
+	if math.IsInf(float64(float32(f)), 0) || math.IsNaN(f) {
+		c.errs.add(v.pos, "%s is %s, beyond the range of float32 (about 3.4e38) in which convc computes; use a smaller number", what, c.text(v))
+		return 0, false
+	}
+	return f, true
 }
 
 // toFactor converts a number f to (-f, f) and a pair to itself, the way
 // Keras's random layers read their factors.
 func (c *checker) toFactor(v *value, what string) ([2]float64, bool) {
 	if v.isNumber() {
-		f := v.num()
+		f, ok := c.float32Range(v, v.num(), what)
+		if !ok {
+			return [2]float64{}, false
+		}
 		if f < 0 {
 			c.errs.add(v.pos, "%s must not be negative, got %s; write a (lower, upper) pair for an asymmetric range", what, c.text(v))
 			return [2]float64{}, false
@@ -294,7 +307,11 @@ func (c *checker) toFactor(v *value, what string) ([2]float64, bool) {
 		return [2]float64{-f, f}, true
 	}
 	if (v.kind == vTuple || v.kind == vList) && len(v.elems) == 2 && v.elems[0].isNumber() && v.elems[1].isNumber() {
-		lo, hi := v.elems[0].num(), v.elems[1].num()
+		lo, ok1 := c.float32Range(v.elems[0], v.elems[0].num(), what)
+		hi, ok2 := c.float32Range(v.elems[1], v.elems[1].num(), what)
+		if !ok1 || !ok2 {
+			return [2]float64{}, false
+		}
 		if lo > hi {
 			c.errs.add(v.pos, "%s is (lower, upper) but %s > %s", what, c.text(v.elems[0]), c.text(v.elems[1]))
 			return [2]float64{}, false

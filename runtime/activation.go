@@ -115,3 +115,27 @@ func activationBackward[T float](act string, group int, y, dy []T) {
 		}
 	}
 }
+
+// Softmax writes the softmax of z into out (which may alias z), as
+// Activate("softmax", z, out) does. It is not generic, so that generated
+// kernels can pass slices of arrays on their stack without the arrays
+// escaping to the heap: a hidden softmax layer allocates nothing.
+func Softmax(z, out []float32) {
+	if len(z) == 0 {
+		return
+	}
+	out = out[:len(z)]
+	m := float64(z[0])
+	for _, v := range z[1:] {
+		m = math.Max(m, float64(v))
+	}
+	var s float64
+	for i, v := range z {
+		e := math.Exp(float64(v) - m)
+		out[i] = float32(e)
+		s += e
+	}
+	for i := range out {
+		out[i] = float32(float64(out[i]) / s)
+	}
+}

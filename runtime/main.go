@@ -128,6 +128,9 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("train takes no arguments, got %q", fs.Args())
 	}
+	if spec.InferenceOnly {
+		return fmt.Errorf("%s has no compile(...), so %s is an inference-only model: predict and evaluate work with -weights, train does not; to train it, add a line such as compile(optimizer=\"rmsprop\", loss=%q, metrics=[\"accuracy\"]) to the spec", spec.File, spec.Name, spec.Loss)
+	}
 	if *epochs < 0 || *batch < 1 {
 		return fmt.Errorf("-epochs must be at least 0 and -batch-size at least 1")
 	}

@@ -115,6 +115,9 @@ type Spec struct {
 
 	// Summary is the Keras summary() table, as convc summary prints it.
 	Summary string
+	// InferenceOnly is true for a spec without compile(...): Loss is then
+	// the one evaluate scores with, and train refuses to run.
+	InferenceOnly bool
 	// Pretrained lists the applications (VGG16) whose weights the trainer
 	// loads before training.
 	Pretrained []Pretrained
