@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/convc/convc/internal/buildmode"
 	"math"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 // the weights into the generated Go package: the loss must fall, and Go's
 // test accuracy must equal PyTorch's to the third decimal.
 func TestPyTorchDistributedMNIST(t *testing.T) {
+	buildmode.SkipInSIMDPass(t)
 	if testing.Short() {
 		t.Skip("trains with torchrun; skipped with -short")
 	}

@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"github.com/convc/convc/internal/buildmode"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +31,7 @@ var hostile = []string{
 // and vet, model.py and train.py must parse and model.py import, and
 // nothing may run: no file PWNED appears and nothing panics.
 func TestHostileStrings(t *testing.T) {
+	buildmode.SkipInSIMDPass(t)
 	if testing.Short() {
 		t.Skip("builds generated packages")
 	}

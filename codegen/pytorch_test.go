@@ -3,6 +3,7 @@ package codegen
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/convc/convc/internal/buildmode"
 	"math"
 	"math/rand"
 	"os"
@@ -316,6 +317,7 @@ func maxDiff(got, want []float32) (diff, scale float64) {
 type paritySummary struct{ forward, gradient, optimizer float64 }
 
 func TestPyTorchParity(t *testing.T) {
+	buildmode.SkipInSIMDPass(t)
 	havePyTorch(t)
 	tmp := t.TempDir()
 	var cases []*parityCase
@@ -480,6 +482,7 @@ func (c *parityCase) firstDifferentLayer(res map[string][]float32) (string, floa
 // in model.py against the runtime's, with the transforms drawn by Go, for
 // every fill mode and interpolation.
 func TestPyTorchAugment(t *testing.T) {
+	buildmode.SkipInSIMDPass(t)
 	havePyTorch(t)
 	tmp := t.TempDir()
 	m, errs := dsl.Check("aug.cnn", []byte("model aug {\n Input(shape=(7, 9, 2))\n Flatten()\n Dense(2, activation=\"softmax\")\n}\n"))

@@ -2,9 +2,12 @@ package codegen
 
 import (
 	"fmt"
+	"github.com/convc/convc/internal/buildmode"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -237,6 +240,7 @@ compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
 // and runs their generated tests, which compare every kernel with the
 // reference interpreter, with and without GOEXPERIMENT=simd.
 func TestSIMDAwkwardShapes(t *testing.T) {
+	buildmode.SkipInSIMDPass(t)
 	if testing.Short() {
 		t.Skip("builds and tests generated packages in both modes")
 	}
@@ -261,7 +265,26 @@ func TestSIMDAwkwardShapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	write("go.sum", sum)
+	specs := map[string]string{}
 	for name, spec := range awkwardSpecs {
+		specs[name] = spec
+	}
+	// A sample of random valid specs; CONVC_RANDOM_SEED draws another.
+	seed := int64(1)
+	if s := os.Getenv("CONVC_RANDOM_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("random specs drawn with CONVC_RANDOM_SEED=%d", seed)
+	r := rand.New(rand.NewSource(seed))
+	for i, n := 0, 0; n < 3 && i < 1000; i++ {
+		src := randomBuildSpec(r, i)
+		if _, errs := dsl.Check("r.cnn", []byte(src)); errs.Err() != nil {
+			continue
+		}
+		specs[fmt.Sprintf("random_%d", i)] = src
+		n++
+	}
+	for name, spec := range specs {
 		specPath := filepath.Join(dir, name+".cnn")
 		write(name+".cnn", []byte(spec))
 		m, errs := dsl.CheckFile(specPath)
@@ -277,6 +300,12 @@ func TestSIMDAwkwardShapes(t *testing.T) {
 		}
 	}
 	for _, exp := range []string{"", "simd"} {
+		vet := exec.Command("go", "vet", "./...")
+		vet.Dir = dir
+		vet.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOEXPERIMENT="+exp)
+		if out, err := vet.CombinedOutput(); err != nil {
+			t.Errorf("GOEXPERIMENT=%s go vet: %v\n%s", exp, err, out)
+		}
 		cmd := exec.Command("go", "test", "-count=1", "./...")
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOEXPERIMENT="+exp)
@@ -423,4 +452,31 @@ func TestTiledChosen(t *testing.T) {
 			t.Errorf("%s: -explain shows %d tiled plans, want %d:\n%s", c.name, n, plans, ex)
 		}
 	}
+}
+
+// randomBuildSpec is randomSpec with more of the language: frozen layers,
+// PreprocessInput and RandomFlip on RGB inputs, and sometimes no
+// compile(...). Every spec of it that checks must build, vet and pass its
+// generated tests.
+func randomBuildSpec(r *rand.Rand, i int) string {
+	lines := strings.Split(randomSpec(r, i), "\n")
+	var out []string
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "compile(") && r.Intn(4) == 0:
+			continue
+		case (strings.Contains(l, "Conv2D(") || strings.Contains(l, "Dense(")) && r.Intn(4) == 0:
+			l = strings.TrimSuffix(l, ")") + ", trainable=False)"
+		}
+		out = append(out, l)
+		if strings.Contains(l, "Input(shape=(") && strings.HasSuffix(l, ", 3))") {
+			if r.Intn(2) == 0 {
+				out = append(out, `    PreprocessInput(mode="`+[]string{"caffe", "torch", "tf"}[r.Intn(3)]+`")`)
+			}
+			if r.Intn(3) == 0 {
+				out = append(out, `    RandomFlip("horizontal")`)
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -1,9 +1,11 @@
 package runtime
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -164,4 +166,70 @@ func pyFloat5(v float64) string {
 		return strings.TrimPrefix(pythonFloat(v), "+")
 	}
 	return fmt.Sprintf("%.5f", v)
+}
+
+// callbackState is what a resumed run needs of the callbacks: each
+// ModelCheckpoint's best value and epoch, and each EarlyStopping's best
+// value and the epochs it has waited, in the spec's order. Values are
+// strings so that the infinities of a fresh monitor survive JSON.
+type callbackState struct {
+	Checkpoints []monitorState `json:"checkpoints"`
+	Stoppers    []monitorState `json:"stoppers"`
+}
+
+type monitorState struct {
+	Best  string `json:"best"`
+	Epoch int    `json:"epoch,omitempty"`
+	Wait  int    `json:"wait,omitempty"`
+}
+
+// State returns the callbacks' state as JSON, for a checkpoint.
+func (r *Callbacks) State() string {
+	var s callbackState
+	for _, c := range r.checkpoints {
+		s.Checkpoints = append(s.Checkpoints, monitorState{Best: strconv.FormatFloat(c.best, 'g', -1, 64), Epoch: c.bestEpoch})
+	}
+	for _, e := range r.stoppers {
+		s.Stoppers = append(s.Stoppers, monitorState{Best: strconv.FormatFloat(e.best, 'g', -1, 64), Wait: e.wait})
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Restore sets the callbacks' state from State's JSON, as saved after
+// epoch epochs. It checks every value, so a crafted checkpoint cannot make
+// the run misbehave.
+func (r *Callbacks) Restore(state string, epochs int) error {
+	var s callbackState
+	if err := json.Unmarshal([]byte(state), &s); err != nil {
+		return fmt.Errorf("the callbacks' state is corrupt: %v", err)
+	}
+	if len(s.Checkpoints) != len(r.checkpoints) || len(s.Stoppers) != len(r.stoppers) {
+		return fmt.Errorf("the callbacks' state has %d ModelCheckpoint and %d EarlyStopping, the spec %d and %d", len(s.Checkpoints), len(s.Stoppers), len(r.checkpoints), len(r.stoppers))
+	}
+	parse := func(m monitorState) (float64, error) {
+		v, err := strconv.ParseFloat(m.Best, 64)
+		if err != nil || math.IsNaN(v) {
+			return 0, fmt.Errorf("the callbacks' state holds the best value %q, not a number", m.Best)
+		}
+		if m.Epoch < 0 || m.Epoch > epochs || m.Wait < 0 || m.Wait > epochs {
+			return 0, fmt.Errorf("the callbacks' state holds epoch %d and wait %d, outside the %d epochs done", m.Epoch, m.Wait, epochs)
+		}
+		return v, nil
+	}
+	for i, c := range r.checkpoints {
+		v, err := parse(s.Checkpoints[i])
+		if err != nil {
+			return err
+		}
+		c.best, c.bestEpoch = v, s.Checkpoints[i].Epoch
+	}
+	for i, e := range r.stoppers {
+		v, err := parse(s.Stoppers[i])
+		if err != nil {
+			return err
+		}
+		e.best, e.wait = v, s.Stoppers[i].Wait
+	}
+	return nil
 }

@@ -19,6 +19,9 @@ type RunState struct {
 	Limit           int
 	ValidationSplit float64
 	History         *History
+	// Callbacks is the callbacks' state (Callbacks.State), "" when there
+	// is none.
+	Callbacks string
 }
 
 // optimizerKey describes the optimizer and its hyperparameters, so that a
@@ -27,6 +30,10 @@ func optimizerKey(o Optimizer) string {
 	return fmt.Sprintf("%s(learning_rate=%g, rho=%g, momentum=%g, epsilon=%g, beta_1=%g, beta_2=%g)",
 		o.Name, o.LearningRate, o.Rho, o.Momentum, o.Epsilon, o.Beta1, o.Beta2)
 }
+
+// maxEpochs bounds the epochs of a run, and the epoch a checkpoint may
+// claim to be at.
+const maxEpochs = 1_000_000
 
 // SaveCheckpoint writes a checkpoint that a run can resume from exactly:
 // the weights, the optimizer state, and in the metadata the epoch, the
@@ -71,6 +78,7 @@ func SaveCheckpoint(path string, net Net, opt Opt, st RunState) error {
 		"validation_split": strconv.FormatFloat(st.ValidationSplit, 'g', -1, 64),
 		"optimizer":        optimizerKey(spec.Optimizer),
 		"history":          string(hj),
+		"callbacks":        st.Callbacks,
 	})
 }
 
@@ -108,6 +116,20 @@ func LoadCheckpoint(path string, net Net) (RunState, []NamedTensor, error) {
 	st.Seed, _ = strconv.ParseInt(meta["seed"], 10, 64)
 	st.Shuffle = meta["shuffle"] == "true"
 	st.ValidationSplit, _ = strconv.ParseFloat(meta["validation_split"], 64)
+	st.Callbacks = meta["callbacks"]
+	// Everything read from the file is checked: a crafted checkpoint must
+	// not make the trainer panic or run forever.
+	switch {
+	case err != nil:
+	case st.Epoch < 0 || st.Epoch > maxEpochs:
+		err = fmt.Errorf("%s: metadata epoch=%d is outside [0, %d]; the checkpoint is corrupt", path, st.Epoch, maxEpochs)
+	case st.BatchSize < 1:
+		err = fmt.Errorf("%s: metadata batch_size=%d is not positive; the checkpoint is corrupt", path, st.BatchSize)
+	case st.Limit < 0:
+		err = fmt.Errorf("%s: metadata limit=%d is negative; the checkpoint is corrupt", path, st.Limit)
+	case !(st.ValidationSplit >= 0 && st.ValidationSplit < 1):
+		err = fmt.Errorf("%s: metadata validation_split=%q is not in [0, 1); the checkpoint is corrupt", path, meta["validation_split"])
+	}
 	var hj struct {
 		Metrics []string   `json:"metrics"`
 		Rows    [][]string `json:"rows"`
@@ -119,10 +141,20 @@ func LoadCheckpoint(path string, net Net) (RunState, []NamedTensor, error) {
 		return st, nil, err
 	}
 	st.History = &History{Metrics: hj.Metrics}
-	for _, r := range hj.Rows {
+	if len(hj.Rows) > st.Epoch {
+		return st, nil, fmt.Errorf("%s: the history has %d rows for %d epochs; the checkpoint is corrupt", path, len(hj.Rows), st.Epoch)
+	}
+	for n, r := range hj.Rows {
+		if len(r) != len(hj.Metrics) {
+			return st, nil, fmt.Errorf("%s: history row %d has %d values for %d metrics; the checkpoint is corrupt", path, n+1, len(r), len(hj.Metrics))
+		}
 		row := make([]float64, len(r))
 		for i, v := range r {
-			row[i], _ = strconv.ParseFloat(v, 64)
+			f, e := strconv.ParseFloat(v, 64)
+			if e != nil {
+				return st, nil, fmt.Errorf("%s: history row %d holds %q, not a number; the checkpoint is corrupt", path, n+1, v)
+			}
+			row[i] = f
 		}
 		st.History.Rows = append(st.History.Rows, row)
 	}

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -211,5 +213,93 @@ func TestCheckpointDiskFull(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "w.ckpt") {
 		t.Errorf("the error does not name the file: %s", out)
+	}
+}
+
+// TestResumeKeepsCallbacks resumes a run with a save_best_only
+// ModelCheckpoint and an EarlyStopping: the resumed epochs print what an
+// uninterrupted run prints (no "improved from inf"), the best checkpoint
+// ends with the same bits, and the run stops at the same epoch.
+func TestResumeKeepsCallbacks(t *testing.T) {
+	dir := trainData(t)
+	newNet := func(best string) *Reference {
+		n := trainerNet(0.05)
+		n.spec.Callbacks = []Callback{
+			{Kind: "ModelCheckpoint", Path: best, Monitor: "loss", SaveBestOnly: true},
+			{Kind: "EarlyStopping", Monitor: "loss", Patience: 2},
+		}
+		return n
+	}
+	bestA, bestB := filepath.Join(dir, "best-a.safetensors"), filepath.Join(dir, "best-b.safetensors")
+	code, outA, e := runMain(newNet(bestA), "train", "-data", dir, "-out", filepath.Join(dir, "a.safetensors"), "-epochs", "6", "-seed", "4")
+	if code != 0 {
+		t.Fatal(e)
+	}
+	if code, _, e := runMain(newNet(bestB), "train", "-data", dir, "-out", filepath.Join(dir, "b.safetensors"), "-epochs", "2", "-seed", "4"); code != 0 {
+		t.Fatal(e)
+	}
+	code, outB, e := runMain(newNet(bestB), "train", "-data", dir, "-out", filepath.Join(dir, "b.safetensors"), "-epochs", "6", "-resume", filepath.Join(dir, "b.ckpt"))
+	if code != 0 {
+		t.Fatal(e)
+	}
+	if strings.Contains(outB, "from inf") {
+		t.Errorf("the resumed run forgot the best value:\n%s", outB)
+	}
+	callbackLines := func(out string, from int) []string {
+		var ls []string
+		for _, l := range strings.Split(out, "\n") {
+			var ep int
+			if _, err := fmt.Sscanf(l, "Epoch %d:", &ep); err == nil && ep >= from {
+				ls = append(ls, strings.ReplaceAll(l, "best-a", "best-b"))
+			}
+		}
+		return ls
+	}
+	if a, b := callbackLines(outA, 3), callbackLines(outB, 3); strings.Join(a, "\n") != strings.Join(b, "\n") || len(a) == 0 {
+		t.Errorf("epochs 3 on, uninterrupted:\n%s\nresumed:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	if !sameBits(readWeights(t, bestA), readWeights(t, bestB)) {
+		t.Error("the best checkpoints of the uninterrupted and the resumed run differ")
+	}
+}
+
+// TestCheckpointMetadataChecked resumes from checkpoints whose metadata
+// was tampered with: each is refused with a message, none panics or runs
+// forever.
+func TestCheckpointMetadataChecked(t *testing.T) {
+	dir := trainData(t)
+	out := filepath.Join(dir, "w.safetensors")
+	ckpt := filepath.Join(dir, "w.ckpt")
+	if code, _, e := runMain(trainerNet(0.01), "train", "-data", dir, "-out", out, "-epochs", "1"); code != 0 {
+		t.Fatal(e)
+	}
+	ts, meta, err := ReadSafetensors(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ key, value, want string }{
+		{"epoch", "9223372036854775807", "outside [0, 1000000]"},
+		{"epoch", "-3", "outside [0, 1000000]"},
+		{"batch_size", "0", "batch_size=0 is not positive"},
+		{"validation_split", "NaN", "not in [0, 1)"},
+		{"history", `{"metrics":["epoch","loss"],"rows":[["1"]]}`, "history row 1 has 1 values for 2 metrics"},
+		{"history", `{"metrics":["epoch"],"rows":[["x"]]}`, `holds "x", not a number`},
+		{"callbacks", `{"checkpoints":[{"best":"1"}],"stoppers":[]}`, "callbacks' state has 1 ModelCheckpoint"},
+	} {
+		m := maps.Clone(meta)
+		m[tc.key] = tc.value
+		bad := filepath.Join(dir, "bad.ckpt")
+		if err := WriteSafetensors(bad, ts, m); err != nil {
+			t.Fatal(err)
+		}
+		code, _, e := runMain(trainerNet(0.01), "train", "-data", dir, "-out", filepath.Join(dir, "x.safetensors"), "-epochs", "3", "-resume", bad)
+		if code != 1 || !strings.Contains(e, tc.want) {
+			t.Errorf("%s=%s: exit %d, stderr %q; want %q", tc.key, tc.value, code, e, tc.want)
+		}
+	}
+	// -checkpoint may not name -out.
+	code, _, e := runMain(trainerNet(0.01), "train", "-data", dir, "-out", out, "-checkpoint", out)
+	if code != 1 || !strings.Contains(e, "-checkpoint and -out are both") {
+		t.Errorf("-checkpoint = -out: exit %d, %s", code, e)
 	}
 }

@@ -162,6 +162,18 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if *ckpt == "" {
 		*ckpt = strings.TrimSuffix(*out, ".safetensors") + ".ckpt"
 	}
+	// No file may be written for two purposes.
+	if filepath.Clean(*ckpt) == filepath.Clean(*out) {
+		return fmt.Errorf("-checkpoint and -out are both %s; the checkpoint would overwrite the weights; pass another -checkpoint", *ckpt)
+	}
+	for _, cb := range spec.Callbacks {
+		if cb.Kind == "ModelCheckpoint" && filepath.Clean(cb.Path) == filepath.Clean(*ckpt) {
+			return fmt.Errorf("-checkpoint %s is the file of the spec's ModelCheckpoint; pass another -checkpoint", *ckpt)
+		}
+	}
+	if *epochs > maxEpochs {
+		return fmt.Errorf("-epochs %d is more than %d", *epochs, maxEpochs)
+	}
 	// Check that the outputs can be written before spending time training.
 	for _, p := range []string{*out, *ckpt} {
 		if err := checkWritable(p); err != nil {
@@ -237,6 +249,14 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		}
 		run.Seed, run.Shuffle = saved.Seed, saved.Shuffle
 		run.Epoch, run.History = saved.Epoch, saved.History
+		// ModelCheckpoint's best value and EarlyStopping's patience go on
+		// where they were; a checkpoint from before they were saved starts
+		// them afresh, as it always did.
+		if saved.Callbacks != "" {
+			if err := cbs.Restore(saved.Callbacks, saved.Epoch); err != nil {
+				return fmt.Errorf("%s: %v", *resume, err)
+			}
+		}
 		optState = state
 		fmt.Fprintf(stdout, "Resuming %s after epoch %d of %d\n", *resume, run.Epoch, *epochs)
 	} else {
@@ -286,7 +306,7 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		FeatureCache: int64(*cacheMB) << 20,
 		Checkpoint: func(epoch int, opt Opt, hist *History) error {
 			st := run
-			st.Epoch, st.History = epoch, hist
+			st.Epoch, st.History, st.Callbacks = epoch, hist, cbs.State()
 			return SaveCheckpoint(*ckpt, net, opt, st)
 		},
 		EpochEnd: func(epoch int, logs map[string]float64) (bool, error) {

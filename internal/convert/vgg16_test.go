@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"github.com/convc/convc/internal/buildmode"
 	"math"
 	"os"
 	"os/exec"
@@ -66,6 +67,7 @@ func TestDenseKernelFlattenOrder(t *testing.T) {
 // loads it through VGG16(weights=FILE) the way the trainer does, and
 // compares the base's output with PyTorch's on the same images.
 func TestVGG16AgainstTorch(t *testing.T) {
+	buildmode.SkipInSIMDPass(t)
 	py := "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
 		t.Skip("needs python3 with torch (Debian: python3-torch); .ci/run installs it")

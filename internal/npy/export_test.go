@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/convc/convc/internal/buildmode"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -285,6 +286,7 @@ func pngBytes(t *testing.T) []byte {
 // TestPyTorchTrainsOnExport trains the generated train.py for one epoch on
 // an export and loads the weights it writes into the Go runtime.
 func TestPyTorchTrainsOnExport(t *testing.T) {
+	buildmode.SkipInSIMDPass(t)
 	if testing.Short() {
 		t.Skip("runs PyTorch; skipped with -short")
 	}
