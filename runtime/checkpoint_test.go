@@ -303,3 +303,29 @@ func TestCheckpointMetadataChecked(t *testing.T) {
 		t.Errorf("-checkpoint = -out: exit %d, %s", code, e)
 	}
 }
+
+// TestStaleTempsRemoved leaves the temporary files of a killed run next to
+// the files a trainer writes; the next run removes them and says so, and
+// leaves other files alone.
+func TestStaleTempsRemoved(t *testing.T) {
+	dir := trainData(t)
+	stale := []string{filepath.Join(dir, ".w.ckpt.tmp-123"), filepath.Join(dir, ".w.safetensors.tmp-9")}
+	keep := filepath.Join(dir, ".other.tmp-1")
+	for _, p := range append(stale, keep) {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, e := runMain(trainerNet(0.01), "train", "-data", dir, "-out", filepath.Join(dir, "w.safetensors"), "-epochs", "1")
+	if code != 0 {
+		t.Fatal(e)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); err == nil || !strings.Contains(e, "removed "+p) {
+			t.Errorf("%s: still there, or not reported in %q", p, e)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("%s was removed", keep)
+	}
+}

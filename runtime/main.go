@@ -171,6 +171,19 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("-checkpoint %s is the file of the spec's ModelCheckpoint; pass another -checkpoint", *ckpt)
 		}
 	}
+	// A run killed while writing leaves temporary files; this run writes
+	// the same files, so it removes them.
+	paths := []string{*out, *ckpt}
+	for _, cb := range spec.Callbacks {
+		if cb.Kind == "ModelCheckpoint" {
+			paths = append(paths, cb.Path)
+		}
+	}
+	for _, p := range paths {
+		for _, r := range RemoveStaleTemps(p) {
+			fmt.Fprintf(stderr, "removed %s, left by a run that was killed while writing %s\n", r, p)
+		}
+	}
 	if *epochs > maxEpochs {
 		return fmt.Errorf("-epochs %d is more than %d", *epochs, maxEpochs)
 	}

@@ -377,3 +377,29 @@ func halfToFloat32(h uint16) float32 {
 	}
 	return f
 }
+
+// RemoveStaleTemps removes the temporary files that WriteFileAtomic leaves
+// next to path when its process is killed mid-write (".NAME.tmp-*"), and
+// returns their names. Call it only when no other writer of path runs: a
+// trainer does at its start, for the files it will write.
+func RemoveStaleTemps(path string) []string {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	prefix := "." + base + ".tmp-"
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
+			p := filepath.Join(dir, e.Name())
+			if os.Remove(p) == nil {
+				removed = append(removed, p)
+			}
+		}
+	}
+	return removed
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	goruntime "runtime"
 	"strings"
 	"sync"
@@ -135,6 +136,9 @@ func ExportImageDirectory(spec *runtime.Spec, dataDir, outDir string, opt Option
 		m.Dtype = Uint8.Name()
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := checkOutDir(outDir); err != nil {
 		return nil, err
 	}
 	var done []*Writer
@@ -290,6 +294,9 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	_, err = f.Write(data)
 	if err == nil {
+		err = f.Chmod(fileMode())
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -302,4 +309,38 @@ func writeFileAtomic(path string, data []byte) error {
 		os.Remove(f.Name())
 	}
 	return err
+}
+
+// exportFiles are the files ExportImageDirectory writes in its folder.
+var exportFiles = []string{ManifestFile, "train_x.npy", "train_y.npy", "validation_x.npy", "validation_y.npy", "test_x.npy", "test_y.npy"}
+
+// checkOutDir refuses a folder that holds files export-data did not write,
+// since an export replaces and removes its own files there, and removes
+// the temporary files of an export that was killed.
+func checkOutDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var other []string
+	for _, e := range entries {
+		name := e.Name()
+		own := slices.Contains(exportFiles, name)
+		for _, f := range exportFiles {
+			if strings.HasPrefix(name, "."+f+".tmp") && e.Type().IsRegular() {
+				os.Remove(filepath.Join(dir, name))
+				own = true
+			}
+		}
+		if !own {
+			other = append(other, name)
+		}
+	}
+	if len(other) > 0 {
+		if len(other) > 5 {
+			other = append(other[:5], "...")
+		}
+		return fmt.Errorf("%s holds files that export-data did not write (%s); export into a new or empty folder, or one that an earlier export wrote", dir, strings.Join(other, ", "))
+	}
+	return nil
 }

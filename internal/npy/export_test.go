@@ -356,3 +356,42 @@ func TestPyTorchTrainsOnExport(t *testing.T) {
 		t.Error("train.py's weights are all zero")
 	}
 }
+
+// TestExportFolderAndModes checks that exported files get the mode
+// os.Create would give them (others can read them on a shared disk), that
+// an export replaces an earlier one and removes a killed export's
+// temporary files, and that a folder with files of its own is refused.
+func TestExportFolderAndModes(t *testing.T) {
+	dir, out := t.TempDir(), t.TempDir()
+	writeStripes(t, dir, 5)
+	_, spec := checkSpec(t, stripesSpec)
+	if _, err := ExportImageDirectory(spec, dir, out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"train_x.npy", "test_y.npy", ManifestFile} {
+		fi, err := os.Stat(filepath.Join(out, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != fileMode() || fileMode()&0o044 == 0 {
+			t.Errorf("%s has mode %v, want %v", f, fi.Mode().Perm(), fileMode())
+		}
+	}
+	stale := filepath.Join(out, ".train_x.npy.tmp123")
+	os.WriteFile(stale, []byte("partial"), 0o600)
+	if _, err := ExportImageDirectory(spec, dir, out, Options{}); err != nil {
+		t.Fatalf("exporting again into an export: %v", err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a killed export's temporary file is still there")
+	}
+	mine := filepath.Join(out, "notes.txt")
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	_, err := ExportImageDirectory(spec, dir, out, Options{})
+	if err == nil || !strings.Contains(err.Error(), "holds files that export-data did not write (notes.txt)") {
+		t.Errorf("a folder with other files: %v", err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Error("the user's file is gone")
+	}
+}

@@ -146,6 +146,9 @@ func (w *Writer) Commit() error {
 		w.err = w.w.Flush()
 	}
 	if w.err == nil {
+		w.err = w.f.Chmod(fileMode())
+	}
+	if w.err == nil {
 		w.err = w.f.Sync()
 	}
 	if err := w.f.Close(); w.err == nil {
