@@ -93,6 +93,9 @@ func LoadCheckpoint(path string, net Net) (RunState, []NamedTensor, error) {
 	if err != nil {
 		return st, nil, err
 	}
+	if err := CheckFinite(path, ts); err != nil {
+		return st, nil, err
+	}
 	if meta["format"] != "convc-checkpoint" {
 		return st, nil, fmt.Errorf("%s is not a convc checkpoint (no format=convc-checkpoint in its metadata); to start from its weights use -init instead of -resume", path)
 	}

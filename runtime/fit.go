@@ -360,7 +360,9 @@ func Fit(net Net, train Source, cfg FitConfig) (*History, error) {
 	if train.Len() == 0 {
 		return nil, fmt.Errorf("no training samples")
 	}
-	t, err := NewTrainer(net, cfg.Workers, cfg.BatchSize, cfg.Seed)
+	// A batch larger than the data is the whole data, as in Keras; the
+	// trainer's buffers are sized by it.
+	t, err := NewTrainer(net, cfg.Workers, min(cfg.BatchSize, train.Len()), cfg.Seed)
 	if err != nil {
 		return nil, err
 	}

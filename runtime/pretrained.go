@@ -96,6 +96,9 @@ func LoadPretrained(net Net, skip map[string]bool) ([]string, error) {
 			}
 			return report, fmt.Errorf("%s: %s(weights=%q) needs its weights in %s, which does not exist: %s; or pass -init with weights of this model, or write weights=None to start from random weights", p.Source, strings.ToUpper(strings.TrimSuffix(p.Arch, "_top")), p.Weights, path, how)
 		}
+		if err == nil {
+			err = CheckFinite(path, ts)
+		}
 		if err != nil {
 			return report, err
 		}

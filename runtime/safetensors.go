@@ -132,7 +132,7 @@ type stTensorHeader struct {
 // the JSON, each dtype, shape and data range, and that the data ranges cover
 // the data section exactly, without overlaps or holes. Errors name the file.
 func ReadSafetensors(path string) ([]NamedTensor, map[string]string, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readRegular(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,7 +150,7 @@ func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string
 // but also accepts tensors of dtype F16, BF16 and F64, as published
 // weights often are, and converts them to float32.
 func ReadSafetensorsWidened(path string) ([]NamedTensor, map[string]string, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readRegular(path)
 	if err != nil {
 		return nil, nil, unwrapPathError(err)
 	}
@@ -402,4 +402,31 @@ func RemoveStaleTemps(path string) []string {
 		}
 	}
 	return removed
+}
+
+// readRegular reads a regular file: a device such as /dev/zero or a pipe
+// could be read without end.
+func readRegular(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); pass a .safetensors file", path, fi.Mode().Type())
+	}
+	return os.ReadFile(path)
+}
+
+// CheckFinite reports the first tensor of a file that holds a NaN or an
+// infinity, naming the file, the tensor and the element: such weights
+// would make every prediction and every loss NaN.
+func CheckFinite(path string, ts []NamedTensor) error {
+	for _, t := range ts {
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("%s: tensor %s holds %v at element %d; weights must be finite numbers", path, t.Name, v, i)
+			}
+		}
+	}
+	return nil
 }
