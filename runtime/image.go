@@ -11,12 +11,20 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 	"strings"
 )
 
 // maxImagePixels bounds the images LoadImageFile decodes, so that a small
 // file whose header claims a huge size cannot exhaust memory.
 const maxImagePixels = 1 << 26
+
+// bigImagePixels is the size above which images are decoded one at a time
+// (bigImage), whatever the number of workers: a 8000x8000 PNG of a few KB
+// takes hundreds of MB to decode.
+const bigImagePixels = 1 << 22
+
+var bigImage sync.Mutex
 
 // LoadImageFile decodes a PNG, JPEG, GIF (its first frame) or BMP file
 // into an h x w x c float32 tensor in HWC order, each value multiplied by
@@ -56,6 +64,12 @@ func LoadImageFile(path string, h, w, c int, scale float32) ([]float32, error) {
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
+	}
+	// A large image costs several bytes per pixel in each of its decoded
+	// forms; one at a time keeps the workers from multiplying that.
+	if int64(cfg.Width)*int64(cfg.Height) > bigImagePixels {
+		bigImage.Lock()
+		defer bigImage.Unlock()
 	}
 	img, _, err := image.Decode(f)
 	if err != nil {

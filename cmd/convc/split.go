@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/convc/convc/dsl"
 	"slices"
 	"strings"
 
@@ -61,18 +62,21 @@ func runSplit(args []string) int {
 		slices.Sort(parts)
 		fmt.Fprintf(stdout, "%s: %s\n", s.Name, strings.Join(parts, ", "))
 	}
-	report := func(what string, names []string) {
-		if len(names) == 0 {
+	report := func(what string, n int, names []string) {
+		if n == 0 {
 			return
 		}
 		shown := names[:min(len(names), 5)]
 		more := ""
-		if len(names) > 5 {
-			more = fmt.Sprintf(" and %d more", len(names)-5)
+		if n > len(shown) {
+			more = fmt.Sprintf(" and %d more", n-len(shown))
 		}
-		fmt.Fprintf(stderr, "convc split: warning: %d %s: %s%s\n", len(names), what, strings.Join(shown, ", "), more)
+		for i := range shown {
+			shown[i] = dsl.Printable(shown[i])
+		}
+		fmt.Fprintf(stderr, "convc split: warning: %d %s: %s%s\n", n, what, strings.Join(shown, ", "), more)
 	}
-	report("files do not match <class>.<index>.<ext> and were not copied", r.Unmatched)
-	report("indices of the ranges are missing from the source", r.Missing)
+	report("files are not named <class>.<index>.<ext> with a plain class name (not hidden, no control characters) and were not copied", len(r.Unmatched), r.Unmatched)
+	report("indices of the ranges are missing from the source", r.MissingCount, r.Missing)
 	return 0
 }

@@ -47,10 +47,15 @@ type Report struct {
 	// <class>.<index>.<ext> (or, in a class folder, end in .<index>.<ext>
 	// or are <index>.<ext>).
 	Unmatched []string
-	// Missing are the files of a range that the source lacks, such as
-	// "cat.17" for cat index 17.
-	Missing []string
+	// Missing are the first maxMissing files of a range that the source
+	// lacks, such as "cat.17" for cat index 17; MissingCount counts them
+	// all. A range may be far larger than the source: train=0:100000000.
+	Missing      []string
+	MissingCount int
 }
+
+// maxMissing is how many missing files a Report names.
+const maxMissing = 100
 
 type file struct {
 	path  string
@@ -116,17 +121,32 @@ func Split(from, to string, subsets []Subset) (*Report, error) {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return r, err
 			}
-			for i := s.Start; i < s.End; i++ {
-				f, ok := byKey[c][i]
-				if !ok {
-					r.Missing = append(r.Missing, fmt.Sprintf("%s.%d", c, i))
-					continue
+			// The source's indices in the range, in order: the loop is
+			// over the files, not over the range.
+			var have []int
+			for i := range byKey[c] {
+				if i >= s.Start && i < s.End {
+					have = append(have, i)
 				}
+			}
+			sort.Ints(have)
+			next := s.Start
+			missing := func(to int) {
+				for j := next; j < to && len(r.Missing) < maxMissing; j++ {
+					r.Missing = append(r.Missing, fmt.Sprintf("%s.%d", c, j))
+				}
+				r.MissingCount += to - next
+			}
+			for _, i := range have {
+				missing(i)
+				next = i + 1
+				f := byKey[c][i]
 				if err := copyFile(f.path, filepath.Join(dir, filepath.Base(f.path))); err != nil {
 					return r, err
 				}
 				r.Copied[s.Name][c]++
 			}
+			missing(s.End)
 		}
 	}
 	return r, nil
@@ -141,6 +161,10 @@ func list(from string) (files []file, unmatched []string, err error) {
 	for _, e := range ents {
 		p := filepath.Join(from, e.Name())
 		if e.IsDir() {
+			if !plainClass(e.Name()) {
+				unmatched = append(unmatched, p)
+				continue
+			}
 			sub, err := os.ReadDir(p)
 			if err != nil {
 				return nil, nil, err
@@ -162,7 +186,7 @@ func list(from string) (files []file, unmatched []string, err error) {
 			continue
 		}
 		m := flatName.FindStringSubmatch(e.Name())
-		if m == nil {
+		if m == nil || !plainClass(m[1]) {
 			unmatched = append(unmatched, p)
 			continue
 		}
@@ -191,4 +215,19 @@ func copyFile(src, dst string) error {
 		return fmt.Errorf("copy %s to %s: %v", src, dst, err)
 	}
 	return out.Close()
+}
+
+// plainClass reports whether a class name can name a folder inside a
+// subset: not empty, not hidden (".", "..", ".git"), and free of path
+// separators and control characters.
+func plainClass(name string) bool {
+	if name == "" || strings.HasPrefix(name, ".") || strings.ContainsAny(name, `/\`) {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }

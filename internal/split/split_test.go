@@ -113,3 +113,30 @@ func TestSplitErrors(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('0' + i)) }
+
+// TestSplitHostileNames gives split dot names, which would make class ".."
+// and copy outside the subset folder, a hidden class folder, and a range
+// far larger than the source: the names are left out as unmatched,
+// nothing is written outside the target, and the missing files are
+// counted without being listed one by one.
+func TestSplitHostileNames(t *testing.T) {
+	from, root := t.TempDir(), t.TempDir()
+	to := filepath.Join(root, "small")
+	touch(t, filepath.Join(from, "cat.0.jpg"))
+	touch(t, filepath.Join(from, "...5.jpg"))
+	touch(t, filepath.Join(from, "..0.jpg"))
+	touch(t, filepath.Join(from, ".hidden.1.jpg"))
+	r, err := Split(from, to, []Subset{{"train", 0, 100_000_000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, root); !slices.Equal(got, []string{"small/train/cat/cat.0.jpg"}) {
+		t.Errorf("files %v", got)
+	}
+	if len(r.Unmatched) != 3 {
+		t.Errorf("unmatched %v; want the three dot names", r.Unmatched)
+	}
+	if r.MissingCount != 100_000_000-1 || len(r.Missing) != maxMissing {
+		t.Errorf("missing %d, listed %d", r.MissingCount, len(r.Missing))
+	}
+}
