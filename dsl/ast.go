@@ -1,7 +1,9 @@
 package dsl
 
 import (
+	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -126,6 +128,7 @@ const maxDepth = 32
 // The tree is nil when there are errors.
 func Parse(filename string, src []byte) (*File, ErrorList) {
 	var errs ErrorList
+	src = bytes.TrimPrefix(src, utf8BOM)
 	if !utf8.Valid(src) {
 		off := 0
 		for off < len(src) {
@@ -149,7 +152,11 @@ func Parse(filename string, src []byte) (*File, ErrorList) {
 	}
 	f, err := parseTokens(tokens)
 	if err != nil {
-		errs = append(errs, syntaxError(filename, err))
+		e := syntaxError(filename, err)
+		if functional.MatchString(lineAt(src, e.Pos.Line, e.Pos.Col)) {
+			e.Msg += "; a spec lists its layers one per line, as keras.Sequential does: write Dense(10) for x = layers.Dense(10)(x)"
+		}
+		errs = append(errs, e)
 		return nil, errs
 	}
 	if len(errs) > 0 {
@@ -256,6 +263,40 @@ loop:
 	return append(out, tokens[i:]...), calls
 }
 
+// functional matches the functional style of Keras, x = layers.Dense(10)(x),
+// from where a syntax error points.
+var functional = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\s*=[^=]`)
+
+// lineAt returns the text of src from a line and column (in runes) to the
+// end of that line.
+func lineAt(src []byte, line, col int) string {
+	lines := strings.Split(string(src), "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	r := []rune(lines[line-1])
+	if col < 1 || col > len(r) {
+		return ""
+	}
+	return string(r[col-1:])
+}
+
+// plainExpect rewrites participle's EBNF for what it expected into words.
+func plainExpect(exp string) string {
+	switch {
+	case strings.HasPrefix(exp, `"{"`):
+		return `"{", to open the model's block of layers`
+	case strings.HasPrefix(exp, `"(" (`):
+		return `"(" and the call's arguments`
+	case strings.Contains(exp, "<string>"):
+		return "a value: a number, a string, a name, a call, a (tuple) or a [list]"
+	}
+	if strings.ContainsAny(exp, "*|?<") {
+		return "a layer, a statement or a value, as in the README's language reference"
+	}
+	return exp
+}
+
 // syntaxError turns a participle error into ours, phrased for users.
 func syntaxError(filename string, err error) *Error {
 	pe, ok := err.(participle.Error)
@@ -271,7 +312,7 @@ func syntaxError(filename string, err error) *Error {
 		}
 		msg = "unexpected " + what
 		if _, exp, ok := strings.Cut(u.Message(), " (expected "); ok {
-			msg += "; expected " + strings.TrimSuffix(exp, ")")
+			msg += "; expected " + plainExpect(strings.TrimSuffix(exp, ")"))
 		}
 	}
 	return &Error{Pos: convPos(filename, pe.Position()), Msg: "syntax error: " + msg}

@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -29,6 +30,9 @@ func CheckFile(path string) (*Model, ErrorList) {
 // Check parses and checks a spec. It returns the checked model, or nil
 // and every error sorted by position.
 func Check(filename string, src []byte) (*Model, ErrorList) {
+	// Editors on Windows may start a UTF-8 file with a byte order mark.
+	orig := src
+	src = bytes.TrimPrefix(src, utf8BOM)
 	f, errs := Parse(filename, src)
 	if len(errs) > 0 {
 		errs.Sort()
@@ -40,11 +44,14 @@ func Check(filename string, src []byte) (*Model, ErrorList) {
 		c.errs.Sort()
 		return nil, c.errs
 	}
-	sum := sha256.Sum256(src)
+	sum := sha256.Sum256(orig)
 	m.Hash = hex.EncodeToString(sum[:])
 	m.File = filename
 	return m, nil
 }
+
+// utf8BOM is the UTF-8 byte order mark.
+var utf8BOM = []byte("\ufeff")
 
 type checker struct {
 	file string
@@ -320,7 +327,13 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 				in = nil
 				continue
 			}
-			c.errs.add(c.pos(call.Pos), "unknown layer %s%s", c.clip(name), didYouMean(name, layerNames, false))
+			hint := didYouMean(name, layerNames, false)
+			if hint == "" {
+				names := slices.Clone(layerNames)
+				slices.Sort(names)
+				hint = "; convc has " + strings.Join(names, ", ")
+			}
+			c.errs.add(c.pos(call.Pos), "unknown layer %s%s", c.clip(name), hint)
 			in = nil
 			continue
 		}

@@ -183,6 +183,23 @@ func (l *specLexer) Next() (lexer.Token, error) {
 			for i < len(src) && (isLetter(src[i]) || isDigit(src[i])) {
 				i++
 			}
+			// The chapter's code names layers and optimizers with their
+			// modules: layers.Conv2D, keras.optimizers.RMSprop. The module
+			// is dropped, and the token is the last name.
+			for i+1 < len(src) && src[i] == '.' && isLetter(src[i+1]) {
+				j := i + 1
+				for j < len(src) && (isLetter(src[j]) || isDigit(src[j])) {
+					j++
+				}
+				module := src[start:i]
+				if !kerasModules[module] {
+					l.line, l.col = line, col
+					return l.fail("syntax error: %s is not a module convc knows; write the layer or optimizer by its name alone, as in Conv2D(32, 3) for layers.Conv2D(32, 3)", module)
+				}
+				col += i + 1 - start
+				start, i = i+1, j
+				pos = lexer.Position{Filename: l.filename, Offset: start, Line: line, Column: col}
+			}
 			col += i - start
 		default:
 			switch ch {
@@ -231,6 +248,14 @@ func advance(src string, i, col int) (int, int) {
 	}
 	_, n := utf8.DecodeRuneInString(src[i:])
 	return i + n, col + 1
+}
+
+// kerasModules are the module paths of the chapter's code that may prefix a
+// layer or an optimizer.
+var kerasModules = map[string]bool{
+	"layers": true, "keras.layers": true, "tf.keras.layers": true,
+	"optimizers": true, "keras.optimizers": true, "tf.keras.optimizers": true,
+	"keras": true, "tf.keras": true, "tf": true,
 }
 
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
