@@ -269,6 +269,9 @@ func (c *checker) check(f *File) *Model {
 	}
 	m.Layers = c.layers(model)
 	m.Pretrained = c.pretrained
+	if len(c.errs) == 0 {
+		c.checkSize(m, model)
+	}
 	if len(c.errs) == 0 && len(m.Layers) > 0 && len(m.Params()) == 0 {
 		c.errs.add(c.pos(model.Name.Pos), "model %s has no layer with weights, so there is nothing to train or load; add one, as in Dense(10, activation=\"softmax\")", m.Name)
 	}
@@ -492,4 +495,29 @@ func badPackageName(name string) string {
 		return "ends in _" + last + ", which Go reads in " + name + ".go as a build constraint"
 	}
 	return ""
+}
+
+// Limits on a whole model, so that a spec that checks can be generated,
+// built and run: the generated code grows with the layers, the trainer
+// holds every parameter several times (weights, gradients, optimizer
+// state), and each worker holds every activation of a sample and its
+// gradient.
+const (
+	maxLayers      = 256
+	maxModelParams = 1 << 30 // 4 GiB of float32 weights
+	maxActivations = 1 << 28 // floats per sample, 1 GiB
+)
+
+// checkSize reports a model over the limits.
+func (c *checker) checkSize(m *Model, md *ModelDecl) {
+	pos := c.pos(md.Name.Pos)
+	if n := len(m.Layers); n > maxLayers {
+		c.errs.add(pos, "model %s has %d layers; convc generates code for each layer and takes at most %d (the Go of more would take minutes and gigabytes to build)", m.Name, n, maxLayers)
+	}
+	if n := m.ParamCount(); n > maxModelParams {
+		c.errs.add(pos, "model %s has %d parameters, %s of float32 weights, and training holds them several times; convc's limit is %d parameters", m.Name, n, memorySize(n), maxModelParams)
+	}
+	if n := m.ActivationCount(); n > maxActivations {
+		c.errs.add(pos, "model %s computes %d activations per sample (%s, twice that in training, per worker); convc's limit is %d; use a smaller input or fewer filters", m.Name, n, memorySize(n), maxActivations)
+	}
 }

@@ -1,5 +1,7 @@
 package dsl
 
+import "math"
+
 // This file holds the checked model: the contract between the checker and
 // every backend. It has no participle types in it, so codegen and the CLI
 // can use it without knowing how a spec was parsed.
@@ -216,6 +218,33 @@ func (m *Model) Loss() string {
 		return "binary_crossentropy"
 	}
 	return "sparse_categorical_crossentropy"
+}
+
+// ParamCount returns the number of scalars in the model's parameters.
+func (m *Model) ParamCount() int {
+	n := 0
+	for i := range m.Layers {
+		n = satAdd(n, m.Layers[i].ParamCount())
+	}
+	return n
+}
+
+// ActivationCount returns the number of floats of one sample's
+// activations, the outputs of every layer: what a worker holds in
+// inference, and about half of what it holds in training.
+func (m *Model) ActivationCount() int {
+	n := 0
+	for i := range m.Layers {
+		n = satAdd(n, m.Layers[i].Out.Size())
+	}
+	return n
+}
+
+func satAdd(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // Input returns the model's input shape.
