@@ -79,14 +79,28 @@ func flagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parseArgs parses flags that may come before or after the positional
+// arguments (predict x.png -weights w.safetensors), as Go users expect,
+// and returns the positional arguments. A "--" ends the flags.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
 		}
-		return errUsage
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
 	}
-	return nil
 }
 
 // dataFlags are the flags that choose the data set.
@@ -117,32 +131,63 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.skipBad, "skip-bad-images", false, "for image_directory(): leave out image files that cannot be read, with a warning, instead of failing")
 }
 
+// trainFlags are the flags of the train command.
+type trainFlags struct {
+	d                                    dataFlags
+	epochs, batch, limit, cacheMB        *int
+	seed                                 *int64
+	initW, resume, ckpt, out, hist       *string
+	initStrict, shuffle                  *bool
+	valSplit                             *float64
+}
+
+// newTrainFlags defines the train command's flags, with the spec's
+// defaults.
+func newTrainFlags(spec *Spec, stderr io.Writer) (*flag.FlagSet, *trainFlags) {
+	fs := flagSet(spec.Name+" train", stderr)
+	f := &trainFlags{}
+	f.d.register(fs)
+	f.epochs = fs.Int("epochs", spec.Epochs, "number of epochs")
+	f.batch = fs.Int("batch-size", spec.BatchSize, "batch size")
+	f.seed = fs.Int64("seed", spec.Seed, "seed of the initial weights, the shuffling and the training-only layers")
+	f.initW = fs.String("init", "", "start from the weights in this safetensors file whose names and shapes match (transfer learning); reports what was loaded")
+	f.initStrict = fs.Bool("init-strict", false, "with -init, make any missing, extra or mismatched tensor an error")
+	f.resume = fs.String("resume", "", "continue the run saved in this checkpoint exactly where it stopped")
+	f.ckpt = fs.String("checkpoint", "", "write a resumable checkpoint here after every epoch (default: <out>.ckpt, next to -out)")
+	f.out = fs.String("out", spec.Name+".safetensors", "write the trained weights to this safetensors file")
+	f.hist = fs.String("history", "", "write the per-epoch metrics to this CSV file")
+	f.shuffle = fs.Bool("shuffle", true, "shuffle the training samples each epoch")
+	f.limit = fs.Int("limit", 0, "train on the first N training samples only (0: all)")
+	f.cacheMB = fs.Int("feature-cache-mb", 2048, "keep the outputs of a frozen base (frozen layers with weights and nothing random below them) in memory, up to this many MB, instead of recomputing them every epoch; 0 turns it off")
+	f.valSplit = fs.Float64("validation-split", float64(spec.ValidationSplit), "fraction of the training samples, taken from the end, held out for validation")
+	return fs, f
+}
+
+// TrainFlags returns the flag set of a trainer's train command, with
+// placeholder defaults where a spec would give them (zero, which the
+// usage leaves out): convc train prints and checks it without building a
+// trainer.
+func TrainFlags(stderr io.Writer) *flag.FlagSet {
+	fs, _ := newTrainFlags(&Spec{Name: "MODEL"}, stderr)
+	return fs
+}
+
 func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	spec := net.Spec()
-	fs := flagSet(spec.Name+" train", stderr)
-	var d dataFlags
-	d.register(fs)
-	epochs := fs.Int("epochs", spec.Epochs, "number of epochs")
-	batch := fs.Int("batch-size", spec.BatchSize, "batch size")
-	seed := fs.Int64("seed", spec.Seed, "seed of the initial weights, the shuffling and the training-only layers")
-	initW := fs.String("init", "", "start from the weights in this safetensors file whose names and shapes match (transfer learning); reports what was loaded")
-	initStrict := fs.Bool("init-strict", false, "with -init, make any missing, extra or mismatched tensor an error")
-	resume := fs.String("resume", "", "continue the run saved in this checkpoint exactly where it stopped")
-	ckpt := fs.String("checkpoint", "", "write a resumable checkpoint here after every epoch (default: <out>.ckpt, next to -out)")
-	out := fs.String("out", spec.Name+".safetensors", "write the trained weights to this safetensors file")
-	hist := fs.String("history", "", "write the per-epoch metrics to this CSV file")
-	shuffle := fs.Bool("shuffle", true, "shuffle the training samples each epoch")
-	limit := fs.Int("limit", 0, "train on the first N training samples only (0: all)")
-	cacheMB := fs.Int("feature-cache-mb", 2048, "keep the outputs of a frozen base (frozen layers with weights and nothing random below them) in memory, up to this many MB, instead of recomputing them every epoch; 0 turns it off")
-	valSplit := fs.Float64("validation-split", float64(spec.ValidationSplit), "fraction of the training samples, taken from the end, held out for validation")
-	if err := parseFlags(fs, args); err != nil {
+	fs, tf := newTrainFlags(spec, stderr)
+	epochs, batch, limit, cacheMB := tf.epochs, tf.batch, tf.limit, tf.cacheMB
+	seed, initW, resume, ckpt, out, hist := tf.seed, tf.initW, tf.resume, tf.ckpt, tf.out, tf.hist
+	initStrict, shuffle, valSplit := tf.initStrict, tf.shuffle, tf.valSplit
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
+	d := tf.d
 	if err := d.check(stderr); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("train takes no arguments, got %q", fs.Args())
+	if len(pos) > 0 {
+		return fmt.Errorf("train takes no arguments, got %q", pos)
 	}
 	if spec.InferenceOnly {
 		return fmt.Errorf("%s has no compile(...), so %s is an inference-only model: predict and evaluate work with -weights, train does not; to train it, add a line such as compile(optimizer=\"rmsprop\", loss=%q, metrics=[\"accuracy\"]) to the spec", spec.File, spec.Name, spec.Loss)
@@ -425,8 +470,12 @@ func cmdEvaluate(net Net, args []string, stdout, stderr io.Writer) error {
 	var d dataFlags
 	d.register(fs)
 	weights := fs.String("weights", "", "safetensors file with the weights (required unless they are embedded)")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("evaluate takes no arguments, got %q", pos)
 	}
 	if err := d.check(stderr); err != nil {
 		return err
@@ -463,10 +512,11 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 	spec := net.Spec()
 	fs := flagSet(spec.Name+" predict", stderr)
 	weights := fs.String("weights", "", "safetensors file with the weights (required unless they are embedded)")
-	if err := parseFlags(fs, args); err != nil {
+	files, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if (*weights == "" && !hasEmbedded(net)) || fs.NArg() == 0 {
+	if (*weights == "" && !hasEmbedded(net)) || len(files) == 0 {
 		fmt.Fprintln(stderr, "predict needs -weights FILE (unless the weights are embedded) and at least one image file")
 		fs.Usage()
 		return errUsage
@@ -492,7 +542,7 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 	}
 	probs := make([]float32, spec.OutputSize())
 	failed := 0
-	for _, file := range fs.Args() {
+	for _, file := range files {
 		x, err := LoadImageFile(file, in[0], in[1], in[2], 1)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", spec.Name, err)
@@ -532,7 +582,7 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d files could not be read or predicted", failed, fs.NArg())
+		return fmt.Errorf("%d of %d files could not be read or predicted", failed, len(files))
 	}
 	return nil
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/convc/convc"
 	"github.com/convc/convc/codegen"
+	"github.com/convc/convc/dsl"
 )
 
 func init() {
@@ -43,6 +46,7 @@ Flags:
 	embed := fs.String("embed", "", "compile the weights of this safetensors file into the Go package (go:embed), so the trainer's predict needs no weights file")
 	cacheFlag := fs.String("cache", "host", "the data caches to plan the tiled kernels for: host (read from this machine), default (32K,512K, as the committed packages use) or L1,L2 such as 48K,1M")
 	explain := fs.Bool("explain", false, "print the kernel plan of each layer instead of writing files")
+	quiet := fs.Bool("q", false, "print nothing on success")
 	files, code := parseInterspersed(fs, args)
 	if code >= 0 {
 		return code
@@ -66,15 +70,17 @@ Flags:
 		fmt.Fprint(stdout, codegen.Explain(m, codegen.Options{SpecPath: files[0], Cache: cache}))
 		return 0
 	}
+	var m *dsl.Model
+	var written []string
 	switch *target {
 	case "go":
-		_, _, err = convc.Build(files[0], convc.BuildOptions{OutDir: *out, Embed: *embed, Cache: cache})
+		m, written, err = convc.Build(files[0], convc.BuildOptions{OutDir: *out, Embed: *embed, Cache: cache})
 	case "pytorch":
 		if *embed != "" {
 			fmt.Fprintln(stderr, "convc build: -embed works with -target go only")
 			return 2
 		}
-		_, _, err = convc.BuildPyTorch(files[0], *out)
+		m, written, err = convc.BuildPyTorch(files[0], *out)
 	default:
 		fmt.Fprintf(stderr, "convc build: unknown -target %q; want go or pytorch\n", *target)
 		return 2
@@ -82,6 +88,24 @@ Flags:
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if !*quiet && len(written) > 0 {
+		dir := filepath.Dir(written[0])
+		for _, w := range written {
+			for !strings.HasPrefix(w, dir+string(filepath.Separator)) && dir != "." && dir != string(filepath.Separator) {
+				dir = filepath.Dir(dir)
+			}
+		}
+		fmt.Fprintf(stdout, "convc: wrote %d files of model %s into %s\n", len(written), m.Name, dir)
+		if *target == "go" {
+			pkg := filepath.ToSlash(filepath.Join(dir, "cmd", m.Name))
+			if !filepath.IsAbs(dir) {
+				pkg = "./" + pkg
+			}
+			fmt.Fprintf(stdout, "convc: build its trainer with: go build -o bin/ %s\n", pkg)
+		} else {
+			fmt.Fprintf(stdout, "convc: train with: python3 %s\n", filepath.ToSlash(filepath.Join(dir, "train.py")))
+		}
 	}
 	return 0
 }

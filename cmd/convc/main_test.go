@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCmd runs the command line in-process and returns the exit code and
@@ -107,5 +108,44 @@ func TestBuildExplain(t *testing.T) {
 	code, _, errOut = runCmd(t, "build", "-cache", "lots", "../../bench/specs/vgg16_base.cnn")
 	if code != 2 || !strings.Contains(errOut, `-cache "lots"`) {
 		t.Errorf("convc build -cache lots: exit %d, stderr %q; want 2 and the flag named", code, errOut)
+	}
+}
+
+// TestTrainHelp checks that convc train -h lists every flag of the
+// trainer, wherever -h stands, without building anything, and that a bad
+// flag before the spec is reported as a flag error.
+func TestTrainHelp(t *testing.T) {
+	for _, args := range [][]string{{"train", "-h"}, {"train", "../../specs/mnist.cnn", "-h"}, {"train", "-epochs", "1", "-h", "../../specs/mnist.cnn"}} {
+		start := time.Now()
+		code, _, errOut := runCmd(t, args...)
+		if code != 0 {
+			t.Errorf("%q: exit %d", args, code)
+		}
+		for _, f := range []string{"-validation-split", "-resume", "-checkpoint", "-init-strict", "-epochs", "-workers", "-feature-cache-mb"} {
+			if !strings.Contains(errOut, "  "+f) {
+				t.Errorf("%q: help lacks %s:\n%s", args, f, errOut)
+			}
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%q took %v: did it build the trainer?", args, d)
+		}
+	}
+	code, _, errOut := runCmd(t, "train", "-epochs", "x", "../../specs/mnist.cnn")
+	if code != 2 || !strings.Contains(errOut, `invalid value "x" for flag -epochs`) {
+		t.Errorf("bad flag: exit %d, %s", code, errOut)
+	}
+}
+
+// TestBuildSays checks that convc build says what it wrote and how to
+// build the trainer, and that -q keeps it silent.
+func TestBuildSays(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	code, out, errOut := runCmd(t, "build", "-target", "pytorch", "-o", dir, "../../specs/mnist.cnn")
+	if code != 0 || !strings.Contains(out, "wrote 2 files of model mnist into "+dir) || !strings.Contains(out, "python3 "+filepath.Join(dir, "train.py")) {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = runCmd(t, "build", "-q", "-target", "pytorch", "-o", dir, "../../specs/mnist.cnn")
+	if code != 0 || out != "" {
+		t.Errorf("-q: exit %d, stdout %q", code, out)
 	}
 }
