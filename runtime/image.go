@@ -11,8 +11,8 @@ import (
 	"io"
 	"math"
 	"os"
-	"sync"
 	"strings"
+	"sync"
 )
 
 // maxImagePixels bounds the images LoadImageFile decodes, so that a small

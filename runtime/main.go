@@ -133,12 +133,12 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 
 // trainFlags are the flags of the train command.
 type trainFlags struct {
-	d                                    dataFlags
-	epochs, batch, limit, cacheMB        *int
-	seed                                 *int64
-	initW, resume, ckpt, out, hist       *string
-	initStrict, shuffle                  *bool
-	valSplit                             *float64
+	d                              dataFlags
+	epochs, batch, limit, cacheMB  *int
+	seed                           *int64
+	initW, resume, ckpt, out, hist *string
+	initStrict, shuffle            *bool
+	valSplit                       *float64
 }
 
 // newTrainFlags defines the train command's flags, with the spec's
