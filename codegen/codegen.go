@@ -404,6 +404,9 @@ func (g *gen) modelFile() *jen.File {
 		"weights do not change.")
 	f.Type().Id("Model").StructFunc(func(s *jen.Group) {
 		s.Id("params").Index().Index().Float32()
+		s.Comment("ready is set once the weights were set: by LoadWeights, Init, embedded\n" +
+			"weights, or Params, through which the runtime and tools write them.")
+		s.Id("ready").Qual("sync/atomic", "Bool")
 		s.Id("once").Qual("sync", "Once")
 		s.Id("pred").Op("*").Qual(RuntimePath, "Predictor")
 		if g.anyTiled() {
@@ -413,8 +416,13 @@ func (g *gen) modelFile() *jen.File {
 		}
 	})
 
-	f.Comment("New returns the network with every parameter set to zero. Initialize\n" +
-		"the weights with runtime.InitParams or load them from a safetensors file.")
+	newDoc := "New returns the network with every parameter set to zero. Load its\n" +
+		"weights with LoadWeights, or draw them as Keras does with Init: until then\n" +
+		"Predict refuses to run rather than answer from zero weights."
+	if g.opts.EmbedWeights {
+		newDoc = "New returns the network with the weights compiled into the package."
+	}
+	f.Comment(newDoc)
 	f.Func().Id("New").Params().Op("*").Id("Model").BlockFunc(func(b *jen.Group) {
 		b.Id("m").Op(":=").Op("&").Id("Model").Values()
 		b.Id("m").Dot("params").Op("=").Make(jen.Index().Index().Float32(), jen.Len(jen.Id("spec").Dot("Params")))
@@ -440,6 +448,7 @@ func (g *gen) modelFile() *jen.File {
 	)
 	f.Comment("Params returns the parameter tensors in Keras layout, in the order of\nSpec().Params.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Params").Params().Index().Index().Float32().Block(
+		jen.Id("m").Dot("ready").Dot("Store").Call(jen.True()),
 		jen.Return(jen.Id("m").Dot("params")),
 	)
 	f.Comment("LoadWeights sets the weights from a safetensors file written by the\n" +
@@ -454,18 +463,38 @@ func (g *gen) modelFile() *jen.File {
 	)
 	f.Comment("Init sets the weights as Keras initializes them (glorot_uniform kernels,\nzero biases), drawn from seed.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Init").Params(jen.Id("seed").Uint64()).Block(
-		jen.Qual(RuntimePath, "InitParams").Call(jen.Op("&").Id("spec"), jen.Id("m").Dot("params"), jen.Id("seed")),
+		jen.Qual(RuntimePath, "InitParams").Call(jen.Op("&").Id("spec"), jen.Id("m").Dot("Params").Call(), jen.Id("seed")),
 	)
 	f.Comment("Predict writes the class probabilities of one input (InputSize floats,\n" +
 		"preprocessed as in training) into probs (OutputSize floats). It does not\n" +
 		"allocate once warmed up, and may be called from several goroutines.")
+	noWeights := jen.If(jen.Op("!").Id("m").Dot("ready").Dot("Load").Call()).Block(
+		jen.Return(jen.Id("errNoWeights")),
+	)
+	f.Comment("errNoWeights is what Predict returns before the weights are set.")
+	f.Var().Id("errNoWeights").Op("=").Qual("errors", "New").Call(jen.Lit(m.Name + ": the model has no weights yet; call LoadWeights (or Init, for Keras's random initialization) before Predict"))
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Predict").Params(jen.List(jen.Id("x"), jen.Id("probs")).Index().Float32()).Error().Block(
+		noWeights,
 		jen.Return(jen.Id("m").Dot("predictor").Call().Dot("Predict").Call(jen.Id("x"), jen.Id("probs"))),
 	)
+	if len(m.Input()) == 3 {
+		f.Comment("PredictImage writes the class probabilities of an image into probs\n" +
+			"(OutputSize floats), preprocessed as the trainer's predict does: converted\n" +
+			fmt.Sprintf("to %d channels, resized to %dx%d (bilinear), and scaled as %s scales\n", m.Input()[2], m.Input()[0], m.Input()[1], dataName(m)) +
+			"its samples. It allocates the input.")
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("PredictImage").Params(jen.Id("img").Qual("image", "Image"), jen.Id("probs").Index().Float32()).Error().Block(
+			jen.Id("x").Op(":=").Qual(RuntimePath, "ImageInput").Call(jen.Op("&").Id("spec"), jen.Id("img")),
+			jen.If(jen.Id("x").Op("==").Nil()).Block(
+				jen.Return(jen.Qual("errors", "New").Call(jen.Lit(m.Name+": PredictImage needs a non-empty image"))),
+			),
+			jen.Return(jen.Id("m").Dot("Predict").Call(jen.Id("x"), jen.Id("probs"))),
+		)
+	}
 	f.Comment("PredictBatch writes the class probabilities of len(xs)/InputSize inputs,\n" +
 		"stored one after the other, into probs, OutputSize floats per input. It\n" +
 		"splits the batch across all cores.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("PredictBatch").Params(jen.List(jen.Id("xs"), jen.Id("probs")).Index().Float32()).Error().Block(
+		noWeights.Clone(),
 		jen.Return(jen.Id("m").Dot("predictor").Call().Dot("PredictBatch").Call(jen.Id("xs"), jen.Id("probs"))),
 	)
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("predictor").Params().Op("*").Qual(RuntimePath, "Predictor").Block(
@@ -997,4 +1026,12 @@ func (g *gen) weightsFile() *jen.File {
 	f.Comment("HasEmbeddedWeights reports that New loads weights compiled into the\nbinary, so the trainer's predict and evaluate need no weights file.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("HasEmbeddedWeights").Params().Bool().Block(jen.Return(jen.True()))
 	return f
+}
+
+// dataName names the data source of a model in comments.
+func dataName(m *dsl.Model) string {
+	if m.Fit.Data.Kind == "image_directory" {
+		return "image_directory()"
+	}
+	return "mnist() (divided by 255)"
 }

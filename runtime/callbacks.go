@@ -16,6 +16,8 @@ type Callbacks struct {
 	out         io.Writer
 	checkpoints []*checkpoint
 	stoppers    []*earlyStopping
+	// classes are the class names that the weights files record.
+	classes []string
 }
 
 // monitor follows one metric the way Keras's callbacks do with
@@ -114,7 +116,7 @@ func (r *Callbacks) EpochEnd(epoch int, logs map[string]float64) (stop bool, err
 			return false, fmt.Errorf("ModelCheckpoint: epoch %d has no %s", epoch, c.name)
 		}
 		if !c.SaveBestOnly {
-			if err := SaveWeights(r.net, c.Path); err != nil {
+			if err := SaveWeightsLabeled(r.net, c.Path, r.classes); err != nil {
 				return false, fmt.Errorf("ModelCheckpoint: %v", err)
 			}
 			c.bestEpoch = epoch
@@ -125,7 +127,7 @@ func (r *Callbacks) EpochEnd(epoch int, logs map[string]float64) (stop bool, err
 			continue
 		}
 		fmt.Fprintf(r.out, "Epoch %d: %s improved from %s to %.5f, saving model to %s\n", epoch, c.name, pyFloat5(c.best), v, c.Path)
-		if err := SaveWeights(r.net, c.Path); err != nil {
+		if err := SaveWeightsLabeled(r.net, c.Path, r.classes); err != nil {
 			return false, fmt.Errorf("ModelCheckpoint: %v", err)
 		}
 		c.best, c.bestEpoch = v, epoch

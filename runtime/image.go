@@ -75,19 +75,7 @@ func LoadImageFile(path string, h, w, c int, scale float32) ([]float32, error) {
 	if err != nil {
 		return nil, decodeError(path, format, err)
 	}
-
-	b := img.Bounds()
-	sh, sw := b.Dy(), b.Dx()
-	src := make([]float32, sh*sw*c)
-	toFloat(src, img, c)
-	if sh != h || sw != w {
-		src = resizeBilinear(src, sh, sw, c, h, w)
-	}
-	if scale != 1 {
-		for i := range src {
-			src[i] *= scale
-		}
-	}
+	src := imageFloats(img, h, w, c, scale)
 	return src, nil
 }
 
@@ -236,3 +224,46 @@ func PreprocessingOf(mode string) (Preprocessing, bool) {
 	}
 	return Preprocessing{}, false
 }
+
+// imageFloats converts a decoded image to h x w x c floats in [0, 255],
+// resized bilinearly as LoadImageFile does, and multiplied by scale.
+func imageFloats(img image.Image, h, w, c int, scale float32) []float32 {
+	b := img.Bounds()
+	sh, sw := b.Dy(), b.Dx()
+	src := make([]float32, sh*sw*c)
+	toFloat(src, img, c)
+	if sh != h || sw != w {
+		src = resizeBilinear(src, sh, sw, c, h, w)
+	}
+	if scale != 1 {
+		for i := range src {
+			src[i] *= scale
+		}
+	}
+	return src
+}
+
+// ImageInput turns an image into a network's input as the trainer's
+// predict does with an image file: converted to the input's channels,
+// resized to its height and width, and scaled as the spec's data source
+// scales its samples (divided by 255 for mnist(), left in [0, 255] for
+// image_directory(), whose models rescale themselves). It returns nil for
+// a network whose input is not an image, or an empty image.
+func ImageInput(spec *Spec, img image.Image) []float32 {
+	in := spec.Layers[0].Out
+	if len(in) != 3 || img == nil || img.Bounds().Empty() || (in[2] != 1 && in[2] != 3 && in[2] != 4) {
+		return nil
+	}
+	x := imageFloats(img, in[0], in[1], in[2], 1)
+	if spec.dividesPixels() {
+		for j := range x {
+			x[j] /= 255
+		}
+	}
+	return x
+}
+
+// dividesPixels reports whether the spec's data source divides pixels by
+// 255, as mnist() does (listing 8-3: float32(p) / 255); image_directory()
+// leaves them in [0, 255] for the model's Rescaling layer.
+func (s *Spec) dividesPixels() bool { return s.Data == "mnist" || s.Data == "" }

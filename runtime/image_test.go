@@ -216,3 +216,45 @@ func TestLoadImageBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestImageInputMatchesPredict checks that ImageInput, which the generated
+// PredictImage uses, gives the bits the trainer's predict computes from the
+// same image saved as a file: a 112x112 digit is resized to 28x28 and
+// divided by 255 for an mnist() model, and left in [0, 255] for an
+// image_directory() one.
+func TestImageInputMatchesPredict(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 112, 112))
+	for y := 20; y < 92; y++ {
+		for x := 50; x < 62; x++ {
+			img.Set(x, y, color.RGBA{230, 210, 190, 255})
+		}
+	}
+	path := filepath.Join(t.TempDir(), "digit.png")
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	for _, tc := range []struct {
+		data  string
+		shape []int
+	}{{"mnist", []int{28, 28, 1}}, {"image_directory", []int{32, 30, 3}}} {
+		spec := &Spec{Data: tc.data, Layers: []Layer{{Kind: "InputLayer", Out: tc.shape}}}
+		got := ImageInput(spec, img)
+		want, err := LoadImageFile(path, tc.shape[0], tc.shape[1], tc.shape[2], 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if spec.dividesPixels() {
+			for i := range want {
+				want[i] /= 255
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d floats, want %d", tc.data, len(got), len(want))
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: element %d = %g, predict computes %g", tc.data, i, got[i], want[i])
+			}
+		}
+	}
+}

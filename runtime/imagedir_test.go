@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -473,5 +474,33 @@ func TestOutKeepsBestCheckpoint(t *testing.T) {
 	code, _, stderr = runMain(stripesNet(dir, cb("stripes.safetensors")), "train", "-out", "./stripes.safetensors")
 	if code == 0 || !strings.Contains(stderr, "is the file of the spec's ModelCheckpoint") {
 		t.Errorf("-out naming the checkpoint: exit %d, %s", code, stderr)
+	}
+}
+
+// TestPredictPrintsLabels trains on an image folder and predicts its test
+// images: the weights file records the class folders, and predict prints
+// each image's class name next to its index, as the folders name them.
+func TestPredictPrintsLabels(t *testing.T) {
+	dir := t.TempDir()
+	writeStripesFolder(t, dir, map[string]int{"train": 40, "validation": 10, "test": 4})
+	w := filepath.Join(dir, "w.safetensors")
+	if code, _, e := runMain(stripesNet(dir), "train", "-out", w, "-epochs", "4"); code != 0 {
+		t.Fatal(e)
+	}
+	_, meta, err := ReadSafetensors(w)
+	if err != nil || meta["classes"] != `["horizontal","vertical"]` {
+		t.Fatalf("metadata classes %q, %v", meta["classes"], err)
+	}
+	img := filepath.Join(dir, "test", "vertical", "vertical.0.jpg")
+	code, out, e := runMain(stripesNet(dir), "predict", img, "-weights", w)
+	if code != 0 {
+		t.Fatal(e)
+	}
+	var got struct {
+		Class int    `json:"class"`
+		Label string `json:"label"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Label != []string{"horizontal", "vertical"}[got.Class] {
+		t.Errorf("predict printed %q (%v)", out, err)
 	}
 }

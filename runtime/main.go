@@ -306,6 +306,8 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	classes := classNames(spec, train)
+	cbs.classes = classes
 
 	run := RunState{Seed: *seed, BatchSize: *batch, Shuffle: *shuffle, Limit: *limit, ValidationSplit: *valSplit}
 	var optState []NamedTensor
@@ -416,7 +418,7 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		if !writeOut {
 			lastGood = strings.TrimSuffix(*out, ".safetensors") + ".last.safetensors"
 		}
-		if werr := SaveWeights(net, lastGood); werr != nil {
+		if werr := SaveWeightsLabeled(net, lastGood, classes); werr != nil {
 			return fmt.Errorf("%v; saving the last good weights also failed: %v", err, werr)
 		}
 		return fmt.Errorf("%v; stopped and saved the last good weights (from before that batch) to %s; try a lower learning rate", err, lastGood)
@@ -425,7 +427,7 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if writeOut {
-		if err := SaveWeights(net, *out); err != nil {
+		if err := SaveWeightsLabeled(net, *out, classes); err != nil {
 			return err
 		}
 	} else {
@@ -521,9 +523,20 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
+	// The class names that training recorded with the weights, if any.
+	var classes []string
 	if *weights != "" {
-		if err := LoadWeights(net, *weights); err != nil {
+		ts, meta, err := ReadSafetensors(*weights)
+		if err != nil {
 			return err
+		}
+		if err := setWeights(net, *weights, ts, true); err != nil {
+			return err
+		}
+		if c := meta["classes"]; c != "" {
+			if json.Unmarshal([]byte(c), &classes) != nil {
+				classes = nil
+			}
 		}
 	}
 	in := spec.Layers[0].Out
@@ -533,7 +546,7 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 	// mnist() scales pixels as listing 8-3 does, float32(p) / 255; the
 	// image_directory source leaves them in [0, 255] for the model's
 	// Rescaling layer.
-	divide := spec.Data == "mnist" || spec.Data == ""
+	divide := spec.dividesPixels()
 	w := net.NewWorker()
 	// One image at a time: its large layers split across every core, with
 	// the same result as on one.
@@ -573,11 +586,16 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 			failed++
 			continue
 		}
+		label := ""
+		if class < len(classes) {
+			label = classes[class]
+		}
 		if err := writeJSON(stdout, struct {
 			File          string    `json:"file"`
 			Class         int       `json:"class"`
+			Label         string    `json:"label,omitempty"`
 			Probabilities []float32 `json:"probabilities"`
-		}{file, class, probs}); err != nil {
+		}{file, class, label, probs}); err != nil {
 			return err
 		}
 	}
@@ -628,15 +646,27 @@ func isTerminalWriter(w io.Writer) bool {
 // SaveWeights writes the network's parameters to a safetensors file,
 // atomically, with the spec's name and hash in the metadata.
 func SaveWeights(net Net, path string) error {
+	return SaveWeightsLabeled(net, path, nil)
+}
+
+// SaveWeightsLabeled is SaveWeights that also records the class names
+// (the image folders' names, or the digits of mnist()) in the metadata,
+// as "classes", a JSON list: predict prints them.
+func SaveWeightsLabeled(net Net, path string, classes []string) error {
 	spec := net.Spec()
 	params := net.Params()
 	ts := make([]NamedTensor, len(params))
 	for i, p := range spec.Params {
 		ts[i] = NamedTensor{Name: p.Name, Shape: p.Shape, Data: params[i]}
 	}
-	return WriteSafetensors(path, ts, map[string]string{
+	meta := map[string]string{
 		"format": "convc", "spec": spec.Name, "spec_file": spec.File, "spec_hash": spec.Hash,
-	})
+	}
+	if len(classes) > 0 {
+		b, _ := json.Marshal(classes)
+		meta["classes"] = string(b)
+	}
+	return WriteSafetensors(path, ts, meta)
 }
 
 // LoadWeights reads every parameter of the network from a safetensors file.
@@ -793,4 +823,23 @@ func dataName(spec *Spec, d *dataFlags) string {
 		return spec.DataPath
 	}
 	return spec.Data + "()"
+}
+
+// classNames returns the class names of a data source: the folders of
+// image_directory(), the digits of mnist(); nil when they are unknown.
+func classNames(spec *Spec, src Source) []string {
+	for {
+		switch s := src.(type) {
+		case *ImageSource:
+			return s.Classes
+		case *subset:
+			src = s.src
+			continue
+		}
+		break
+	}
+	if spec.Data == "mnist" && spec.OutputSize() == 10 {
+		return strings.Fields("0 1 2 3 4 5 6 7 8 9")
+	}
+	return nil
 }

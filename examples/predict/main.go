@@ -1,10 +1,12 @@
-// Command predict classifies a PNG of a digit with the MNIST model that
-// convc generated, using weights written by the trainer.
+// Command predict classifies an image of a digit (PNG, JPEG or GIF, of any
+// size) with the MNIST model that convc generated, using weights written by
+// the trainer.
 package main
 
 import (
 	"fmt"
 	"image"
+	_ "image/jpeg"
 	_ "image/png"
 	"log"
 	"os"
@@ -25,17 +27,10 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The model takes 28x28 grayscale pixels scaled to [0, 1], as mnist()
-	// feeds it in training.
-	x := make([]float32, mnist.InputSize)
-	for y := range 28 {
-		for xx := range 28 {
-			r, g, b, _ := img.At(xx, y).RGBA()
-			x[y*28+xx] = float32((19595*r+38470*g+7471*b+1<<15)>>24) / 255
-		}
-	}
+	// PredictImage preprocesses the image as the trainer's predict does:
+	// grayscale, resized to 28x28, scaled to [0, 1] as mnist() is.
 	probs := make([]float32, mnist.OutputSize)
-	if err := m.Predict(x, probs); err != nil {
+	if err := m.PredictImage(img, probs); err != nil {
 		log.Fatal(err)
 	}
 	best := 0

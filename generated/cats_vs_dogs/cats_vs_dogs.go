@@ -8,9 +8,12 @@ weights; the trainer in cmd/cats_vs_dogs trains, evaluates and predicts with it.
 package cats_vs_dogs
 
 import (
+	"errors"
 	"github.com/convc/convc/runtime"
+	"image"
 	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // negInf starts each max-pooling window.
@@ -303,8 +306,13 @@ weights do not change.
 */
 type Model struct {
 	params [][]float32
-	once   sync.Once
-	pred   *runtime.Predictor
+	/*
+	   ready is set once the weights were set: by LoadWeights, Init, embedded
+	   weights, or Params, through which the runtime and tools write them.
+	*/
+	ready atomic.Bool
+	once  sync.Once
+	pred  *runtime.Predictor
 	/*
 	   packed holds the packed kernels of the tiled layers, by layer index,
 	   shared by the workers.
@@ -313,8 +321,9 @@ type Model struct {
 }
 
 /*
-New returns the network with every parameter set to zero. Initialize
-the weights with runtime.InitParams or load them from a safetensors file.
+New returns the network with every parameter set to zero. Load its
+weights with LoadWeights, or draw them as Keras does with Init: until then
+Predict refuses to run rather than answer from zero weights.
 */
 func New() *Model {
 	m := &Model{}
@@ -339,6 +348,7 @@ Params returns the parameter tensors in Keras layout, in the order of
 Spec().Params.
 */
 func (m *Model) Params() [][]float32 {
+	m.ready.Store(true)
 	return m.params
 }
 
@@ -361,7 +371,7 @@ Init sets the weights as Keras initializes them (glorot_uniform kernels,
 zero biases), drawn from seed.
 */
 func (m *Model) Init(seed uint64) {
-	runtime.InitParams(&spec, m.params, seed)
+	runtime.InitParams(&spec, m.Params(), seed)
 }
 
 /*
@@ -369,8 +379,28 @@ Predict writes the class probabilities of one input (InputSize floats,
 preprocessed as in training) into probs (OutputSize floats). It does not
 allocate once warmed up, and may be called from several goroutines.
 */
+// errNoWeights is what Predict returns before the weights are set.
+var errNoWeights = errors.New("cats_vs_dogs: the model has no weights yet; call LoadWeights (or Init, for Keras's random initialization) before Predict")
+
 func (m *Model) Predict(x, probs []float32) error {
+	if !m.ready.Load() {
+		return errNoWeights
+	}
 	return m.predictor().Predict(x, probs)
+}
+
+/*
+PredictImage writes the class probabilities of an image into probs
+(OutputSize floats), preprocessed as the trainer's predict does: converted
+to 3 channels, resized to 180x180 (bilinear), and scaled as image_directory() scales
+its samples. It allocates the input.
+*/
+func (m *Model) PredictImage(img image.Image, probs []float32) error {
+	x := runtime.ImageInput(&spec, img)
+	if x == nil {
+		return errors.New("cats_vs_dogs: PredictImage needs a non-empty image")
+	}
+	return m.Predict(x, probs)
 }
 
 /*
@@ -379,6 +409,9 @@ stored one after the other, into probs, OutputSize floats per input. It
 splits the batch across all cores.
 */
 func (m *Model) PredictBatch(xs, probs []float32) error {
+	if !m.ready.Load() {
+		return errNoWeights
+	}
 	return m.predictor().PredictBatch(xs, probs)
 }
 func (m *Model) predictor() *runtime.Predictor {

@@ -8,9 +8,12 @@ weights; the trainer in cmd/mnist_fine_tuning trains, evaluates and predicts wit
 package mnist_fine_tuning
 
 import (
+	"errors"
 	"github.com/convc/convc/runtime"
+	"image"
 	"math"
 	"sync"
+	"sync/atomic"
 )
 
 // negInf starts each max-pooling window.
@@ -209,13 +212,19 @@ weights do not change.
 */
 type Model struct {
 	params [][]float32
-	once   sync.Once
-	pred   *runtime.Predictor
+	/*
+	   ready is set once the weights were set: by LoadWeights, Init, embedded
+	   weights, or Params, through which the runtime and tools write them.
+	*/
+	ready atomic.Bool
+	once  sync.Once
+	pred  *runtime.Predictor
 }
 
 /*
-New returns the network with every parameter set to zero. Initialize
-the weights with runtime.InitParams or load them from a safetensors file.
+New returns the network with every parameter set to zero. Load its
+weights with LoadWeights, or draw them as Keras does with Init: until then
+Predict refuses to run rather than answer from zero weights.
 */
 func New() *Model {
 	m := &Model{}
@@ -240,6 +249,7 @@ Params returns the parameter tensors in Keras layout, in the order of
 Spec().Params.
 */
 func (m *Model) Params() [][]float32 {
+	m.ready.Store(true)
 	return m.params
 }
 
@@ -262,7 +272,7 @@ Init sets the weights as Keras initializes them (glorot_uniform kernels,
 zero biases), drawn from seed.
 */
 func (m *Model) Init(seed uint64) {
-	runtime.InitParams(&spec, m.params, seed)
+	runtime.InitParams(&spec, m.Params(), seed)
 }
 
 /*
@@ -270,8 +280,28 @@ Predict writes the class probabilities of one input (InputSize floats,
 preprocessed as in training) into probs (OutputSize floats). It does not
 allocate once warmed up, and may be called from several goroutines.
 */
+// errNoWeights is what Predict returns before the weights are set.
+var errNoWeights = errors.New("mnist_fine_tuning: the model has no weights yet; call LoadWeights (or Init, for Keras's random initialization) before Predict")
+
 func (m *Model) Predict(x, probs []float32) error {
+	if !m.ready.Load() {
+		return errNoWeights
+	}
 	return m.predictor().Predict(x, probs)
+}
+
+/*
+PredictImage writes the class probabilities of an image into probs
+(OutputSize floats), preprocessed as the trainer's predict does: converted
+to 1 channels, resized to 28x28 (bilinear), and scaled as mnist() (divided by 255) scales
+its samples. It allocates the input.
+*/
+func (m *Model) PredictImage(img image.Image, probs []float32) error {
+	x := runtime.ImageInput(&spec, img)
+	if x == nil {
+		return errors.New("mnist_fine_tuning: PredictImage needs a non-empty image")
+	}
+	return m.Predict(x, probs)
 }
 
 /*
@@ -280,6 +310,9 @@ stored one after the other, into probs, OutputSize floats per input. It
 splits the batch across all cores.
 */
 func (m *Model) PredictBatch(xs, probs []float32) error {
+	if !m.ready.Load() {
+		return errNoWeights
+	}
 	return m.predictor().PredictBatch(xs, probs)
 }
 func (m *Model) predictor() *runtime.Predictor {

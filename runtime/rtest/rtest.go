@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"sync"
+	"strings"
 	"testing"
 
 	"github.com/convc/convc/runtime"
@@ -353,6 +354,17 @@ type Library interface {
 func CheckInference(t *testing.T, m Library) {
 	t.Helper()
 	spec := m.Spec()
+	// A new model without embedded weights refuses to predict until its
+	// weights are set, rather than answer from zeros.
+	if e, ok := m.(runtime.Embedded); !ok || !e.HasEmbeddedWeights() {
+		x, p := make([]float32, spec.InputSize()), make([]float32, spec.OutputSize())
+		if err := m.Predict(x, p); err == nil || !strings.Contains(err.Error(), "no weights yet") {
+			t.Errorf("%s: Predict before the weights are set returned %v; want an error", spec.Name, err)
+		}
+		if err := m.PredictBatch(x, p); err == nil {
+			t.Errorf("%s: PredictBatch before the weights are set returned no error", spec.Name)
+		}
+	}
 	RandomParams(m, 5)
 	in, out := spec.InputSize(), spec.OutputSize()
 	const n = 5
