@@ -9,8 +9,8 @@ import (
 	"math"
 	goruntime "runtime"
 	"runtime/debug"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/convc/convc/runtime"
