@@ -84,7 +84,15 @@ func LoadImageDirectory(spec *Spec, dir string, opt ImageDirOptions) (train, val
 		return nil, nil, nil, fmt.Errorf("color_mode=%q gives %d channels, the %s model's input has %d", spec.ColorMode, want, spec.Name, c)
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return nil, nil, nil, fmt.Errorf("%s: no such data folder; it needs train/, validation/ and test/ subfolders with one folder per class (convc split makes them)", dir)
+		where := ""
+		if !filepath.IsAbs(dir) {
+			// Paths in a spec resolve against the folder the trainer runs
+			// in, as Keras's do; say which folder that was.
+			if wd, err := os.Getwd(); err == nil {
+				where = fmt.Sprintf(" (looked for %s: a relative path resolves against the folder the trainer runs in; run it from another folder or pass -data)", filepath.Join(wd, dir))
+			}
+		}
+		return nil, nil, nil, fmt.Errorf("%s: no such data folder%s; it needs train/, validation/ and test/ subfolders with one folder per class (convc split makes them)", dir, where)
 	}
 	load := func(split string, required bool) (*ImageSource, error) {
 		d := filepath.Join(dir, split)
