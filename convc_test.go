@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/convc/convc/generated/mnist"
 	"github.com/convc/convc/generated/mnist_features"
+	"github.com/convc/convc/internal/buildmode"
 	"github.com/convc/convc/runtime"
 	"github.com/convc/convc/runtime/rtest"
 )
@@ -397,5 +399,60 @@ func TestReadmeGoExample(t *testing.T) {
 	out, err := exec.Command("go", "build", "-o", filepath.Join(t.TempDir(), "predict"), "./examples/predict").CombinedOutput()
 	if err != nil {
 		t.Errorf("the README's Go example does not build: %v\n%s", err, out)
+	}
+}
+
+// TestInstallRecipe runs the README's "In your own module" block as it is
+// printed, in a temporary folder, with /path/to/convc replaced by this
+// checkout: the module gets convc as a tool, go generate writes the MNIST
+// package, the trainer builds into bin/ and prints the model's summary.
+func TestInstallRecipe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module")
+	}
+	buildmode.SkipInSIMDPass(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "### In your own module")
+	_, rest, ok2 := strings.Cut(rest, "```sh\n")
+	block, _, ok3 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal(`README.md has no "### In your own module" section with a sh block`)
+	}
+	repo, _ := filepath.Abs(".")
+	dir := t.TempDir()
+	script := strings.ReplaceAll(block, "/path/to/convc", repo)
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the README's recipe fails: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `Model: "mnist"`) || !strings.Contains(string(out), "Total params: 104202") {
+		t.Errorf("bin/mnist summary printed:\n%s", out)
+	}
+}
+
+// TestGitignoreCoversTrainers checks that building any spec's trainer in
+// the checkout (go build ./generated/<model>/cmd/<model>, which names the
+// binary after the model) leaves no untracked binary.
+func TestGitignoreCoversTrainers(t *testing.T) {
+	ignore, err := os.ReadFile(".gitignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, _ := filepath.Glob("specs/*.cnn")
+	more, _ := filepath.Glob("specs/*/*.cnn")
+	for _, s := range append(specs, more...) {
+		m, err := Check(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(strings.Split(string(ignore), "\n"), "/"+m.Name) {
+			t.Errorf(".gitignore lacks /%s, the trainer binary of %s", m.Name, s)
+		}
 	}
 }
