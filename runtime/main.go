@@ -249,6 +249,10 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 		for _, r := range RemoveStaleTemps(p) {
 			fmt.Fprintf(stderr, "removed %s, left by a run that was killed while writing %s\n", r, p)
 		}
+		// Never overwrite the PyTorch target's output silently.
+		if meta, err := SafetensorsMetadata(p); err == nil && meta["engine"] == "pytorch" && p != *ckpt {
+			fmt.Fprintf(stderr, "warning: %s was written by the PyTorch trainer (train.py); this run overwrites it\n", p)
+		}
 	}
 	if *epochs > maxEpochs {
 		return fmt.Errorf("-epochs %d is more than %d", *epochs, maxEpochs)
@@ -660,7 +664,7 @@ func SaveWeightsLabeled(net Net, path string, classes []string) error {
 		ts[i] = NamedTensor{Name: p.Name, Shape: p.Shape, Data: params[i]}
 	}
 	meta := map[string]string{
-		"format": "convc", "spec": spec.Name, "spec_file": spec.File, "spec_hash": spec.Hash,
+		"format": "convc", "spec": spec.Name, "spec_file": spec.File, "spec_hash": spec.Hash, "engine": "go",
 	}
 	if len(classes) > 0 {
 		b, _ := json.Marshal(classes)

@@ -227,3 +227,20 @@ func pngOf(t *testing.T, w, h int) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestWarnsBeforeOverwritingPyTorch checks that the trainer says so before
+// it overwrites weights that the PyTorch target's train.py wrote.
+func TestWarnsBeforeOverwritingPyTorch(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, dir, "train", 20, func(i int) byte { return byte(i % 3) })
+	writeIDX(t, dir, "t10k", 6, func(i int) byte { return byte(i % 3) })
+	out := filepath.Join(dir, "w.safetensors")
+	WriteSafetensors(out, []NamedTensor{{Name: "x", Shape: []int{1}, Data: []float32{1}}}, map[string]string{"format": "convc", "engine": "pytorch"})
+	code, _, stderr := runMain(trainerNet(0.01), "train", "-data", dir, "-out", out, "-epochs", "1")
+	if code != 0 || !strings.Contains(stderr, "warning: "+out+" was written by the PyTorch trainer") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if meta, err := SafetensorsMetadata(out); err != nil || meta["engine"] != "go" {
+		t.Errorf("metadata after the run: %v, %v", meta, err)
+	}
+}

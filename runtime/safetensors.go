@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -429,4 +430,33 @@ func CheckFinite(path string, ts []NamedTensor) error {
 		}
 	}
 	return nil
+}
+
+// SafetensorsMetadata reads only the header of a safetensors file and
+// returns its "__metadata__", without reading the tensors.
+func SafetensorsMetadata(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var n [8]byte
+	if _, err := io.ReadFull(f, n[:]); err != nil {
+		return nil, fmt.Errorf("%s: not a safetensors file: %v", path, err)
+	}
+	hlen := binary.LittleEndian.Uint64(n[:])
+	if hlen > maxSafetensorsHeader {
+		return nil, fmt.Errorf("%s: not a safetensors file: header length %d", path, hlen)
+	}
+	header := make([]byte, hlen)
+	if _, err := io.ReadFull(f, header); err != nil {
+		return nil, fmt.Errorf("%s: not a safetensors file: %v", path, err)
+	}
+	var h struct {
+		Meta map[string]string `json:"__metadata__"`
+	}
+	if err := json.Unmarshal(header, &h); err != nil {
+		return nil, fmt.Errorf("%s: not a safetensors file: %v", path, err)
+	}
+	return h.Meta, nil
 }

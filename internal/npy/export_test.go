@@ -355,6 +355,49 @@ func TestPyTorchTrainsOnExport(t *testing.T) {
 	if !nonzero {
 		t.Error("train.py's weights are all zero")
 	}
+
+	// With a save_best_only ModelCheckpoint, train.py behaves as the Go
+	// trainer: Keras's "improved from" lines, the best checkpoint
+	// evaluated, the same history CSV, and a warning before it overwrites
+	// a file the Go trainer wrote.
+	m2, _ := checkSpec(t, strings.Replace(stripesSpec, "batch_size=8)", `batch_size=8, callbacks=[ModelCheckpoint("best.safetensors", save_best_only=True)])`, 1))
+	files, err = codegen.PyTorch(m2, codegen.PyTorchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(py, f.Path), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := runtime.SaveWeights(runtime.NewReference(codegen.RuntimeSpec(m2, "")), filepath.Join(py, "best.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	hist := filepath.Join(py, "history.csv")
+	msg, err = train(out, "--epochs", "3", "--history", hist)
+	if err != nil {
+		t.Fatalf("train.py: %v\n%s", err, msg)
+	}
+	for _, want := range []string{
+		"WARNING: best.safetensors was written by the Go trainer; this run overwrites it",
+		"Epoch 1: val_loss improved from inf to ",
+		"evaluating the best checkpoint best.safetensors (epoch ",
+		"test accuracy: ",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("train.py's output lacks %q:\n%s", want, msg)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(py, "stripes_torch.safetensors")); err != nil {
+		t.Errorf("train.py's default -out is not stripes_torch.safetensors: %v", err)
+	}
+	h, err := runtime.ReadHistoryCSV(hist)
+	if err != nil {
+		t.Fatalf("the Go runtime cannot read train.py's history: %v", err)
+	}
+	if got := strings.Join(h.Metrics, ","); got != "epoch,accuracy,loss,val_accuracy,val_loss" || len(h.Rows) != 3 || h.Rows[2][0] != 3 {
+		t.Errorf("history columns %s, %d rows", got, len(h.Rows))
+	}
 }
 
 // TestExportFolderAndModes checks that exported files get the mode
