@@ -32,16 +32,17 @@ func runSplit(args []string) int {
 	fs := newFlagSet(c)
 	from := fs.String("from", "", "folder of numbered images (required)")
 	to := fs.String("to", "", "new folder to create the subsets in (required)")
-	if code := parseFlags(fs, args); code >= 0 {
+	names, code := parseInterspersed(fs, args)
+	if code >= 0 {
 		return code
 	}
-	if *from == "" || *to == "" || fs.NArg() == 0 {
+	if *from == "" || *to == "" || len(names) == 0 {
 		fmt.Fprintln(stderr, "convc split: need -from, -to and at least one NAME=START:END")
 		fs.Usage()
 		return 2
 	}
 	var subsets []split.Subset
-	for _, a := range fs.Args() {
+	for _, a := range names {
 		s, err := split.ParseSubset(a)
 		if err != nil {
 			fmt.Fprintf(stderr, "convc split: %v\n", err)
