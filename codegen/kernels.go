@@ -258,9 +258,9 @@ func storeActivated(act, acc, dst string) jen.Code {
 	case "relu":
 		return raw("for j, s := range %s { %s[j] = max(s, 0) }", acc, dst)
 	case "sigmoid":
-		return raw("for j, s := range %s { %s[j] = float32(1 / (1 + math.Exp(-float64(s)))) }", acc, dst)
+		return raw("runtime.Sigmoid(%s[:], %s[:])", dst, acc)
 	case "tanh":
-		return raw("for j, s := range %s { %s[j] = float32(math.Tanh(float64(s))) }", acc, dst)
+		return raw("runtime.Tanh(%s[:], %s[:])", dst, acc)
 	case "softmax":
 		return raw("runtime.Softmax(%s[:], %s[:])", acc, dst)
 	default:

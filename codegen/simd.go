@@ -49,7 +49,7 @@ func (g *gen) postActivation(i int) []jen.Code {
 	if g.m.Layers[i].Kind == dsl.KindDense {
 		return []jen.Code{
 			jen.Comment(a + ", after the vector code."),
-			jen.Qual(RuntimePath, "Activate").Call(jen.Lit(a), jen.Id("out").Index(jen.Op(":")), jen.Id("out").Index(jen.Op(":"))),
+			jen.Qual(RuntimePath, activationFunc(a)).Call(jen.Id("out").Index(jen.Op(":")), jen.Id("out").Index(jen.Op(":"))),
 		}
 	}
 	c := g.geom(i)
@@ -59,7 +59,7 @@ func (g *gen) postActivation(i int) []jen.Code {
 	return []jen.Code{
 		jen.Comment(a + " of the live outputs, after the vector code."),
 		jen.For(jen.Id("oy").Op(":=").Range().Lit(c.lh)).Block(
-			jen.Qual(RuntimePath, "Activate").Call(jen.Lit(a), row(lo, hi), row(lo.Clone(), hi.Clone())),
+			jen.Qual(RuntimePath, activationFunc(a)).Call(row(lo, hi), row(lo.Clone(), hi.Clone())),
 		),
 	}
 }
@@ -1712,4 +1712,12 @@ func (g *gen) simdTestFile() *jen.File {
 		"the portable kernels' order give the same bits as those, on random inputs.")
 	f.Func().Id("TestSIMDMatchesPortable").Params(jen.Id("t").Op("*").Qual("testing", "T")).Block(body...)
 	return f
+}
+
+// activationFunc names the runtime's vectorized sigmoid or tanh.
+func activationFunc(act string) string {
+	if act == "sigmoid" {
+		return "Sigmoid"
+	}
+	return "Tanh"
 }

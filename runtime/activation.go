@@ -139,3 +139,49 @@ func Softmax(z, out []float32) {
 		out[i] = float32(float64(out[i]) / s)
 	}
 }
+
+// Tanh writes tanh(src[i]) into dst[i] (dst may alias src), in float32
+// with Eigen's rational approximation: x·p(x²)/q(x²) on x clamped to
+// ±7.9053, where tanh is 1 in float32. It is several times faster than
+// math.Tanh in float64, and within 5e-7 of it (3e-7 measured)
+// (TestFastActivations). Generated kernels use it; the reference
+// interpreter keeps math.Tanh.
+func Tanh(dst, src []float32) {
+	dst = dst[:len(src)]
+	n := tanhVector(dst, src, false)
+	for i := n; i < len(src); i++ {
+		dst[i] = tanh32(src[i])
+	}
+}
+
+// Sigmoid writes 1/(1+exp(-src[i])) into dst[i] (dst may alias src), as
+// 0.5 + 0.5·tanh(x/2) with Tanh's approximation, within 3e-7 of math.
+func Sigmoid(dst, src []float32) {
+	dst = dst[:len(src)]
+	n := tanhVector(dst, src, true)
+	for i := n; i < len(src); i++ {
+		dst[i] = 0.5 + 0.5*tanh32(0.5*src[i])
+	}
+}
+
+// tanh32 is Tanh's approximation of one value.
+func tanh32(x float32) float32 {
+	const clamp = 7.90531110763549805
+	x = min(max(x, -clamp), clamp)
+	if x != x { // NaN stays NaN
+		return x
+	}
+	x2 := x * x
+	p := float32(-2.76076847742355e-16)
+	p = p*x2 + 2.00018790482477e-13
+	p = p*x2 - 8.60467152213735e-11
+	p = p*x2 + 5.12229709037114e-08
+	p = p*x2 + 1.48572235717979e-05
+	p = p*x2 + 6.37261928875436e-04
+	p = p*x2 + 4.89352455891786e-03
+	q := float32(1.19825839466702e-06)
+	q = q*x2 + 1.18534705686654e-04
+	q = q*x2 + 2.26843463243900e-03
+	q = q*x2 + 4.89352518554385e-03
+	return x * p / q
+}

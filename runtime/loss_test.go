@@ -160,3 +160,77 @@ func TestActivate(t *testing.T) {
 		t.Errorf("softmax of large logits = %v", big)
 	}
 }
+
+// TestFastActivations bounds the error of the generated kernels' Tanh
+// and Sigmoid against math's, in float64, over a fine grid and the edges.
+func TestFastActivations(t *testing.T) {
+	var xs []float32
+	for x := -20.0; x <= 20; x += 1.0 / 1024 {
+		xs = append(xs, float32(x))
+	}
+	xs = append(xs, 0, 1e-30, -1e-30, 1e-8, 88, -88, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1)))
+	th, sg := make([]float32, len(xs)), make([]float32, len(xs))
+	Tanh(th, xs)
+	Sigmoid(sg, xs)
+	var worstT, worstS float64
+	for i, x := range xs {
+		worstT = max(worstT, math.Abs(float64(th[i])-math.Tanh(float64(x))))
+		worstS = max(worstS, math.Abs(float64(sg[i])-sigmoid(float64(x))))
+	}
+	t.Logf("largest error: tanh %.3g, sigmoid %.3g", worstT, worstS)
+	if worstT > 5e-7 || worstS > 3e-7 {
+		t.Errorf("largest error: tanh %.3g (bound 5e-7), sigmoid %.3g (bound 3e-7)", worstT, worstS)
+	}
+	nan := []float32{float32(math.NaN())}
+	Tanh(nan, nan)
+	if !math.IsNaN(float64(nan[0])) {
+		t.Errorf("Tanh(NaN) = %g", nan[0])
+	}
+}
+
+func BenchmarkTanh(b *testing.B) {
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(i-2048) / 256
+	}
+	y := make([]float32, len(x))
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			Tanh(y, x)
+		}
+	})
+	b.Run("math", func(b *testing.B) {
+		for b.Loop() {
+			for i, v := range x {
+				y[i] = float32(math.Tanh(float64(v)))
+			}
+		}
+	})
+}
+
+// TestFastActivationsScalarTwin checks that the vector code of Tanh and
+// Sigmoid (in the SIMD build) gives the bits of the scalar code, NaN
+// included, on every tail length.
+func TestFastActivationsScalarTwin(t *testing.T) {
+	rng := NewRNG(3)
+	for n := range 40 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = 24*rng.Float32() - 12
+		}
+		if n > 5 {
+			x[3] = float32(math.NaN())
+			x[5] = float32(math.Inf(-1))
+		}
+		th, sg := make([]float32, n), make([]float32, n)
+		Tanh(th, x)
+		Sigmoid(sg, x)
+		for i, v := range x {
+			wt, ws := tanh32(v), 0.5+0.5*tanh32(0.5*v)
+			same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b }
+			if !same(th[i], wt) || !same(sg[i], ws) {
+				t.Fatalf("n=%d, x[%d]=%g: Tanh %g, Sigmoid %g; the scalar code gives %g, %g", n, i, v, th[i], sg[i], wt, ws)
+			}
+		}
+	}
+}
