@@ -503,7 +503,7 @@ func badPackageName(name string) string {
 // state), and each worker holds every activation of a sample and its
 // gradient.
 const (
-	maxLayers      = 256
+	maxLayers      = 128
 	maxModelParams = 1 << 30 // 4 GiB of float32 weights
 	maxActivations = 1 << 28 // floats per sample, 1 GiB
 )

@@ -70,7 +70,7 @@ func TestLargeSpec(t *testing.T) {
 			m, errs = Check("big.cnn", src)
 			// A valid spec of 1 MB is over the layer limit, and gets only
 			// that error, after every layer was checked.
-			if !bad && (len(errs) != 1 || !strings.Contains(errs[0].Msg, "takes at most 256")) || bad && len(errs) < 2 {
+			if !bad && (len(errs) != 1 || !strings.Contains(errs[0].Msg, "takes at most 128")) || bad && len(errs) < 2 {
 				t.Fatalf("bad=%v: %d errors: %v", bad, len(errs), errs.Err())
 			}
 			_ = errs.Error()
