@@ -22,6 +22,15 @@ import (
 // SIMD forward does not fuse, and pools that leave the last rows and columns
 // of a convolution unread.
 var awkwardSpecs = map[string]string{
+	// Keras's Sequential style: input_shape on the first layer, aliases.
+	"sequential": `model sequential {
+    Conv2D(8, (3, 3), activation="relu", input_shape=(12, 12, 1))
+    MaxPool2D((2, 2))
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+`,
 	// Issue 13's class of specs that checked but did not build or pass
 	// their tests: hidden softmax layers (they allocated), no compile(...)
 	// (inference-only: the tests train with the loss evaluate uses), every

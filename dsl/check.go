@@ -342,6 +342,25 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 		}
 		l := Layer{Kind: def.kind, Pos: c.pos(call.Pos), Source: c.source(call.Pos, call.EndPos), Trainable: true}
 		a := c.bind(call, name, def.allArgs, def.npos, def.example)
+		if v := a.get("input_shape"); v != nil && v.kind != vNone {
+			switch {
+			case def.kind == KindInput:
+				c.errs.add(v.pos, "Input takes shape=, not input_shape=")
+			case i > 0 || inputPos != nil:
+				c.errs.add(v.pos, "input_shape applies only to the model's first layer, where it stands for Input(shape=...); remove it")
+			default:
+				// Keras's Sequential: the first layer's input_shape makes
+				// the Input layer.
+				shape, ok := c.toShape(v)
+				if ok {
+					p := c.pos(call.Pos)
+					inputPos = &p
+					in = shape
+					layers = append(layers, Layer{Kind: KindInput, Name: defaultName(layerDefs["Input"], counters), Pos: p,
+						Source: "Input(shape=" + c.text(v) + ")", Out: shape, Trainable: true, Implicit: true})
+				}
+			}
+		}
 
 		// Input: first, once.
 		if def.kind == KindInput {
@@ -354,8 +373,8 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 				p := l.Pos
 				inputPos = &p
 			}
-		} else if i == 0 {
-			c.errs.add(l.Pos, "the model must start with Input, as in Input(shape=(28, 28, 1)); got %s", name)
+		} else if i == 0 && inputPos == nil {
+			c.errs.add(l.Pos, "the model must start with Input, as in Input(shape=(28, 28, 1)), or its first layer must give input_shape=; got %s", name)
 		}
 
 		// Names: Keras's default names count only default-named layers.

@@ -59,12 +59,18 @@ var paddings = []string{"valid", "same"}
 var commonArgs = []argSpec{
 	{name: "name", def: "None"},
 	{name: "trainable", def: "True"},
+	// input_shape on the first layer stands for an Input, as in Keras's
+	// Sequential models: Conv2D(32, 3, input_shape=(28, 28, 1)).
+	{name: "input_shape", def: "None"},
 }
 
 func init() {
 	for _, d := range layerDefs {
 		d.allArgs = append(d.args[:len(d.args):len(d.args)], commonArgs...)
 	}
+	// Keras's aliases.
+	layerDefs["MaxPool2D"] = layerDefs["MaxPooling2D"]
+	layerDefs["AvgPool2D"] = layerDefs["AveragePooling2D"]
 }
 
 var layerDefs = map[string]*layerDef{
@@ -233,9 +239,17 @@ func resolveInput(c *checker, l *Layer, a *args) bool {
 	if v == nil {
 		return false
 	}
+	s, ok := c.toShape(v)
+	l.Out = s
+	return ok
+}
+
+// toShape converts an Input shape: a tuple of positive dimensions, of rank
+// 3 for images or 1 for vectors, without None.
+func (c *checker) toShape(v *value) (Shape, bool) {
 	if v.kind != vTuple && v.kind != vList {
 		c.typeErr(v, "Input shape", "a tuple such as (28, 28, 1)")
-		return false
+		return nil, false
 	}
 	var s Shape
 	ok := true
@@ -250,16 +264,16 @@ func resolveInput(c *checker, l *Layer, a *args) bool {
 		s = append(s, n)
 	}
 	if !ok {
-		return false
+		return nil, false
 	}
 	switch len(s) {
 	case 3, 1:
 	case 2:
 		c.errs.add(v.pos, "Input shape %s has rank 2; give images a channel dimension: (%d, %d, 1)", shapeString(s), s[0], s[1])
-		return false
+		return nil, false
 	default:
 		c.errs.add(v.pos, "Input shape %s has rank %d; convc takes images (height, width, channels) or vectors (units,)", c.text(v), len(s))
-		return false
+		return nil, false
 	}
 	size := 1
 	for _, d := range s {
@@ -267,10 +281,9 @@ func resolveInput(c *checker, l *Layer, a *args) bool {
 	}
 	if size > maxElems {
 		c.errs.add(v.pos, "Input shape %s has %d elements; the limit is %d", shapeString(s), size, maxElems)
-		return false
+		return nil, false
 	}
-	l.Out = s
-	return true
+	return s, true
 }
 
 func resolveConv2D(c *checker, l *Layer, a *args) bool {

@@ -114,6 +114,11 @@ type Layer struct {
 	FillMode      string
 	Interpolation string
 
+	// Implicit marks the Input that a first layer's input_shape= made, as
+	// Keras's Sequential does; the summary does not list it, as Keras's
+	// does not.
+	Implicit bool
+
 	// Group is the name of the application (VGG16) that the layer belongs
 	// to, or "" for a layer of the spec's own.
 	Group string

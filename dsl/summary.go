@@ -42,6 +42,10 @@ func Summary(m *Model, verbose bool) string {
 	}
 	for i := 0; i < len(m.Layers); {
 		l := &m.Layers[i]
+		if l.Implicit {
+			i++
+			continue
+		}
 		name, kind, out := l.Name, string(l.Kind), l.Out
 		n, mac := 0, int64(0)
 		j := i + 1
