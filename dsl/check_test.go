@@ -305,3 +305,15 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestKeras2Spellings checks that lr= sets the learning rate and "acc"
+// names the accuracy metric, as in Keras 2.
+func TestKeras2Spellings(t *testing.T) {
+	m, errs := Check("k.cnn", []byte("model m {\n Input(shape=(4,))\n Dense(2, activation=\"softmax\")\n}\ncompile(optimizer=keras.optimizers.Adam(lr=0.002), loss=\"sparse_categorical_crossentropy\", metrics=[\"acc\"])\n"))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if o := m.Compile.Optimizer; o.Name != "adam" || o.LearningRate != 0.002 || len(m.Compile.Metrics) != 1 || m.Compile.Metrics[0] != "accuracy" {
+		t.Errorf("optimizer %+v, metrics %v", o, m.Compile.Metrics)
+	}
+}

@@ -80,6 +80,9 @@ func (c *checker) compile(call *Call, m *Model) Compile {
 			c.typeErr(v, "metrics", `a list such as ["accuracy"]`)
 		} else {
 			for _, e := range v.elems {
+				if e.kind == vString && e.s == "acc" {
+					e.s = "accuracy" // Keras's short name
+				}
 				if name, ok := c.toEnum(e, "metric", metricNames); ok {
 					cp.Metrics = append(cp.Metrics, name)
 				}
@@ -102,6 +105,13 @@ func (c *checker) optimizer(v *value) Optimizer {
 			return defaultOptimizer("")
 		}
 		o := defaultOptimizer(def.name)
+		// Keras 2's lr= is learning_rate=, as the book's first edition
+		// writes it.
+		for _, arg := range v.call.Args {
+			if arg.Key == "lr" {
+				arg.Key = "learning_rate"
+			}
+		}
 		a := c.bind(v.call, name, def.args, len(def.args), name+"(learning_rate=1e-4)")
 		for _, s := range def.args {
 			arg := a.get(s.name)
