@@ -35,27 +35,7 @@ func TestHostileStrings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds generated packages")
 	}
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	write := func(p string, data []byte) {
-		t.Helper()
-		p = filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("go.mod", []byte("module example.com/hostile\n\ngo 1.26\n\nrequire github.com/convc/convc v0.0.0\n\nreplace github.com/convc/convc => "+repo+"\n"))
-	write("go.sum", sum)
+	dir, write := tempModule(t, "example.com/hostile")
 	quote := func(s string) string {
 		// The spec language escapes \\, \" and \n; other control
 		// characters stand as they are.

@@ -253,27 +253,7 @@ func TestSIMDAwkwardShapes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and tests generated packages in both modes")
 	}
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	write := func(p string, data []byte) {
-		t.Helper()
-		p = filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("go.mod", []byte("module example.com/awkward\n\ngo 1.26\n\nrequire github.com/convc/convc v0.0.0\n\nreplace github.com/convc/convc => "+repo+"\n"))
-	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write("go.sum", sum)
+	dir, write := tempModule(t, "example.com/awkward")
 	specs := map[string]string{}
 	for name, spec := range awkwardSpecs {
 		specs[name] = spec
@@ -488,4 +468,33 @@ func randomBuildSpec(r *rand.Rand, i int) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// tempModule makes a temporary module named path that requires this
+// checkout of convc, and returns its folder and a function that writes a
+// file into it.
+func tempModule(t *testing.T, path string) (string, func(p string, data []byte)) {
+	t.Helper()
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(p string, data []byte) {
+		t.Helper()
+		p = filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", []byte("module "+path+"\n\ngo 1.26\n\nrequire github.com/convc/convc v0.0.0\n\nreplace github.com/convc/convc => "+repo+"\n"))
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("go.sum", sum)
+	return dir, write
 }
