@@ -50,7 +50,11 @@ func application(name string) bool { return name == "VGG16" }
 
 // vgg16 checks a VGG16 call whose input is in (nil when unknown) and
 // returns its layers, or nil after reporting errors.
-func (c *checker) vgg16(call *Call, in Shape, counters map[string]int, names map[string]Pos) ([]Layer, *Pretrained) {
+//
+// As the first layer of a model, VGG16 needs input_shape=, and its layers
+// then start with the Input it makes, as keras.applications' VGG16 model
+// does (conv_base.summary() lists input_1).
+func (c *checker) vgg16(call *Call, in Shape, first bool, counters map[string]int, names map[string]Pos) ([]Layer, *Pretrained) {
 	pos := c.pos(call.Pos)
 	a := c.bind(call, "VGG16", vgg16Args, 0, vgg16Example)
 	ok := true
@@ -139,12 +143,21 @@ func (c *checker) vgg16(call *Call, in Shape, counters map[string]int, names map
 			from, fromPos = v.s, v.pos
 		}
 	}
-	if v := a.get("input_shape"); v != nil && v.kind != vNone && in != nil {
+	var input *Layer
+	if v := a.get("input_shape"); v != nil && v.kind != vNone && (in != nil || first) {
 		want, good := c.toShape3(v)
-		if good && shapeString(want) != shapeString(in) {
+		switch {
+		case good && first:
+			in = want
+			input = &Layer{Kind: KindInput, Name: defaultName(layerDefs["Input"], counters), Pos: pos,
+				Source: "Input(shape=" + c.text(v) + ")", Out: want, Trainable: true}
+		case good && shapeString(want) != shapeString(in):
 			c.errs.add(v.pos, "VGG16 input_shape %s differs from its input %s; remove input_shape, the model's Input sets it", shapeString(want), shapeString(in))
 			ok = false
 		}
+	} else if first {
+		c.errs.add(pos, "the model must start with Input, as in Input(shape=(180, 180, 3)), or VGG16 must give input_shape=(180, 180, 3)")
+		ok = false
 	}
 	if !ok || in == nil {
 		return nil, nil
@@ -218,9 +231,15 @@ func (c *checker) vgg16(call *Call, in Shape, counters map[string]int, names map
 	if !ok {
 		return nil, nil
 	}
+	if input != nil {
+		ls = append([]Layer{*input}, ls...)
+	}
 	// Shapes and parameters, by the ordinary layers' rules.
 	for i := range ls {
 		l := &ls[i]
+		if l.Kind == KindInput {
+			continue
+		}
 		l.In = in
 		def := layerDefs[map[Kind]string{KindConv2D: "Conv2D", KindMaxPooling2D: "MaxPooling2D", KindFlatten: "Flatten", KindDense: "Dense"}[l.Kind]]
 		l.Out = def.shape(c, l, &args{callPos: pos})

@@ -304,8 +304,8 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 	var inputPos *Pos // the Input layer
 	for i, call := range md.Layers {
 		name := call.Name
-		if application(name) && i > 0 {
-			ls, pre := c.vgg16(call, in, counters, names)
+		if application(name) {
+			ls, pre := c.vgg16(call, in, i == 0, counters, names)
 			if ls == nil {
 				in = nil
 				continue
@@ -315,6 +315,10 @@ func (c *checker) layers(md *ModelDecl) []Layer {
 					p := l.Pos
 					flatten = &p
 				}
+			}
+			if i == 0 {
+				p := ls[0].Pos
+				inputPos = &p
 			}
 			layers = append(layers, ls...)
 			if pre != nil {
