@@ -124,7 +124,7 @@ func (t *Trainer) SetFeatureCache(limit int64) string {
 // or nil.
 func (t *Trainer) cacheFor(src Source) *featureCache {
 	// Sources are told apart by identity: only pointers qualify.
-	if t.caches == nil || reflect.TypeOf(src).Kind() != reflect.Pointer {
+	if t.caches == nil || src == nil || reflect.TypeOf(src).Kind() != reflect.Pointer {
 		return nil
 	}
 	if c, ok := t.caches[src]; ok {

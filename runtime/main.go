@@ -430,7 +430,9 @@ func cmdTrain(net Net, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if writeOut {
+	// A ModelCheckpoint that never saved (its metric was never a number)
+	// leaves the file to the last epoch's weights after all.
+	if _, _, _, _, saved := cbs.Best(); writeOut || !saved {
 		if err := SaveWeightsLabeled(net, *out, classes); err != nil {
 			return err
 		}
