@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/convc/convc/internal/buildmode"
 )
 
 // runCmd runs the command line in-process and returns the exit code and
@@ -147,5 +150,33 @@ func TestBuildSays(t *testing.T) {
 	code, out, _ = runCmd(t, "build", "-q", "-target", "pytorch", "-o", dir, "../../specs/mnist.cnn")
 	if code != 0 || out != "" {
 		t.Errorf("-q: exit %d, stdout %q", code, out)
+	}
+}
+
+// TestTrainFlagsBeforeSpec runs convc train as the user did, with
+// the flags before the spec and after it: the trainer is built and trains
+// one epoch on a few MNIST images.
+func TestTrainFlagsBeforeSpec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a trainer")
+	}
+	buildmode.SkipInSIMDPass(t)
+	bin := filepath.Join(t.TempDir(), "convc")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	spec, _ := filepath.Abs("../../specs/mnist.cnn")
+	cmd := exec.Command(bin, "train", "-epochs", "1", "-limit", "300", spec, "-out", filepath.Join(dir, "w.safetensors"))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("convc train: %v\n%s", err, out)
+	}
+	// 300 images at the spec's batch size of 64 are 5 steps.
+	for _, want := range []string{"Epoch 1/1", "5/5 [", "test accuracy: 0."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
