@@ -181,7 +181,9 @@ fit(data=mnist(), epochs=1, batch_size=32)
 	png.Encode(&buf, img)
 	write(t, filepath.Join(proj, "one.png"), buf.String())
 	out = run(t, proj, "./edge-trainer", "predict", "one.png")
-	if !strings.Contains(out, `{"file":"one.png","class":`) || !strings.Contains(out, `"probabilities":[`) {
+	// The embedded file names the classes (mnist()'s digits), so predict
+	// prints a label too.
+	if !strings.Contains(out, `{"file":"one.png","class":`) || !strings.Contains(out, `"label":"`) || !strings.Contains(out, `"probabilities":[`) {
 		t.Errorf("predict with embedded weights:\n%s", out)
 	}
 	// Weights that do not fit the model are refused at build time.

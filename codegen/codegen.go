@@ -1025,6 +1025,8 @@ func (g *gen) weightsFile() *jen.File {
 	f.Var().Id("embeddedWeights").Index().Byte()
 	f.Comment("HasEmbeddedWeights reports that New loads weights compiled into the\nbinary, so the trainer's predict and evaluate need no weights file.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("HasEmbeddedWeights").Params().Bool().Block(jen.Return(jen.True()))
+	f.Comment("EmbeddedWeights returns the embedded safetensors file, whose metadata\nnames the classes for predict.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("EmbeddedWeights").Params().Index().Byte().Block(jen.Return(jen.Id("embeddedWeights")))
 	return f
 }
 

@@ -531,6 +531,13 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 	}
 	// The class names that training recorded with the weights, if any.
 	var classes []string
+	if e, ok := net.(interface{ EmbeddedWeights() []byte }); ok && *weights == "" {
+		if _, meta, err := ParseSafetensors("embedded weights", e.EmbeddedWeights()); err == nil && meta["classes"] != "" {
+			if json.Unmarshal([]byte(meta["classes"]), &classes) != nil {
+				classes = nil
+			}
+		}
+	}
 	if *weights != "" {
 		ts, meta, err := ReadSafetensors(*weights)
 		if err != nil {
