@@ -153,7 +153,7 @@ func ParseSafetensors(path string, raw []byte) ([]NamedTensor, map[string]string
 func ReadSafetensorsWidened(path string) ([]NamedTensor, map[string]string, error) {
 	raw, err := readRegular(path)
 	if err != nil {
-		return nil, nil, unwrapPathError(err)
+		return nil, nil, fmt.Errorf("%s: %v", path, unwrapPathError(err))
 	}
 	return parseSafetensors(path, raw, true)
 }

@@ -201,3 +201,12 @@ func TestVGG16Refuses(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestReadNamesFile checks that a missing source file is reported with
+// its name.
+func TestReadNamesFile(t *testing.T) {
+	_, _, err := runtime.ReadSafetensorsWidened("/no/such/vgg16.safetensors")
+	if err == nil || !strings.Contains(err.Error(), "/no/such/vgg16.safetensors") {
+		t.Errorf("got %v", err)
+	}
+}
