@@ -90,7 +90,8 @@ func (c *checker) vgg16(call *Call, in Shape, first bool, counters map[string]in
 	}
 	classes := 1000
 	if v := a.get("classes"); v != nil {
-		classes, ok = c.toIntOK(v, "VGG16 classes", ok)
+		n, good := c.toInt(v, "VGG16 classes", 1)
+		classes, ok = n, ok && good
 		if !top && v.kind == vInt && v.i != 1000 {
 			c.errs.add(v.pos, "VGG16 classes applies only with include_top=True; remove it")
 			ok = false
@@ -145,7 +146,11 @@ func (c *checker) vgg16(call *Call, in Shape, first bool, counters map[string]in
 	}
 	var input *Layer
 	if v := a.get("input_shape"); v != nil && v.kind != vNone && (in != nil || first) {
-		want, good := c.toShape3(v)
+		want, good := c.toShape(v)
+		if good && len(want) != 3 {
+			c.typeErr(v, "VGG16 input_shape", "a (height, width, channels) tuple")
+			good = false
+		}
 		switch {
 		case good && first:
 			in = want
@@ -253,27 +258,4 @@ func (c *checker) vgg16(call *Call, in Shape, first bool, counters map[string]in
 		in = l.Out
 	}
 	return ls, pre
-}
-
-// toIntOK is toInt for a positive int that also folds the result into ok.
-func (c *checker) toIntOK(v *value, what string, ok bool) (int, bool) {
-	n, good := c.toInt(v, what, 1)
-	return n, ok && good
-}
-
-// toShape3 converts a tuple of three positive ints to a shape.
-func (c *checker) toShape3(v *value) (Shape, bool) {
-	if (v.kind != vTuple && v.kind != vList) || len(v.elems) != 3 {
-		c.typeErr(v, "VGG16 input_shape", "a (height, width, channels) tuple")
-		return nil, false
-	}
-	s := make(Shape, 3)
-	for i, e := range v.elems {
-		n, ok := c.toInt(e, "VGG16 input_shape", 1)
-		if !ok {
-			return nil, false
-		}
-		s[i] = n
-	}
-	return s, true
 }

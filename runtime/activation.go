@@ -164,24 +164,31 @@ func Sigmoid(dst, src []float32) {
 	}
 }
 
+// Eigen's rational approximation of tanh: x·p(x²)/q(x²) on x clamped to
+// ±tanhClamp, with p's and q's coefficients from the highest power down.
+// tanh32 and the vector code (tanhVector) share them.
+const tanhClamp = 7.90531110763549805
+
+var (
+	tanhP = [7]float32{-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+		5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03}
+	tanhQ = [4]float32{1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03}
+)
+
 // tanh32 is Tanh's approximation of one value.
 func tanh32(x float32) float32 {
-	const clamp = 7.90531110763549805
-	x = min(max(x, -clamp), clamp)
+	x = min(max(x, -tanhClamp), tanhClamp)
 	if x != x { // NaN stays NaN
 		return x
 	}
 	x2 := x * x
-	p := float32(-2.76076847742355e-16)
-	p = p*x2 + 2.00018790482477e-13
-	p = p*x2 - 8.60467152213735e-11
-	p = p*x2 + 5.12229709037114e-08
-	p = p*x2 + 1.48572235717979e-05
-	p = p*x2 + 6.37261928875436e-04
-	p = p*x2 + 4.89352455891786e-03
-	q := float32(1.19825839466702e-06)
-	q = q*x2 + 1.18534705686654e-04
-	q = q*x2 + 2.26843463243900e-03
-	q = q*x2 + 4.89352518554385e-03
+	p := tanhP[0]
+	for _, c := range tanhP[1:] {
+		p = p*x2 + c
+	}
+	q := tanhQ[0]
+	for _, c := range tanhQ[1:] {
+		q = q*x2 + c
+	}
 	return x * p / q
 }

@@ -16,13 +16,10 @@ func tanhVector(dst, src []float32, sigmoid bool) int {
 	}
 	n := len(src) &^ 7
 	half := archsimd.BroadcastFloat32x8(0.5)
-	lo, hi := archsimd.BroadcastFloat32x8(-7.90531110763549805), archsimd.BroadcastFloat32x8(7.90531110763549805)
-	p13, p11 := archsimd.BroadcastFloat32x8(-2.76076847742355e-16), archsimd.BroadcastFloat32x8(2.00018790482477e-13)
-	p9, p7 := archsimd.BroadcastFloat32x8(-8.60467152213735e-11), archsimd.BroadcastFloat32x8(5.12229709037114e-08)
-	p5, p3 := archsimd.BroadcastFloat32x8(1.48572235717979e-05), archsimd.BroadcastFloat32x8(6.37261928875436e-04)
-	p1 := archsimd.BroadcastFloat32x8(4.89352455891786e-03)
-	q6, q4 := archsimd.BroadcastFloat32x8(1.19825839466702e-06), archsimd.BroadcastFloat32x8(1.18534705686654e-04)
-	q2, q0 := archsimd.BroadcastFloat32x8(2.26843463243900e-03), archsimd.BroadcastFloat32x8(4.89352518554385e-03)
+	lo, hi := archsimd.BroadcastFloat32x8(-tanhClamp), archsimd.BroadcastFloat32x8(tanhClamp)
+	p13, p11, p9, p7 := archsimd.BroadcastFloat32x8(tanhP[0]), archsimd.BroadcastFloat32x8(tanhP[1]), archsimd.BroadcastFloat32x8(tanhP[2]), archsimd.BroadcastFloat32x8(tanhP[3])
+	p5, p3, p1 := archsimd.BroadcastFloat32x8(tanhP[4]), archsimd.BroadcastFloat32x8(tanhP[5]), archsimd.BroadcastFloat32x8(tanhP[6])
+	q6, q4, q2, q0 := archsimd.BroadcastFloat32x8(tanhQ[0]), archsimd.BroadcastFloat32x8(tanhQ[1]), archsimd.BroadcastFloat32x8(tanhQ[2]), archsimd.BroadcastFloat32x8(tanhQ[3])
 	for i := 0; i < n; i += 8 {
 		x := archsimd.LoadFloat32x8((*[8]float32)(src[i : i+8]))
 		if sigmoid {

@@ -210,3 +210,40 @@ func TestReadNamesFile(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestLoadPretrainedErrors checks what the trainer says when VGG16's
+// weights file is missing, lacks tensors or holds other shapes.
+func TestLoadPretrainedErrors(t *testing.T) {
+	dir := t.TempDir()
+	net := func(weights string) runtime.Net {
+		m, errs := dsl.Check("m.cnn", []byte(`model m {
+    Input(shape=(32, 32, 3))
+    PreprocessInput(mode="torch")
+    VGG16(include_top=False, weights="`+weights+`")
+}`))
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return runtime.NewReference(codegen.RuntimeSpec(m, "m.cnn"))
+	}
+	missing := filepath.Join(dir, "none.safetensors")
+	if _, err := runtime.LoadPretrained(net(missing), nil); err == nil || !strings.Contains(err.Error(), "m.cnn:4:5") || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "convc weights") {
+		t.Errorf("missing file: %v", err)
+	}
+	// A file with one tensor of the wrong shape and the rest missing.
+	partial := filepath.Join(dir, "partial.safetensors")
+	if err := runtime.WriteSafetensors(partial, []runtime.NamedTensor{{Name: "block1_conv1/kernel", Shape: []int{3, 3, 3, 32}, Data: make([]float32, 864)}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	n := net(partial)
+	before := append([]float32(nil), n.Params()[0]...)
+	_, err := runtime.LoadPretrained(n, nil)
+	if err == nil || !strings.Contains(err.Error(), "tensor block1_conv1/kernel has shape (3, 3, 3, 32), the model needs (3, 3, 3, 64)") || !strings.Contains(err.Error(), "missing tensor block5_conv3/bias") {
+		t.Errorf("partial file: %v", err)
+	}
+	for i, v := range n.Params()[0] {
+		if v != before[i] {
+			t.Fatal("a failed load changed the weights")
+		}
+	}
+}
