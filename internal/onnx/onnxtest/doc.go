@@ -1,0 +1,10 @@
+// Package onnxtest runs imported ONNX models through the Go code convc
+// generates for them, for the end-to-end tests of convc import. Building
+// one program per model would take minutes, so Run generates every
+// model's package into one temporary module and builds one program that
+// runs them all. It also reads ONNX's serialized test tensors and converts
+// between ONNX's NCHW layout and convc's HWC one.
+//
+// It does not import the importer (package onnx), so that the importer's
+// own tests may use it too.
+package onnxtest
