@@ -459,7 +459,7 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 		return
 	}
 	count := func() []jen.Code {
-		if !same {
+		if !same || l.CountIncludePad {
 			return []jen.Code{raw("const n = %d", kh*kw)}
 		}
 		return []jen.Code{
@@ -468,7 +468,11 @@ func (g *gen) poolKernels(f *jen.File, i int) {
 			raw("n := float32((y1 - y0) * (x1 - x0))"),
 		}
 	}
-	f.Comment(fmt.Sprintf("forward%d averages each window over its cells inside the input.", i))
+	if l.CountIncludePad && same {
+		f.Comment(fmt.Sprintf("forward%d averages each window over all its %d cells, padding included (count_include_pad=True).", i, kh*kw))
+	} else {
+		f.Comment(fmt.Sprintf("forward%d averages each window over its cells inside the input.", i))
+	}
 	fparams := []jen.Code{jen.Id("in").Add(arr(h * w * c)), jen.Id("out").Add(arr(oh * ow * c))}
 	f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), fparams)).Params(fparams...).Block(
 		jen.For(raw("oy := range %d", oh)).Block(

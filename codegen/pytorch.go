@@ -186,7 +186,11 @@ func pySimple(module func(l *dsl.Layer) string) pyLayerRule {
 
 func pyPool(class string) pyLayerRule {
 	return pySimple(func(l *dsl.Layer) string {
-		return fmt.Sprintf("%s((%d, %d), (%d, %d), %s)", class, l.Kernel[0], l.Kernel[1], l.Strides[0], l.Strides[1], pyInts(l.Pad[:]))
+		extra := ""
+		if l.CountIncludePad {
+			extra = ", count_include_pad=True"
+		}
+		return fmt.Sprintf("%s((%d, %d), (%d, %d), %s%s)", class, l.Kernel[0], l.Kernel[1], l.Strides[0], l.Strides[1], pyInts(l.Pad[:]), extra)
 	})
 }
 

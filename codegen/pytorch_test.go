@@ -106,8 +106,9 @@ var (
 )
 
 // randomSpec writes a random spec: image or vector input, a stack of
-// Conv2D (valid and same, strides 1 and 2, kernels 1-5, square or not) and
-// pooling layers (max and average, valid and same), Flatten, Dense layers
+// Conv2D (valid, same and explicit padding, strides 1 and 2, kernels 1-5,
+// square or not) and pooling layers (max and average, with the same
+// paddings, counting the padding or not), Flatten, Dense layers
 // and an output layer fitting a random loss. Many do not check (shapes
 // shrink below 1); the caller keeps those that do.
 func randomSpec(r *rand.Rand, i int) string {
@@ -119,6 +120,16 @@ func randomSpec(r *rand.Rand, i int) string {
 			return fmt.Sprintf("(%d, %d)", lo+r.Intn(hi-lo+1), lo+r.Intn(hi-lo+1))
 		}
 		return fmt.Sprint(lo + r.Intn(hi-lo+1))
+	}
+	// pad is "valid", "same" or, one time in four, the explicit form.
+	pad := func() string {
+		switch r.Intn(8) {
+		case 0:
+			return fmt.Sprint(r.Intn(3))
+		case 1:
+			return fmt.Sprintf("((%d, %d), (%d, %d))", r.Intn(3), r.Intn(3), r.Intn(3), r.Intn(3))
+		}
+		return pick(`"valid"`, `"same"`)
 	}
 	if r.Intn(8) == 0 {
 		fmt.Fprintf(&b, "    Input(shape=(%d,))\n", 2+r.Intn(20))
@@ -135,10 +146,15 @@ func randomSpec(r *rand.Rand, i int) string {
 		for range 1 + r.Intn(4) {
 			if r.Intn(3) == 0 {
 				strides := pick("None", "1", "2", "(1, 2)")
-				fmt.Fprintf(&b, "    %s(pool_size=%s, strides=%s, padding=%q)\n", pick("MaxPooling2D", "AveragePooling2D"), size(1, 3), strides, pick("valid", "same"))
+				kind := pick("MaxPooling2D", "AveragePooling2D")
+				fmt.Fprintf(&b, "    %s(pool_size=%s, strides=%s, padding=%s", kind, size(1, 3), strides, pad())
+				if kind == "AveragePooling2D" && r.Intn(2) == 0 {
+					b.WriteString(", count_include_pad=True")
+				}
+				b.WriteString(")\n")
 			} else {
-				fmt.Fprintf(&b, "    Conv2D(filters=%d, kernel_size=%s, strides=%s, padding=%q, activation=%q, use_bias=%s)\n",
-					1+r.Intn(6), size(1, 5), pick("1", "1", "2", "(2, 1)"), pick("valid", "same"), pick(randActivations...), pick("True", "True", "False"))
+				fmt.Fprintf(&b, "    Conv2D(filters=%d, kernel_size=%s, strides=%s, padding=%s, activation=%q, use_bias=%s)\n",
+					1+r.Intn(6), size(1, 5), pick("1", "1", "2", "(2, 1)"), pad(), pick(randActivations...), pick("True", "True", "False"))
 			}
 		}
 		if r.Intn(5) == 0 {

@@ -38,7 +38,7 @@ func RuntimeSpec(m *dsl.Model, specPath string) *runtime.Spec {
 			In: append([]int(nil), l.In...), Out: append([]int(nil), l.Out...),
 			Filters: l.Filters, Units: l.Units,
 			KH: l.Kernel[0], KW: l.Kernel[1], SH: l.Strides[0], SW: l.Strides[1],
-			PadTop: l.Pad[0], PadLeft: l.Pad[2],
+			PadTop: l.Pad[0], PadLeft: l.Pad[2], CountIncludePad: l.CountIncludePad,
 			Trainable: l.Trainable,
 			Rate:      float32(l.Rate),
 		}

@@ -232,6 +232,28 @@ compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
 }
 compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
 `,
+	// The explicit padding form of imported models (issue 15): PyTorch's
+	// padding=1 with stride 2 on an even input (the pad TensorFlow's
+	// "same" would put at the top goes unused there), asymmetric pads on
+	// the top and left that "same" never makes, a pad as wide as the
+	// kernel (whole rows of output from the bias alone), a tiled layer with
+	// padding 2, pools whose windows leave the padding out, and average
+	// pools that count it (count_include_pad=True).
+	"explicit": `model explicit {
+    Input(shape=(16, 14, 3))
+    Conv2D(8, 3, strides=2, padding=1, activation="relu")
+    Conv2D(12, (3, 2), padding=((2, 0), (1, 0)), activation="tanh")
+    Conv2D(6, 3, padding=(3, 1))
+    MaxPooling2D(3, strides=2, padding=((1, 0), (2, 1)))
+    Conv2D(64, 5, padding=2, activation="relu")
+    AveragePooling2D(2, padding=1, count_include_pad=True)
+    AveragePooling2D(2, strides=1, padding=((1, 0), (0, 1)))
+    AveragePooling2D(3, strides=1, padding="same", count_include_pad=True)
+    Flatten()
+    Dense(3, activation="softmax")
+}
+compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+`,
 	// A 7x7 output of which the pool reads 6x6: 9 tiles, the last one
 	// alone, by 9 vectors of channels (4, 4, then 1).
 	"wino_tail": `model wino_tail {

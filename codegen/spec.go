@@ -46,6 +46,7 @@ func (g *gen) specLiteral() *jen.Statement {
 		set("SW", l.SW, l.SW == 0)
 		set("PadTop", l.PadTop, l.PadTop == 0)
 		set("PadLeft", l.PadLeft, l.PadLeft == 0)
+		set("CountIncludePad", l.CountIncludePad, !l.CountIncludePad)
 		set("Activation", l.Activation, l.Activation == "")
 		set("UseBias", l.UseBias, !l.UseBias)
 		set("Trainable", l.Trainable, false)

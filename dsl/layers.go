@@ -110,11 +110,11 @@ var layerDefs = map[string]*layerDef{
 	},
 	"AveragePooling2D": {
 		kind: KindAveragePooling2D, snake: "average_pooling2d",
-		args:    poolArgs,
+		args:    append(poolArgs[:len(poolArgs):len(poolArgs)], argSpec{name: "count_include_pad", def: "False"}),
 		npos:    3,
 		example: "AveragePooling2D(pool_size=2)",
 		image:   true,
-		resolve: resolvePool,
+		resolve: resolveAveragePool,
 		shape:   windowShape,
 	},
 	"Flatten": {
@@ -318,10 +318,57 @@ func resolveWindow(c *checker, l *Layer, a *args, def [2]int) bool {
 	}
 	l.Padding = "valid"
 	if v := a.get("padding"); v != nil {
-		p, good := c.toEnum(v, "padding", paddings)
-		l.Padding, ok = p, ok && good
+		if v.kind == vString {
+			p, good := c.toEnum(v, "padding", paddings)
+			l.Padding, ok = p, ok && good
+		} else {
+			pad, good := c.toExplicitPad(v, string(l.Kind)+" padding")
+			l.Padding, l.Pad, ok = "explicit", pad, ok && good
+		}
 	}
 	return ok
+}
+
+// toExplicitPad converts the explicit padding form, which Keras's
+// ZeroPadding2D takes and PyTorch's and ONNX's padded convolutions need:
+// an int n (n zeros on every side), a pair (h, w) (h rows at the top and
+// the bottom, w columns at the left and the right) or a pair of pairs
+// ((top, bottom), (left, right)). It returns (top, bottom, left, right).
+func (c *checker) toExplicitPad(v *value, what string) ([4]int, bool) {
+	const want = `"valid", "same", an int, a pair (rows, columns) or ((top, bottom), (left, right))`
+	side := func(e *value) (int, bool) {
+		if e.kind != vInt {
+			c.typeErr(e, what, want)
+			return 0, false
+		}
+		return c.toInt(e, what, 0)
+	}
+	if v.kind == vInt {
+		n, ok := side(v)
+		return [4]int{n, n, n, n}, ok
+	}
+	if (v.kind != vTuple && v.kind != vList) || len(v.elems) != 2 {
+		c.typeErr(v, what, want)
+		return [4]int{}, false
+	}
+	var pad [4]int
+	ok := true
+	for i, e := range v.elems {
+		if e.kind == vTuple || e.kind == vList {
+			if len(e.elems) != 2 {
+				c.typeErr(e, what, want)
+				ok = false
+				continue
+			}
+			a, ok1 := side(e.elems[0])
+			b, ok2 := side(e.elems[1])
+			pad[2*i], pad[2*i+1], ok = a, b, ok && ok1 && ok2
+			continue
+		}
+		n, good := side(e)
+		pad[2*i], pad[2*i+1], ok = n, n, ok && good
+	}
+	return pad, ok
 }
 
 func resolveActivation(c *checker, l *Layer, a *args) bool {
@@ -350,6 +397,19 @@ func resolvePool(c *checker, l *Layer, a *args) bool {
 	return resolveWindow(c, l, a, l.Kernel) && ok
 }
 
+// resolveAveragePool reads the pooling arguments and count_include_pad,
+// convc's own: False (Keras's rule) divides each window's sum by its cells
+// inside the input, True by the whole window, padding included, as
+// PyTorch's default and ONNX's count_include_pad=1 do.
+func resolveAveragePool(c *checker, l *Layer, a *args) bool {
+	ok := resolvePool(c, l, a)
+	if v := a.get("count_include_pad"); v != nil {
+		b, good := c.toBool(v, "AveragePooling2D count_include_pad")
+		l.CountIncludePad, ok = b, ok && good
+	}
+	return ok
+}
+
 // windowShape is the shape rule of Conv2D and pooling, TensorFlow's
 // conv_output_length, and the "same" padding that goes with it.
 func windowShape(c *checker, l *Layer, a *args) Shape {
@@ -364,6 +424,28 @@ func windowShape(c *checker, l *Layer, a *args) Shape {
 			out[i] = (in[i] + s - 1) / s
 			p := max((out[i]-1)*s+k-in[i], 0)
 			l.Pad[2*i], l.Pad[2*i+1] = p/2, p-p/2
+			continue
+		}
+		if l.Padding == "explicit" {
+			lo, hi := l.Pad[2*i], l.Pad[2*i+1]
+			if l.Kind != KindConv2D && (lo >= k || hi >= k) {
+				// A window wholly in the padding would have no cell to
+				// take the maximum or the mean of.
+				dim := [2]string{"rows", "columns"}[i]
+				c.errs.add(a.pos("padding"), "%s pads %d and %d %s around its input, but its pool spans only %d %s; each pad must be smaller than the pool, or a window would hold only padding",
+					l.Name, lo, hi, dim, k, dim)
+				return nil
+			}
+			if lo > maxDim || hi > maxDim {
+				c.errs.add(a.pos("padding"), "%s padding is more than %d", l.Name, maxDim)
+				return nil
+			}
+			if in[i]+lo+hi < k {
+				c.errs.add(a.pos("padding"), "%s pads its input %s to %d %s, less than its %dx%d window; pad more or use a smaller window",
+					l.Name, shapeString(in), in[i]+lo+hi, [2]string{"rows", "columns"}[i], l.Kernel[0], l.Kernel[1])
+				return nil
+			}
+			out[i] = (in[i]+lo+hi-k)/s + 1
 			continue
 		}
 		if k > in[i] {

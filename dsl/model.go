@@ -81,12 +81,18 @@ type Layer struct {
 	Kernel [2]int
 	// Strides is (sh, sw) for Conv2D and pooling layers.
 	Strides [2]int
-	// Padding is "valid" or "same".
+	// Padding is "valid", "same" or "explicit" (padding=n, (h, w) or
+	// ((top, bottom), (left, right)) in the spec).
 	Padding string
-	// Pad holds the zero padding (top, bottom, left, right) that "same"
-	// needs, with the extra pixel at the bottom and right as in TensorFlow.
-	// It is all zeros for "valid".
+	// Pad holds the zero padding (top, bottom, left, right): what "same"
+	// needs, with the extra pixel at the bottom and right as in
+	// TensorFlow, or the explicit padding as written. It is all zeros for
+	// "valid". Pooling layers leave padded cells out of their windows.
 	Pad [4]int
+	// CountIncludePad is AveragePooling2D's count_include_pad: when true,
+	// each window's sum is divided by the whole window, padding included,
+	// instead of by its cells inside the input.
+	CountIncludePad bool
 
 	// Activation is "linear", "relu", "sigmoid", "softmax" or "tanh" for
 	// Conv2D and Dense ("linear" when the spec says None).

@@ -23,8 +23,12 @@ type Layer struct {
 	// KH, KW are the kernel or pool size, SH, SW the strides.
 	KH, KW, SH, SW int
 	// PadTop and PadLeft are the zero rows and columns before the input
-	// ("same" padding); the bottom and right padding follow from the shapes.
+	// ("same" or explicit padding); the bottom and right padding follow
+	// from the shapes.
 	PadTop, PadLeft int
+	// CountIncludePad makes AveragePooling2D divide by the whole window,
+	// padding included, instead of by its cells inside the input.
+	CountIncludePad bool
 
 	// Activation is "linear", "relu", "sigmoid", "softmax" or "tanh".
 	Activation string

@@ -435,7 +435,8 @@ func poolArgmax[T float](l *Layer, in []T, oy, ox, c int) int {
 }
 
 // poolForward computes MaxPooling2D (maximum of the valid cells) or
-// AveragePooling2D (their mean, dividing by the number of valid cells).
+// AveragePooling2D (their mean, dividing by the number of valid cells, or
+// by the whole window with CountIncludePad).
 func poolForward[T float](l *Layer, in, out []T) {
 	W, C := l.In[1], l.In[2]
 	OH, OW := l.Out[0], l.Out[1]
@@ -456,6 +457,9 @@ func poolForward[T float](l *Layer, in, out []T) {
 					s += in[(iy*W+ix)*C+c]
 					n++
 				})
+				if l.CountIncludePad {
+					n = l.KH * l.KW
+				}
 				*o = 0
 				if n > 0 {
 					*o = s / T(n)
@@ -484,6 +488,9 @@ func poolBackward[T float](l *Layer, in, dOut, dIn []T) {
 				}
 				n := 0
 				poolWindow(l, oy, ox, func(int, int) { n++ })
+				if n > 0 && l.CountIncludePad {
+					n = l.KH * l.KW
+				}
 				if n == 0 {
 					continue
 				}

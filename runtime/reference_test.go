@@ -6,18 +6,32 @@ import (
 	"testing"
 )
 
-// specLayer is a layer for buildSpec; same asks for "same" padding.
+// specLayer is a layer for buildSpec; same asks for "same" padding, and
+// pad for explicit padding (top, bottom, left, right).
 type specLayer struct {
 	Layer
 	same bool
+	pad  *[4]int
+}
+
+// padded gives l the explicit padding (top, bottom, left, right).
+func padded(l specLayer, top, bottom, left, right int) specLayer {
+	l.pad = &[4]int{top, bottom, left, right}
+	return l
+}
+
+// countPad makes an average pool divide by its whole window.
+func countPad(l specLayer) specLayer {
+	l.CountIncludePad = true
+	return l
 }
 
 func tConv(filters, kh, kw, sh, sw int, same bool, act string) specLayer {
-	return specLayer{Layer{Kind: "Conv2D", Filters: filters, KH: kh, KW: kw, SH: sh, SW: sw, Activation: act, UseBias: true, Trainable: true}, same}
+	return specLayer{Layer: Layer{Kind: "Conv2D", Filters: filters, KH: kh, KW: kw, SH: sh, SW: sw, Activation: act, UseBias: true, Trainable: true}, same: same}
 }
 
 func tPool(kind string, kh, kw, sh, sw int, same bool) specLayer {
-	return specLayer{Layer{Kind: kind, KH: kh, KW: kw, SH: sh, SW: sw}, same}
+	return specLayer{Layer: Layer{Kind: kind, KH: kh, KW: kw, SH: sh, SW: sw}, same: same}
 }
 
 func tDense(units int, act string) specLayer {
@@ -77,6 +91,10 @@ func buildSpec(in []int, layers ...specLayer) *Spec {
 		case "Conv2D", "MaxPooling2D", "AveragePooling2D":
 			oh, pt := outLen(cur[0], l.KH, l.SH, t.same)
 			ow, pl := outLen(cur[1], l.KW, l.SW, t.same)
+			if p := t.pad; p != nil {
+				oh, pt = (cur[0]+p[0]+p[1]-l.KH)/l.SH+1, p[0]
+				ow, pl = (cur[1]+p[2]+p[3]-l.KW)/l.SW+1, p[2]
+			}
 			l.PadTop, l.PadLeft = pt, pl
 			c := cur[2]
 			if l.Kind == "Conv2D" {
@@ -208,6 +226,13 @@ func TestGradientsLayers(t *testing.T) {
 		{"avg pool valid", []int{5, 5, 2}, []specLayer{tPool("AveragePooling2D", 2, 2, 2, 2, false)}, false},
 		{"avg pool same odd", []int{5, 7, 2}, []specLayer{tPool("AveragePooling2D", 2, 2, 2, 2, true)}, false},
 		{"avg pool same 3x3 s1", []int{4, 4, 1}, []specLayer{tPool("AveragePooling2D", 3, 3, 1, 1, true)}, false},
+		{"conv explicit 1 s2 even", []int{6, 8, 2}, []specLayer{padded(tConv(3, 3, 3, 2, 2, false, "linear"), 1, 1, 1, 1)}, false},
+		{"conv explicit top left", []int{5, 4, 2}, []specLayer{padded(tConv(2, 3, 2, 1, 1, false, "tanh"), 2, 0, 1, 0)}, false},
+		{"conv explicit wider than kernel", []int{3, 4, 1}, []specLayer{padded(tConv(2, 2, 2, 1, 1, false, "linear"), 3, 1, 0, 2)}, false},
+		{"max pool explicit", []int{6, 5, 2}, []specLayer{padded(tPool("MaxPooling2D", 3, 3, 2, 2, false), 1, 0, 2, 1)}, false},
+		{"avg pool explicit", []int{6, 5, 2}, []specLayer{padded(tPool("AveragePooling2D", 3, 2, 2, 1, false), 1, 2, 0, 1)}, false},
+		{"avg pool explicit count pad", []int{6, 5, 2}, []specLayer{countPad(padded(tPool("AveragePooling2D", 3, 2, 2, 1, false), 1, 2, 0, 1))}, false},
+		{"avg pool same count pad", []int{5, 7, 2}, []specLayer{countPad(tPool("AveragePooling2D", 2, 2, 2, 2, true))}, false},
 		{"dense linear", []int{6}, []specLayer{tDense(4, "linear")}, false},
 		{"dense relu", []int{6}, []specLayer{tDense(5, "relu"), tDense(3, "linear")}, false},
 		{"dense sigmoid", []int{6}, []specLayer{tDense(5, "sigmoid"), tDense(3, "linear")}, false},
@@ -428,6 +453,21 @@ func TestPoolingByHand(t *testing.T) {
 	refExpect(t, "average same", out, []float32{3, 4.5, 7.5, 9})
 	w.Backward([]float32{4, 2, 2, 1}, nil)
 	refExpect(t, "average same backward", w.InputGrad(), []float32{1, 1, 1, 1, 1, 1, 1, 1, 1})
+
+	// count_include_pad divides by the whole window, as PyTorch's
+	// avg_pool2d(padding=1) does: on 1..9 with one zero row and column on
+	// every side, the 2x2 windows with stride 2 hold 1; 2+3; 4+7; 5+6+8+9.
+	spec = buildSpec([]int{3, 3, 1}, countPad(padded(tPool("AveragePooling2D", 2, 2, 2, 2, false), 1, 1, 1, 1)))
+	out, w = runLayer(t, spec, refSeq(9, 1, 1))
+	refExpect(t, "average count pad", out, []float32{0.25, 1.25, 2.75, 7})
+	w.Backward([]float32{4, 4, 4, 4}, nil)
+	refExpect(t, "average count pad backward", w.InputGrad(), []float32{1, 1, 1, 1, 1, 1, 1, 1, 1})
+
+	// Explicit padding on the top only shifts the windows; the max leaves
+	// the padded cells out.
+	spec = buildSpec([]int{3, 2, 1}, padded(tPool("MaxPooling2D", 2, 2, 2, 2, false), 1, 0, 0, 0))
+	out, _ = runLayer(t, spec, refSeq(6, -1, -1))
+	refExpect(t, "max explicit", out, []float32{-1, -3})
 
 	// Valid pooling floors: 5x5 -> 2x2, dropping the last row and column.
 	spec = buildSpec([]int{5, 5, 1}, tPool("MaxPooling2D", 2, 2, 2, 2, false))
