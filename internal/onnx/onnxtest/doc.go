@@ -5,6 +5,6 @@
 // runs them all. It also reads ONNX's serialized test tensors and converts
 // between ONNX's NCHW layout and convc's HWC one.
 //
-// It does not import the importer (package onnx), so that the importer's
-// own tests may use it too.
+// It builds with package convc, which imports the importer (package onnx):
+// tests of package onnx_test can use it, those of package onnx cannot.
 package onnxtest
