@@ -72,6 +72,11 @@ func ExportFile(m *dsl.Model, weightsPath, outPath string) error {
 	if err != nil {
 		return fmt.Errorf("%s: cannot encode the ONNX model: %v", outPath, err)
 	}
+	if len(data) > math.MaxInt32 {
+		// Protobuf readers refuse messages over 2 GB; ONNX's remedy,
+		// weights in external data files, is not written.
+		return fmt.Errorf("%s: the ONNX model of %s would be %d MB, more than protobuf's 2 GB limit", outPath, m.Name, len(data)>>20)
+	}
 	if err := os.MkdirAll(filepath.Dir(outPath), 0o755); err != nil {
 		return err
 	}
@@ -231,7 +236,7 @@ func expModel(m *dsl.Model, weights []runtime.NamedTensor, source string) (*onnx
 		return nil
 	}
 	doc := func(n *onnxpb.NodeProto, l *dsl.Layer) {
-		n.DocString = proto.String(fmt.Sprintf("%s: %s (%s -> %s)", expPos(l.Pos), l.Source, expShape(l.In), expShape(l.Out)))
+		n.DocString = proto.String(fmt.Sprintf("%s: %s: %s -> %s", expPos(l.Pos), l.Source, expShape(l.In), expShape(l.Out)))
 	}
 	// finish names the output of last, a layer's last node, after the
 	// layer; a nil last means the layer changed nothing.

@@ -542,7 +542,7 @@ func TestExportORT(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%s: %d images, %d outputs each; largest difference %.3g (onnxruntime-node %s)", m.Name, len(images), per, maxDiff, got.Version)
+			t.Logf("%s: %d images, %d outputs each; largest difference %.3g (onnxruntime-node %s); predict's first: %v", m.Name, len(images), per, maxDiff, got.Version, want[0][:min(per, 5)])
 		})
 	}
 }

@@ -13,7 +13,7 @@ async function main() {
   const input = JSON.parse(fs.readFileSync(inputPath, 'utf8'));
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ['cpu'],
-    graphOptimizationLevel: 'disabled',
+    graphOptimizationLevel: 'all',
   });
   const x = new ort.Tensor('float32', Float32Array.from(input.data), input.shape);
   const out = await session.run({ input: x });
