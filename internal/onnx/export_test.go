@@ -74,7 +74,7 @@ fit(data=image_directory("unused", image_size=(10, 10)))
 `, 0.05},
 	{"explicit", `model explicit_pads {
     Input(shape=(12, 12, 1))
-    Conv2D(3, 3, strides=2, padding=1, activation="relu")
+    Conv2D(3, 3, strides=2, padding=1, activation="softmax")
     AveragePooling2D(3, strides=1, padding=1, count_include_pad=True)
     MaxPooling2D(2, padding=((1, 0), (1, 0)))
     Conv2D(2, 2, padding=((0, 2), (1, 0)))
