@@ -27,7 +27,7 @@ type Imported struct {
 	Weights []runtime.NamedTensor // convc's names ("conv2d/kernel") and layouts
 	// InputNCHW is true when the ONNX graph's input is NCHW (the spec's input
 	// is always HWC: feed it the transpose); false when the graph took NHWC
-	// and began with a Transpose to NCHW.
+	// and began with a Transpose to NCHW, or took a vector.
 	InputNCHW bool
 	// OutputNCHW is true when the graph's output is a 4-D NCHW tensor (a
 	// graph ending in a Conv or pool): the Go model's output is its HWC transpose.
@@ -130,7 +130,7 @@ func Import(m *onnxpb.ModelProto, path string) (*Imported, error) {
 	}
 	im := &Imported{
 		Weights:    t.weights(),
-		InputNCHW:  t.inputLayout != impNHWC,
+		InputNCHW:  t.imageInput && t.inputLayout != impNHWC,
 		OutputNCHW: t.outputNCHW,
 		source:     filepath.Base(path),
 		layers:     t.layers,

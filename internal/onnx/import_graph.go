@@ -199,12 +199,13 @@ func (t *impTranslator) translate(g *onnxpb.GraphProto) {
 		return
 	}
 	inputName := inputs[0].GetName()
-	input := &impLayer{kind: "Input", nodes: []string{"input " + strconv.Quote(inputName)}}
+	input := &impLayer{kind: "Input"}
 	t.add(input)
 	act := t.input(inputs[0])
 	if act == nil {
 		return
 	}
+	input.nodes = []string{fmt.Sprintf("input %q %s", inputName, (&impNode{t: t}).dims(act))}
 	t.vals[inputName] = &impValue{a: act}
 	for _, n := range g.GetNode() {
 		for _, in := range n.GetInput() {
@@ -487,8 +488,15 @@ func (t *impTranslator) node(idx int, np *onnxpb.NodeProto) {
 		n.refuse("operator %s of domain %q is not one of ONNX's standard operators; convc has no layer for it", op, dsl.Printable(d))
 	case len(dyn) > 1:
 		n.refuse("takes two activations (%q and %q), as a residual connection or a concatenation does; convc models are a single chain of layers", dsl.Printable(np.GetInput()[dyn[0]]), dsl.Printable(np.GetInput()[dyn[1]]))
+		for _, i := range dyn {
+			if a := n.ins[i].a; a.consumer == "" {
+				a.consumer = n.label()
+			}
+		}
+		// Go on as if it took the first, to check the nodes after it.
+		n.act = n.ins[dyn[0]].a
 	}
-	if len(dyn) == 1 {
+	if len(dyn) == 1 && len(n.problems) == 0 {
 		n.dynIdx = dyn[0]
 		n.act = n.ins[dyn[0]].a
 		if op != "Shape" {
@@ -501,6 +509,9 @@ func (t *impTranslator) node(idx int, np *onnxpb.NodeProto) {
 	}
 	switch {
 	case len(n.problems) > 0 || bad:
+		if n.act != nil && n.act.shape == nil {
+			impAttrsOnly(n)
+		}
 	case n.act == nil:
 		fold := impFolds[op]
 		if fold == nil {
@@ -598,7 +609,8 @@ func impUnsupportedWhy(op string) string {
 	return fmt.Sprintf("convc has no layer for %s; it imports Conv, MaxPool, AveragePool, Relu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Gemm, MatMul, Dropout, the Transposes between NCHW and NHWC, zero Pad, and constant Add, Sub, Mul and Div", dsl.Printable(op))
 }
 
-// impAttrsOnly checks what it can of a node whose input shape is unknown.
+// impAttrsOnly checks what it can of a node whose input shape is unknown,
+// after a refused node, so that its problems are reported too.
 func impAttrsOnly(n *impNode) {
 	switch n.GetOpType() {
 	case "Conv":
@@ -608,6 +620,35 @@ func impAttrsOnly(n *impNode) {
 		impNoDilation(n)
 	case "MaxPool", "AveragePool":
 		impNoDilation(n)
+		ks, pads := n.ints("kernel_shape"), n.ints("pads")
+		if len(ks) == 2 && len(pads) == 4 {
+			for i, p := range pads {
+				if p >= ks[i%2] {
+					n.refuse("pads (top, left, bottom, right) %v reach as far as its %dx%d window, so a window could hold only padding; convc needs each pad smaller than the window", pads, ks[0], ks[1])
+					break
+				}
+			}
+		}
+		if n.int("storage_order", 0) != 0 {
+			n.refuse("storage_order=1 is not supported")
+		}
+	case "Pad":
+		if mode := n.str("mode", "constant"); mode != "constant" {
+			n.refuse("mode %q is not supported; convc pads with zeros", dsl.Printable(mode))
+		}
+	case "Flatten":
+		if axis := n.int("axis", 1); axis != 1 && axis != -3 {
+			n.refuse("Flatten with axis=%d; convc flattens everything but the batch dimension (axis=1)", axis)
+		}
+	case "Transpose":
+		perm := n.ints("perm")
+		if !slices.Equal(perm, []int64{0, 3, 1, 2}) && !slices.Equal(perm, []int64{0, 2, 3, 1}) && !slices.Equal(perm, []int64{0, 1, 2, 3}) && !slices.Equal(perm, []int64{0, 1}) {
+			n.refuse("Transpose with perm %v; convc follows only the transposes between NCHW and NHWC ([0, 3, 1, 2] and [0, 2, 3, 1])", perm)
+		}
+	case "Gemm":
+		if n.int("transA", 0) != 0 {
+			n.refuse("transA=1 is not supported; convc's Dense takes the activation as it is")
+		}
 	}
 }
 
@@ -963,9 +1004,11 @@ func impActivation(n *impNode) []*impValue {
 			return nil
 		}
 	}
+	repeat := false
 	switch {
 	case l.activation == "relu" && act == "relu":
 		l.notes = append(l.notes, n.ref()+" repeats the relu")
+		repeat = true
 	case l.activation != "":
 		n.refuse("%s follows %s, which already has activation %s; convc's layers take one activation", n.GetOpType(), strings.Join(l.nodes, " + "), l.activation)
 		return nil
@@ -973,7 +1016,7 @@ func impActivation(n *impNode) []*impValue {
 		l.activation = act
 	}
 	l.nodes = append(l.nodes, n.ref())
-	if len(a.via) > 0 {
+	if len(a.via) > 0 && !repeat {
 		var from []string
 		for _, v := range a.via {
 			from = append(from, v.node)
@@ -1291,6 +1334,9 @@ func (n *impNode) uniform(c *impConst, a *impAct) (float64, bool) {
 	return v, true
 }
 
+// impVerb phrases an arithmetic operator in messages.
+var impVerb = map[string]string{"Add": "adds", "Sub": "subtracts", "Mul": "multiplies by", "Div": "divides by"}
+
 // impArithmetic maps Add, Sub, Mul and Div of the activation and a
 // constant: into the bias or kernel of the layer just before, or into a
 // Rescaling layer for a scalar on an image.
@@ -1314,11 +1360,11 @@ func impArithmetic(n *impNode) []*impValue {
 		if per := n.perChannel(c, a); per != nil {
 			what = "a per-channel constant " + impDims(c.shape)
 		}
-		n.refuse("%s %s; convc folds such constants only into the bias or kernel of a Conv, Gemm or MatMul right before, and its Rescaling takes one scale and offset", strings.ToLower(op), what)
+		n.refuse("%s %s; convc folds such constants only into the bias or kernel of a Conv, Gemm or MatMul right before it, and its Rescaling takes one scale and offset", impVerb[op], what)
 		return nil
 	}
 	if !a.image() {
-		n.refuse("%s of a vector %s by a constant; convc's Rescaling works on images, and a constant folds only into the Gemm or MatMul right before", strings.ToLower(op), n.dims(a))
+		n.refuse("%s a constant on a vector %s; convc's Rescaling works on images, and a constant folds only into the Gemm or MatMul right before it", impVerb[op], n.dims(a))
 		return nil
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) || (op == "Div" && v == 0) {
