@@ -2,10 +2,13 @@ package onnx
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +16,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/convc/convc/codegen"
+	"github.com/convc/convc/dsl"
 	"github.com/convc/convc/internal/onnx/onnxpb"
 	"github.com/convc/convc/runtime"
 )
@@ -164,10 +169,10 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 	"padding": func() *onnxpb.ModelProto {
 		b := tModel(17, "x", 1, 3, 15, 16)
 		x := b.conv("same_s2_odd_even", "x", 3, 4, 3, true, aInts("pads", 1, 1, 1, 1), aInts("strides", 2, 2)) // 8x8: rows same, columns not
-		x = b.conv("same_upper", x, 4, 4, 3, false, aStr("auto_pad", "SAME_UPPER"), aInts("strides", 2, 2))   // 4x4
-		x = b.conv("same_lower", x, 4, 4, 2, true, aStr("auto_pad", "SAME_LOWER"))                            // 4x4
-		x = b.conv("torch_same", x, 4, 4, 3, true, aInts("pads", 1, 1, 1, 1))                                 // 4x4
-		x = b.conv("valid", x, 4, 2, 2, true, aStr("auto_pad", "VALID"), aInts("strides", 1, 2))              // 3x2
+		x = b.conv("same_upper", x, 4, 4, 3, false, aStr("auto_pad", "SAME_UPPER"), aInts("strides", 2, 2))    // 4x4
+		x = b.conv("same_lower", x, 4, 4, 2, true, aStr("auto_pad", "SAME_LOWER"))                             // 4x4
+		x = b.conv("torch_same", x, 4, 4, 3, true, aInts("pads", 1, 1, 1, 1))                                  // 4x4
+		x = b.conv("valid", x, 4, 2, 2, true, aStr("auto_pad", "VALID"), aInts("strides", 1, 2))               // 3x2
 		x = b.node("Flatten", "Flatten_5", []string{x}, aInt("axis", 1))
 		x = b.node("Gemm", "Gemm_6", []string{x, b.init("W", []int64{12, 3})}, aInt("transB", 0))
 		return b.done(x)
@@ -669,5 +674,189 @@ func TestImportWrite(t *testing.T) {
 	meta, err := runtime.SafetensorsMetadata(weights)
 	if err != nil || meta["source"] != "lenet.onnx" || meta["spec"] != "lenet" {
 		t.Errorf("weights metadata %v, %v", meta, err)
+	}
+}
+
+// tTorchScript exports small PyTorch models with torch.onnx.export, with
+// an input batch and PyTorch's eval-mode outputs as raw float32 files.
+const tTorchScript = `
+import json, sys, os
+import numpy as np
+import torch, torch.nn as nn
+torch.manual_seed(0)
+out = sys.argv[1]
+
+class LeNet(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c1, s.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
+        s.f1, s.f2 = nn.Linear(16*5*5, 32), nn.Linear(32, 10)
+    def forward(s, x):
+        x = torch.max_pool2d(torch.relu(s.c1(x)), 2)
+        x = torch.max_pool2d(torch.relu(s.c2(x)), 2)
+        x = x.view(x.size(0), -1)
+        return torch.softmax(s.f2(torch.relu(s.f1(x))), 1)
+
+class Pads(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c1 = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        s.mp = nn.MaxPool2d(3, 2, padding=1, ceil_mode=True)
+        s.ap1 = nn.AvgPool2d(3, stride=1, padding=1)
+        s.ap2 = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        s.c2 = nn.Conv2d(4, 5, (3, 2), padding=(1, 0), bias=False)
+        s.d = nn.Dropout(0.4)
+        s.f = nn.Linear(5*4*4, 3)
+    def forward(s, x):
+        x = s.mp(torch.sigmoid(s.c1(x)))
+        x = s.ap2(s.ap1(x))
+        x = torch.relu(s.c2(x))
+        return torch.sigmoid(s.f(s.d(torch.flatten(x, 1))))
+
+class ConvOut(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c1 = nn.Conv2d(2, 3, 3, bias=False)
+        s.c2 = nn.Conv2d(3, 2, 1)
+    def forward(s, x):
+        x = (x - 0.5) * 2
+        return s.c2(torch.tanh(s.c1(x)))
+
+class MLP(nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.f1, s.f2 = nn.Linear(12, 7), nn.Linear(7, 4)
+    def forward(s, x):
+        return s.f2(torch.relu(s.f1(x)))
+
+models = [("lenet", LeNet(), (1, 28, 28), 14), ("pads", Pads(), (3, 14, 16), 11),
+          ("convout", ConvOut(), (2, 6, 5), 13), ("mlp", MLP(), (12,), 14)]
+manifest = []
+for name, m, shape, opset in models:
+    m.eval()
+    x = torch.rand(3, *shape)
+    with torch.no_grad():
+        y = m(x)
+    path = os.path.join(out, name + ".onnx")
+    torch.onnx.export(m, x, path, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, opset_version=opset)
+    x.numpy().astype("<f4").tofile(os.path.join(out, name + ".x"))
+    y.numpy().astype("<f4").tofile(os.path.join(out, name + ".y"))
+    manifest.append({"name": name, "x": list(x.shape), "y": list(y.shape)})
+json.dump(manifest, open(os.path.join(out, "manifest.json"), "w"))
+`
+
+// TestImportPyTorch imports models that torch.onnx.export wrote (Debian's
+// PyTorch 1.13) and runs them with convc's reference interpreter: they
+// must give PyTorch's outputs.
+func TestImportPyTorch(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import torch, onnx").Run(); err != nil {
+		t.Skip("needs python3 with torch and onnx (Debian: python3-torch, python3-onnx)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(py, "-c", tTorchScript, dir).CombinedOutput(); err != nil {
+		t.Fatalf("exporting the models: %v\n%s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest []struct {
+		Name string
+		X, Y []int
+	}
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range manifest {
+		t.Run(c.Name, func(t *testing.T) {
+			im, err := ImportFile(filepath.Join(dir, c.Name+".onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, errs := dsl.Check(im.Name+".cnn", im.Spec)
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			ref := runtime.NewReference(codegen.RuntimeSpec(m, ""))
+			for i, w := range im.Weights {
+				copy(ref.Params()[i], w.Data)
+			}
+			worker := ref.NewWorker()
+			x, y := tReadFloats(t, filepath.Join(dir, c.Name+".x")), tReadFloats(t, filepath.Join(dir, c.Name+".y"))
+			n := c.X[0]
+			last := m.Layers[len(m.Layers)-1]
+			var worst float64
+			for s := range n {
+				in := x[s*len(x)/n : (s+1)*len(x)/n]
+				want := y[s*len(y)/n : (s+1)*len(y)/n]
+				if len(c.X) == 4 {
+					in = tHWC(in, c.X[1], c.X[2], c.X[3])
+				}
+				if len(c.Y) == 4 {
+					want = tHWC(want, c.Y[1], c.Y[2], c.Y[3])
+				}
+				got := slices.Clone(worker.Forward(in, false, 0))
+				// The interpreter leaves the last layer's activation to
+				// the loss.
+				tActivate(last.Activation, got, last.Out[len(last.Out)-1])
+				if len(got) != len(want) {
+					t.Fatalf("output of %d floats, PyTorch's has %d", len(got), len(want))
+				}
+				for j := range got {
+					worst = max(worst, math.Abs(float64(got[j]-want[j])))
+				}
+			}
+			if worst > 1e-4 {
+				t.Errorf("largest difference from PyTorch %g, want at most 1e-4; the spec:\n%s", worst, im.Spec)
+			}
+			t.Logf("largest difference from PyTorch %g", worst)
+		})
+	}
+}
+
+func tReadFloats(t *testing.T, path string) []float32 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := make([]float32, len(b)/4)
+	for i := range f {
+		f[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return f
+}
+
+// tHWC transposes one CHW sample to HWC.
+func tHWC(x []float32, c, h, w int) []float32 {
+	out := make([]float32, len(x))
+	for ci := range c {
+		for y := range h {
+			for xi := range w {
+				out[(y*w+xi)*c+ci] = x[(ci*h+y)*w+xi]
+			}
+		}
+	}
+	return out
+}
+
+// tActivate applies an activation in place, softmax over groups of n.
+func tActivate(act string, z []float32, n int) {
+	for i, v := range z {
+		switch act {
+		case "relu":
+			z[i] = max(v, 0)
+		case "sigmoid":
+			z[i] = float32(1 / (1 + math.Exp(-float64(v))))
+		case "tanh":
+			z[i] = float32(math.Tanh(float64(v)))
+		}
+	}
+	if act == "softmax" {
+		for g := 0; g < len(z); g += n {
+			runtime.Softmax(z[g:g+n], z[g:g+n])
+		}
 	}
 }
