@@ -860,3 +860,84 @@ func tActivate(act string, z []float32, n int) {
 		}
 	}
 }
+
+// TestImportRoundTrip exports convc models with Export and imports them
+// back: the layers (but Dropout, which the export leaves out) and the
+// weights must be the same.
+func TestImportRoundTrip(t *testing.T) {
+	for name, src := range map[string]string{
+		"image": `model rt {
+    Input(shape=(12, 10, 3))
+    Rescaling(1./255, offset=-0.5)
+    Conv2D(4, 3, strides=2, padding=((1, 1), (0, 1)), activation="relu")
+    MaxPooling2D(2, padding="same")
+    AveragePooling2D(3, strides=1, padding=1, count_include_pad=True)
+    AveragePooling2D(2, strides=1, padding="same")
+    Conv2D(5, (1, 2), activation="tanh", use_bias=False)
+    Flatten()
+    Dropout(0.5)
+    Dense(6, activation="sigmoid")
+    Dense(3, activation="softmax")
+}
+`,
+		"conv_output": `model rt {
+    Input(shape=(5, 6, 2))
+    Conv2D(3, 3, padding="same", activation="sigmoid")
+}
+`,
+		"vector": `model rt {
+    Input(shape=(7,))
+    Dense(4, activation="tanh", use_bias=False)
+    Dense(1, activation="sigmoid")
+}
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, errs := dsl.Check("rt.cnn", []byte(src))
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			var ws []runtime.NamedTensor
+			for i, p := range m.Params() {
+				ws = append(ws, runtime.NamedTensor{Name: p.Name, Shape: p.Shape, Data: tValues(p.Shape.Size(), i)})
+			}
+			mp, err := Export(m, ws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			im, err := Import(mp, "rt.onnx")
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, errs := dsl.Check("back.cnn", im.Spec)
+			if errs != nil {
+				t.Fatal(errs)
+			}
+			var want []dsl.Layer
+			for _, l := range m.Layers {
+				if l.Kind != dsl.KindDropout {
+					want = append(want, l)
+				}
+			}
+			if len(back.Layers) != len(want) {
+				t.Fatalf("imported %d layers, want %d:\n%s", len(back.Layers), len(want), im.Spec)
+			}
+			for i, l := range back.Layers {
+				w := want[i]
+				if l.Kind != w.Kind || !slices.Equal(l.Out, w.Out) || l.Activation != w.Activation || l.Pad != w.Pad ||
+					l.Strides != w.Strides || l.Kernel != w.Kernel || l.CountIncludePad != w.CountIncludePad ||
+					l.UseBias != w.UseBias || float32(l.Scale) != float32(w.Scale) || float32(l.Offset) != float32(w.Offset) {
+					t.Errorf("layer %d is %s, want %s", i, l.Source, w.Source)
+				}
+			}
+			for i, w := range im.Weights {
+				if w.Name != ws[i].Name || !slices.Equal(w.Data, ws[i].Data) {
+					t.Errorf("tensor %s differs from the exported %s", w.Name, ws[i].Name)
+				}
+			}
+			if im.InputNCHW || im.OutputNCHW {
+				t.Errorf("InputNCHW %v, OutputNCHW %v; the export takes and gives NHWC", im.InputNCHW, im.OutputNCHW)
+			}
+		})
+	}
+}
