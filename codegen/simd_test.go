@@ -410,21 +410,23 @@ func TestTiledChosen(t *testing.T) {
 		name, path string
 		cache      Cache
 		want       []want
+		// wino lists the layers whose plan runs Winograd's F(4x4, 3x3).
+		wino []int
 	}{
-		{"tiled", "", DefaultCache, []want{{2, 16, 64, [2]int{33, 33}}, {3, 8, 64, [2]int{17, 17}}, {4, 16, 8, [2]int{14, 14}}}},
+		{"tiled", "", DefaultCache, []want{{2, 16, 64, [2]int{33, 33}}, {3, 8, 64, [2]int{17, 17}}, {4, 16, 8, [2]int{14, 14}}}, []int{2, 4}},
 		{"vgg16_base", "../bench/specs/vgg16_base.cnn", DefaultCache, []want{
 			{1, 16, 4, [2]int{180, 180}}, {2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 8, [2]int{90, 90}},
 			{7, 16, 128, [2]int{45, 45}}, {8, 16, 8, [2]int{45, 45}}, {9, 16, 8, [2]int{44, 44}},
 			{11, 16, 8, [2]int{22, 22}}, {12, 16, 8, [2]int{22, 22}}, {13, 16, 8, [2]int{22, 22}},
-			{15, 16, 8, [2]int{11, 11}}, {16, 16, 8, [2]int{11, 11}}, {17, 16, 8, [2]int{10, 10}}}},
+			{15, 16, 8, [2]int{11, 11}}, {16, 16, 8, [2]int{11, 11}}, {17, 16, 8, [2]int{10, 10}}}, []int{2, 4, 5, 7, 8, 9, 11, 12, 13}},
 		{"vgg16_base", "../bench/specs/vgg16_base.cnn", Cache{L1: 48 << 10, L2: 1 << 20}, []want{
 			{1, 16, 4, [2]int{180, 180}}, {2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 128, [2]int{90, 90}},
 			{7, 16, 128, [2]int{45, 45}}, {8, 16, 256, [2]int{45, 45}}, {9, 16, 256, [2]int{44, 44}},
 			{11, 16, 256, [2]int{22, 22}}, {12, 16, 16, [2]int{22, 22}}, {13, 16, 16, [2]int{22, 22}},
-			{15, 16, 16, [2]int{11, 11}}, {16, 16, 16, [2]int{11, 11}}, {17, 16, 16, [2]int{10, 10}}}},
-		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{2, 8, 4, [2]int{178, 178}}, {4, 16, 32, [2]int{86, 86}}, {6, 16, 64, [2]int{40, 40}}, {8, 16, 128, [2]int{18, 18}}, {10, 16, 8, [2]int{7, 7}}}},
-		{"tiled2", "", DefaultCache, []want{{2, 8, 8, [2]int{58, 50}}, {3, 16, 96, [2]int{58, 48}}}},
-		{"mnist", "../specs/mnist.cnn", DefaultCache, nil},
+			{15, 16, 16, [2]int{11, 11}}, {16, 16, 16, [2]int{11, 11}}, {17, 16, 16, [2]int{10, 10}}}, []int{2, 4, 5, 7, 8, 9, 11, 12, 13}},
+		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{2, 8, 4, [2]int{178, 178}}, {4, 16, 32, [2]int{86, 86}}, {6, 16, 64, [2]int{40, 40}}, {8, 16, 128, [2]int{18, 18}}, {10, 16, 8, [2]int{7, 7}}}, []int{4, 6, 8}},
+		{"tiled2", "", DefaultCache, []want{{2, 8, 8, [2]int{58, 50}}, {3, 16, 96, [2]int{58, 48}}}, nil},
+		{"mnist", "../specs/mnist.cnn", DefaultCache, nil, nil},
 	}
 	for _, c := range cases {
 		var m *dsl.Model
@@ -459,8 +461,17 @@ func TestTiledChosen(t *testing.T) {
 			}
 		}
 		ex := Explain(m, Options{Cache: c.cache})
-		if n := strings.Count(ex, "tiled direct convolution"); n != plans {
+		if n := strings.Count(ex, "tiled direct convolution") + strings.Count(ex, "Winograd F(4x4, 3x3)"); n != plans {
 			t.Errorf("%s: -explain shows %d tiled plans, want %d:\n%s", c.name, n, plans, ex)
+		}
+		var wino []int
+		for i, p := range g.tiles {
+			if p != nil && p.Winograd {
+				wino = append(wino, i)
+			}
+		}
+		if fmt.Sprint(wino) != fmt.Sprint(c.wino) {
+			t.Errorf("%s with %v: layers on Winograd F(4x4, 3x3) = %v, want %v", c.name, c.cache, wino, c.wino)
 		}
 	}
 }

@@ -61,6 +61,11 @@ type ConvPlan struct {
 	// layer's 3 channels of RGB, say), and a packed kernel with zero rows
 	// for them. Chunk is CiPad.
 	CiPad int
+	// Winograd asks the SIMD build for Winograd's F(4x4, 3x3) instead of
+	// the direct convolution (see wino4_simd.go): for 3x3 kernels with
+	// stride 1 and input channels in eights, where it cuts the
+	// multiply-adds by 4.
+	Winograd bool
 	// OutStride is the pixels of one row of the output buffer (0 means
 	// OutW), and OutOffset the floats before the first output pixel: the
 	// input gradient writes the interior of a padded buffer.
@@ -106,9 +111,16 @@ func (p *ConvPlan) mustBeValid() {
 	ci := max(p.CiPad, p.Ci)
 	if p.Chunk <= 0 || p.Chunk%4 != 0 || ci%p.Chunk != 0 || (p.CiPad != 0 && p.CiPad < p.Ci) ||
 		(p.Width != 8 && p.Width != 16) || p.Block != 4*p.Width || p.Co%p.Block != 0 ||
-		p.LiveH > p.OutH || p.LiveW > p.OutW || p.LiveH < 1 || p.LiveW < 1 {
+		p.LiveH > p.OutH || p.LiveW > p.OutW || p.LiveH < 1 || p.LiveW < 1 ||
+		p.Winograd && !p.winogradOK() {
 		panic(fmt.Sprintf("convc: invalid tiled convolution plan for %s: %+v", p.Layer, *p))
 	}
+}
+
+// winogradOK reports whether p's shapes suit the Winograd kernels.
+func (p *ConvPlan) winogradOK() bool {
+	return p.KH == 3 && p.KW == 3 && p.SH == 1 && p.SW == 1 && p.CiPad == 0 && p.Ci%8 == 0 &&
+		p.InH >= p.LiveH+2 && p.InW >= p.LiveW+2
 }
 
 // SlabFloats is the size of the packed weights of one block of output
@@ -132,6 +144,20 @@ func (p *ConvPlan) Explain() string {
 		isa = "AVX2 (Float32x8)"
 	}
 	slab, rows, out := p.Workset()
+	if p.Winograd {
+		th, tw := (p.LiveH+3)/4, (p.LiveW+3)/4
+		g := p.winoGEMM(p.winoBlock(th * tw))
+		fmt.Fprintf(&b, "Winograd F(4x4, 3x3), %s, planned for L1 %d KiB and L2 %d KiB\n", isa, p.L1>>10, p.L2>>10)
+		fmt.Fprintf(&b, "input (%d, %d, %d) padded, live output %dx%d of (%d, %d, %d): %dx%d tiles of 4x4 outputs\n",
+			p.InH, p.InW, p.Ci, p.LiveH, p.LiveW, p.OutH, p.OutW, p.Co, th, tw)
+		fmt.Fprintf(&b, "multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, %.2fx fewer\n",
+			float64(9*p.LiveH*p.LiveW)/float64(36*th*tw))
+		fmt.Fprintf(&b, "tiles in blocks of %d, whose transforms (%d KiB) stay in half of L2; the blocks split across cores\n",
+			g.InW, 36*g.InW*(p.Ci+p.Co)*4>>10)
+		fmt.Fprintf(&b, "36 products per block, each a 1x1 convolution over the tiles: %d pixels x %d channels register blocks, chunks of %d input channels (%d KiB of weights in L1)",
+			p.Pixels, p.Block, g.Chunk, g.Chunk*p.Block*4>>10)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "tiled direct convolution, %s, planned for L1 %d KiB and L2 %d KiB\n", isa, p.L1>>10, p.L2>>10)
 	fmt.Fprintf(&b, "input (%d, %d, %d) padded, kernel %dx%d, strides (%d, %d), live output %dx%d of (%d, %d, %d)\n",
 		p.InH, p.InW, p.Ci, p.KH, p.KW, p.SH, p.SW, p.LiveH, p.LiveW, p.OutH, p.OutW, p.Co)
@@ -164,6 +190,9 @@ type ConvScratch struct {
 	// pad holds the zero-padded output gradient of ConvInputTiled, and blk
 	// the input widened to CiPad channels.
 	pad, blk []float32
+	// wino holds each goroutine's transformed tiles of a Winograd
+	// convolution.
+	wino [][]float32
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are
@@ -183,21 +212,25 @@ type PackedConv struct {
 	mu  sync.RWMutex
 	src []float32
 	// packed[0] is the kernel for the forward pass, packed[1] flipped and
-	// transposed for the input gradient; block[f] is their block size, 0
-	// when not packed for the current src.
-	packed [2][]float32
-	block  [2]int
+	// transposed for the input gradient, packed[2] transformed for
+	// Winograd's F(4x4, 3x3); block[f] is their block size, 0 when not
+	// packed for the current src.
+	packed [3][]float32
+	block  [3]int
 }
 
-// acquire returns the packed form of kernel k in blocks of block output
-// channels, for the forward pass or, with flip, for the input gradient
-// (p is then the gradient's plan, whose Ci and Co are the layer's Co and
-// Ci). It holds a read lock that release ends.
-func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, flip bool) []float32 {
-	f := 0
-	if flip {
-		f = 1
-	}
+// The forms of a packed kernel.
+const (
+	packForward = iota
+	packFlipped
+	packWinograd
+)
+
+// acquire returns the packed form f of kernel k in blocks of block output
+// channels: for the forward pass, for the input gradient (packFlipped; p
+// is then the gradient's plan, whose Ci and Co are the layer's Co and Ci)
+// or for Winograd. It holds a read lock that release ends.
+func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, f int) []float32 {
 	pk.mu.RLock()
 	if pk.block[f] == block && len(pk.src) == len(k) && equalBits(pk.src, k) {
 		return pk.packed[f]
@@ -209,16 +242,23 @@ func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, flip bool) []
 			pk.src = make([]float32, len(k))
 		}
 		copy(pk.src, k)
-		pk.block = [2]int{}
+		pk.block = [3]int{}
 	}
 	if pk.block[f] != block {
-		if n := p.KH * p.KW * max(p.CiPad, p.Ci) * p.Co; len(pk.packed[f]) != n {
+		n := p.KH * p.KW * max(p.CiPad, p.Ci) * p.Co
+		if f == packWinograd {
+			n = 36 * p.Ci * p.Co
+		}
+		if len(pk.packed[f]) != n {
 			pk.packed[f] = make([]float32, n)
 		}
 		dst := pk.packed[f]
 		taps, ci, co := p.KH*p.KW, p.Ci, p.Co
 		nb := co / block
-		if !flip {
+		switch f {
+		case packWinograd:
+			winoPack(p, k, dst, block)
+		case packForward:
 			// Read k in order; write each block's run of channels. Padded
 			// channels (CiPad) have zero weights.
 			cip := max(p.CiPad, ci)
@@ -230,7 +270,7 @@ func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, flip bool) []
 					}
 				}
 			}
-		} else {
+		default:
 			// k is the layer's [tap][co][ci] here (co = p.Ci, ci = p.Co);
 			// tap t of the gradient is the layer's tap taps-1-t.
 			for t := range taps {
@@ -264,4 +304,74 @@ func equalBits(a, b []float32) bool {
 type Parallel interface {
 	// SetParallel sets the number of goroutines for the following calls.
 	SetParallel(n int)
+}
+
+// winoPack writes the transformed kernel U = G g Gᵀ of the HWIO 3x3
+// kernel k into dst as [cell][block][ci][block channels], computed in
+// float64.
+func winoPack(p *ConvPlan, k, dst []float32, block int) {
+	ci, co := p.Ci, p.Co
+	g := [6][3]float64{
+		{1.0 / 4, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6},
+		{0, 0, 1},
+	}
+	for c := range ci {
+		for o := range co {
+			var w [3][3]float64
+			for ky := range 3 {
+				for kx := range 3 {
+					w[ky][kx] = float64(k[((ky*3+kx)*ci+c)*co+o])
+				}
+			}
+			// t = G w (6x3), then U = t Gᵀ (6x6).
+			var t [6][3]float64
+			for r := range 6 {
+				for x := range 3 {
+					t[r][x] = g[r][0]*w[0][x] + g[r][1]*w[1][x] + g[r][2]*w[2][x]
+				}
+			}
+			for r := range 6 {
+				for s := range 6 {
+					u := t[r][0]*g[s][0] + t[r][1]*g[s][1] + t[r][2]*g[s][2]
+					cell := r*6 + s
+					dst[cell*ci*co+((o/block)*ci+c)*block+o%block] = float32(u)
+				}
+			}
+		}
+	}
+}
+
+// winoBlock returns the tiles of one block of a part of n tiles: as many
+// as keep the block's V and M within half of L2, but at least 16 (or n)
+// so that the products reuse each weight vector, spread evenly over the
+// part.
+func (p *ConvPlan) winoBlock(n int) int {
+	per := 36 * (p.Ci + p.Co) * 4
+	nb := max(16, p.L2/2/per)
+	if nb >= n {
+		return n
+	}
+	blocks := n / nb
+	return (n + blocks - 1) / blocks
+}
+
+// winoTiles returns the rows and columns of tiles over the live outputs.
+func (p *ConvPlan) winoTiles() (th, tw int) { return (p.LiveH + 3) / 4, (p.LiveW + 3) / 4 }
+
+// winoGEMM returns the plan of the 1x1 convolutions of step 2 over nb
+// tiles: p's vectors and block, and the largest chunk of input channels
+// whose weights fill at most half of L1.
+func (p *ConvPlan) winoGEMM(nb int) ConvPlan {
+	g := ConvPlan{Layer: p.Layer, InH: 1, InW: nb, Ci: p.Ci, OutH: 1, OutW: nb, Co: p.Co, LiveH: 1, LiveW: nb,
+		KH: 1, KW: 1, SH: 1, SW: 1, Width: p.Width, Block: p.Block, Pixels: p.Pixels, L1: p.L1, L2: p.L2, Chunk: 4}
+	for c := 4; c <= p.Ci; c += 4 {
+		if p.Ci%c == 0 && c*p.Block*4 <= p.L1/2 {
+			g.Chunk = c
+		}
+	}
+	return g
 }

@@ -41,7 +41,13 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScra
 	if p.CiPad > p.Ci {
 		in = s.widen(p, in)
 	}
-	packed := pk.acquire(p, k, block, false)
+	if p.Winograd {
+		packed := pk.acquire(p, k, block, packWinograd)
+		defer pk.release()
+		convWinogradRun(p, width, block, par, in, b, out, packed, s)
+		return
+	}
+	packed := pk.acquire(p, k, block, packForward)
 	defer pk.release()
 	convTiledRun(p, width, block, nb, par, in, b, out, packed, s)
 }
@@ -62,7 +68,7 @@ func ConvInputTiled(gp *ConvGradPlan, k, dz, din []float32, pk *PackedConv, s *C
 	for y := range gp.DzH {
 		copy(pad[((gp.Top+y)*p.InW+gp.Left)*p.Ci:][:gp.DzW*p.Ci], dz[y*gp.DzW0*p.Ci:])
 	}
-	packed := pk.acquire(p, k, block, true)
+	packed := pk.acquire(p, k, block, packFlipped)
 	defer pk.release()
 	convTiledRun(p, width, block, p.Co/block, max(s.Par, 1), pad, nil, din, packed, s)
 }
@@ -104,16 +110,24 @@ func convTiledRun(p *ConvPlan, width, block, nb, par int, in, b, out, packed []f
 	wg.Wait()
 }
 
-// tileJob is one goroutine's part of a ConvTiled call.
+// tileJob is one goroutine's part of a ConvTiled call: channel blocks
+// [b0, b1) over rows [y0, y1), or with wino the tiles [b0, b1) of a
+// Winograd convolution, whose transforms go into v and m.
 type tileJob struct {
 	p                  *ConvPlan
 	width, block       int
+	wino               bool
 	b0, b1, y0, y1     int
 	in, b, out, packed []float32
+	v, m               []float32
 	wg                 *sync.WaitGroup
 }
 
 func (j *tileJob) run() {
+	if j.wino {
+		convWinogradPart(j.p, j.width, j.block, j.b0, j.b1, j.in, j.b, j.out, j.packed, j.v, j.m)
+		return
+	}
 	convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.b, j.out, j.packed)
 }
 

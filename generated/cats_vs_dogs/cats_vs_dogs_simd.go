@@ -1709,98 +1709,98 @@ var tilePlan2 = runtime.ConvPlan{
 
 /*
 tilePlan4 is the schedule of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9:
-tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
-input (89, 89, 32) padded, kernel 3x3, strides (1, 1), live output 86x86 of (87, 87, 64)
-register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
-loops: 1 channel blocks > 86 rows > 1 chunks of 32 input channels > 43 pixel pairs > 9 taps > input channels by 4
-weights packed per channel block as [tap][ci][64]: 72 KiB a slab, 72 KiB a chunk
-a row's pass touches 126 KiB (weights 72 + input rows 33 + output row 21) of the 512 KiB L2
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (89, 89, 32) padded, live output 86x86 of (87, 87, 64): 22x22 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.82x fewer
+tiles in blocks of 19, whose transforms (256 KiB) stay in half of L2; the blocks split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 32 input channels (8 KiB of weights in L1)
 */
 var tilePlan4 = runtime.ConvPlan{
-	Block:  64,
-	Chunk:  32,
-	Ci:     32,
-	Co:     64,
-	InH:    89,
-	InW:    89,
-	KH:     3,
-	KW:     3,
-	L1:     32768,
-	L2:     524288,
-	Layer:  "conv2d_1",
-	LiveH:  86,
-	LiveW:  86,
-	OutH:   87,
-	OutW:   87,
-	Pixels: 2,
-	ReLU:   true,
-	SH:     1,
-	SW:     1,
-	Width:  16,
+	Block:    64,
+	Chunk:    32,
+	Ci:       32,
+	Co:       64,
+	InH:      89,
+	InW:      89,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_1",
+	LiveH:    86,
+	LiveW:    86,
+	OutH:     87,
+	OutW:     87,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
 }
 
 /*
 tilePlan6 is the schedule of conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11:
-tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
-input (43, 43, 64) padded, kernel 3x3, strides (1, 1), live output 40x40 of (41, 41, 128)
-register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
-loops: 2 channel blocks > 40 rows > 1 chunks of 64 input channels > 20 pixel pairs > 9 taps > input channels by 4
-weights packed per channel block as [tap][ci][64]: 144 KiB a slab, 144 KiB a chunk
-a row's pass touches 186 KiB (weights 144 + input rows 32 + output row 10) of the 512 KiB L2
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (43, 43, 64) padded, live output 40x40 of (41, 41, 128): 10x10 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 4.00x fewer
+tiles in blocks of 17, whose transforms (459 KiB) stay in half of L2; the blocks split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
 */
 var tilePlan6 = runtime.ConvPlan{
-	Block:  64,
-	Chunk:  64,
-	Ci:     64,
-	Co:     128,
-	InH:    43,
-	InW:    43,
-	KH:     3,
-	KW:     3,
-	L1:     32768,
-	L2:     524288,
-	Layer:  "conv2d_2",
-	LiveH:  40,
-	LiveW:  40,
-	OutH:   41,
-	OutW:   41,
-	Pixels: 2,
-	ReLU:   true,
-	SH:     1,
-	SW:     1,
-	Width:  16,
+	Block:    64,
+	Chunk:    64,
+	Ci:       64,
+	Co:       128,
+	InH:      43,
+	InW:      43,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_2",
+	LiveH:    40,
+	LiveW:    40,
+	OutH:     41,
+	OutW:     41,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
 }
 
 /*
 tilePlan8 is the schedule of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13:
-tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
-input (20, 20, 128) padded, kernel 3x3, strides (1, 1), live output 18x18 of (18, 18, 256)
-register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
-loops: 4 channel blocks > 18 rows > 1 chunks of 128 input channels > 9 pixel pairs > 9 taps > input channels by 4
-weights packed per channel block as [tap][ci][64]: 288 KiB a slab, 288 KiB a chunk
-a row's pass touches 322 KiB (weights 288 + input rows 30 + output row 4) of the 512 KiB L2
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (20, 20, 128) padded, live output 18x18 of (18, 18, 256): 5x5 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.24x fewer
+tiles in blocks of 25, whose transforms (1350 KiB) stay in half of L2; the blocks split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
 */
 var tilePlan8 = runtime.ConvPlan{
-	Block:  64,
-	Chunk:  128,
-	Ci:     128,
-	Co:     256,
-	InH:    20,
-	InW:    20,
-	KH:     3,
-	KW:     3,
-	L1:     32768,
-	L2:     524288,
-	Layer:  "conv2d_3",
-	LiveH:  18,
-	LiveW:  18,
-	OutH:   18,
-	OutW:   18,
-	Pixels: 2,
-	ReLU:   true,
-	SH:     1,
-	SW:     1,
-	Width:  16,
+	Block:    64,
+	Chunk:    128,
+	Ci:       128,
+	Co:       256,
+	InH:      20,
+	InW:      20,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_3",
+	LiveH:    18,
+	LiveW:    18,
+	OutH:     18,
+	OutW:     18,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
 }
 
 /*

@@ -1067,34 +1067,34 @@ var denseIdx5 = [10][8]uint32{{0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 1, 1, 1, 1, 1, 1}
 
 /*
 tilePlan3 is the schedule of conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8:
-tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
-input (24, 24, 64) padded, kernel 3x3, strides (1, 1), live output 22x22 of (22, 22, 128)
-register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
-loops: 2 channel blocks > 22 rows > 1 chunks of 64 input channels > 11 pixel pairs > 9 taps > input channels by 4
-weights packed per channel block as [tap][ci][64]: 144 KiB a slab, 144 KiB a chunk
-a row's pass touches 167 KiB (weights 144 + input rows 18 + output row 5) of the 512 KiB L2
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (24, 24, 64) padded, live output 22x22 of (22, 22, 128): 6x6 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.36x fewer
+tiles in blocks of 18, whose transforms (486 KiB) stay in half of L2; the blocks split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
 */
 var tilePlan3 = runtime.ConvPlan{
-	Block:  64,
-	Chunk:  64,
-	Ci:     64,
-	Co:     128,
-	InH:    24,
-	InW:    24,
-	KH:     3,
-	KW:     3,
-	L1:     32768,
-	L2:     524288,
-	Layer:  "conv2d_8",
-	LiveH:  22,
-	LiveW:  22,
-	OutH:   22,
-	OutW:   22,
-	Pixels: 2,
-	ReLU:   true,
-	SH:     1,
-	SW:     1,
-	Width:  16,
+	Block:    64,
+	Chunk:    64,
+	Ci:       64,
+	Co:       128,
+	InH:      24,
+	InW:      24,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_8",
+	LiveH:    22,
+	LiveW:    22,
+	OutH:     22,
+	OutW:     22,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
 }
 
 // forward1 is the AVX2 version of forward1Generic: conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6.
