@@ -106,6 +106,8 @@ type impTranslator struct {
 	converted []string
 	// moved lists the activations moved before a layer.
 	moved []string
+	// identityAdded is true when the graph had no layer with weights.
+	identityAdded bool
 }
 
 func newImpTranslator(file string, opset int64) *impTranslator {
@@ -318,8 +320,34 @@ func (t *impTranslator) finish(g *onnxpb.GraphProto) {
 		hasWeights = hasWeights || l.kind == "Conv2D" || l.kind == "Dense"
 	}
 	if !hasWeights {
-		t.errorf("the graph has no Conv, Gemm or MatMul with weights; a convc model needs at least one layer with weights")
+		t.identity(a)
 	}
+}
+
+// identity appends a layer that passes its input through unchanged: a
+// 1x1 Conv2D or a Dense with an identity kernel and no bias, exact in
+// float32. A convc model needs a layer with weights, and a graph of only
+// pooling or dropout (as ONNX's node tests are) has none.
+func (t *impTranslator) identity(a *impAct) {
+	if a.layout == impUndecided {
+		t.decide(true)
+	}
+	n := a.shape[len(a.shape)-1]
+	l := &impLayer{kind: "Dense", units: n, wShape: []int{n, n}, nodes: []string{"identity"},
+		notes: []string{"convc models need a layer with weights, and the graph has none; this one passes its input through unchanged"}}
+	if a.image() {
+		n = a.shape[0]
+		if a.layout == impNHWC {
+			n = a.shape[2]
+		}
+		l.kind, l.filters, l.kernel, l.strides, l.padding, l.wShape = "Conv2D", n, [2]int{1, 1}, [2]int{1, 1}, "valid", []int{1, 1, n, n}
+	}
+	l.w = make([]float32, n*n)
+	for i := range n {
+		l.w[i*n+i] = 1
+	}
+	t.add(l)
+	t.identityAdded = true
 }
 
 // impNode is one node being translated.
@@ -807,12 +835,13 @@ func impWindow(n *impNode, in, k [2]int, extra [4]int, cip bool) *impGeom {
 					n.refuse("ceil_mode=1 adds a window that starts past the input, on which engines disagree; use ceil_mode=0 or other pads")
 					return nil
 				}
-				if kind == "AveragePool" {
-					n.refuse("ceil_mode=1 adds a partial window at the bottom or right, whose average convc cannot represent; use ceil_mode=0 or pads")
+				if cip {
+					n.refuse("ceil_mode=1 adds a partial window at the bottom or right, whose average over counted padding convc cannot represent; use ceil_mode=0 or count_include_pad=0")
 					return nil
 				}
-				// Max pooling ignores padded cells: the partial window is
-				// the window over more padding.
+				// Max pooling, and average pooling that does not count
+				// padding, ignore padded cells: the partial window is the
+				// window over more padding.
 				e += (oc-1)*s + k[i] - (in[i] + b + e)
 				out = oc
 			}

@@ -263,6 +263,14 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 		x = b.node("Sigmoid", "Sigmoid_1", []string{x})
 		return b.done(x)
 	},
+	// A graph of pools alone, as ONNX's node tests are, gets an identity
+	// layer with weights; an AveragePool that does not count padding
+	// takes ceil_mode as extra padding.
+	"pools_only": func() *onnxpb.ModelProto {
+		b := tModel(19, "x", 1, 3, 4, 4)
+		x := b.node("AveragePool", "AveragePool_0", []string{"x"}, aInts("kernel_shape", 3, 3), aInts("strides", 2, 2), aInt("ceil_mode", 1))
+		return b.done(x)
+	},
 	// Every unsupported node is listed, in graph order, with what would
 	// be needed.
 	"refuse_many": func() *onnxpb.ModelProto {
@@ -939,5 +947,87 @@ func TestImportRoundTrip(t *testing.T) {
 				t.Errorf("InputNCHW %v, OutputNCHW %v; the export takes and gives NHWC", im.InputNCHW, im.OutputNCHW)
 			}
 		})
+	}
+}
+
+// TestImportRefusals checks the message of each refusal alone.
+func TestImportRefusals(t *testing.T) {
+	conv := func(b *tGraph) string { return b.conv("Conv_0", "x", 2, 3, 3, true) } // [N, 3, 6, 6] from [N, 2, 8, 8]
+	gemm := func(b *tGraph, x string) string {
+		x = b.node("Flatten", "Flatten_1", []string{x})
+		return b.node("Gemm", "Gemm_2", []string{x, b.init("W", []int64{108, 4})})
+	}
+	for _, c := range []struct {
+		name  string
+		build func(b *tGraph) string
+		want  string
+	}{
+		{"average pool ceil_mode", func(b *tGraph) string {
+			return gemm(b, b.node("AveragePool", "AP", []string{b.conv("Conv_0", "x", 2, 3, 2, true)}, aInts("kernel_shape", 2, 2), aInts("strides", 2, 2), aInt("ceil_mode", 1), aInt("count_include_pad", 1)))
+		}, `node "AP" (AveragePool): ceil_mode=1 adds a partial window at the bottom or right, whose average over counted padding convc cannot represent`},
+		{"max pool ceil_mode past the input", func(b *tGraph) string {
+			return gemm(b, b.node("MaxPool", "MP", []string{conv(b)}, aInts("kernel_shape", 2, 2), aInts("strides", 3, 3), aInt("ceil_mode", 1)))
+		}, `node "MP" (MaxPool): ceil_mode=1 adds a window that starts past the input, on which engines disagree`},
+		{"reflect pad", func(b *tGraph) string {
+			p := b.node("Pad", "P", []string{conv(b), b.initInts("pads", 0, 0, 1, 1, 0, 0, 1, 1)}, aStr("mode", "reflect"))
+			return gemm(b, b.conv("Conv_3", p, 3, 3, 3, true))
+		}, `node "P" (Pad): mode "reflect" is not supported; convc pads with zeros`},
+		{"pad before max pool", func(b *tGraph) string {
+			p := b.node("Pad", "P", []string{conv(b), b.initInts("pads", 0, 0, 1, 1, 0, 0, 1, 1)})
+			return gemm(b, b.node("MaxPool", "MP", []string{p}, aInts("kernel_shape", 3, 3), aInts("strides", 3, 3)))
+		}, `node "P" (Pad): zero padding is supported only right before a Conv or AveragePool, which take it as their padding; here it feeds MaxPool`},
+		{"pad and own pads", func(b *tGraph) string {
+			p := b.node("Pad", "P", []string{conv(b), b.initInts("pads", 0, 0, 1, 1, 0, 0, 1, 1)})
+			return gemm(b, b.node("AveragePool", "AP", []string{p}, aInts("kernel_shape", 3, 3), aInts("pads", 1, 1, 1, 1), aInts("strides", 3, 3)))
+		}, `counts all padding or none`},
+		{"softmax over channels", func(b *tGraph) string {
+			return b.node("Softmax", "S", []string{conv(b)}, aInt("axis", 1))
+		}, `node "S" (Softmax): softmax over axis 1 of [N, 3, 6, 6]`},
+		{"sigmoid after dropout", func(b *tGraph) string {
+			d := b.node("Dropout", "D", []string{gemm(b, conv(b))})
+			return b.node("Sigmoid", "S", []string{d})
+		}, `node "S" (Sigmoid): Sigmoid after Dropout D cannot move onto Gemm_2 before it: only relu commutes with dropout's scaling`},
+		{"two activations", func(b *tGraph) string {
+			return gemm(b, b.node("Sigmoid", "S", []string{b.node("Relu", "R", []string{conv(b)})}))
+		}, `node "S" (Sigmoid): Sigmoid follows Conv_0 + R, which already has activation relu`},
+		{"flatten at the end", func(b *tGraph) string {
+			return b.node("Flatten", "F", []string{conv(b)})
+		}, `the graph's output "F_out" is an NCHW image flattened channel by channel`},
+		{"training mode", func(b *tGraph) string {
+			training := &onnxpb.TensorProto{Name: proto.String("t"), DataType: proto.Int32(int32(onnxpb.TensorProto_BOOL)), Int32Data: []int32{1}}
+			b.g.Initializer = append(b.g.Initializer, training)
+			return b.node("Dropout", "D", []string{gemm(b, conv(b)), "", "t"})
+		}, `node "D" (Dropout): it runs in training mode`},
+		{"scale of a vector", func(b *tGraph) string {
+			return b.node("Mul", "M", []string{b.node("Relu", "R", []string{gemm(b, conv(b))}), b.init("s", nil, 2)})
+		}, `node "M" (Mul): multiplies by a constant on a vector [N, 4]`},
+		{"constant divided by the activation", func(b *tGraph) string {
+			return gemm(b, b.node("Div", "D", []string{b.init("one", nil, 1), conv(b)}))
+		}, `divides a constant by the activation`},
+		{"reshape to 3-D", func(b *tGraph) string {
+			return b.node("Reshape", "R", []string{conv(b), b.initInts("shape", 0, 3, -1)})
+		}, `node "R" (Reshape): Reshape of [N, 3, 6, 6] to [0, 3, -1] is not supported; convc reshapes only to flatten an image to [N, -1]`},
+		{"transA", func(b *tGraph) string {
+			x := b.node("Flatten", "Flatten_1", []string{conv(b)})
+			return b.node("Gemm", "G", []string{x, b.init("W", []int64{108, 4})}, aInt("transA", 1))
+		}, `node "G" (Gemm): transA=1 is not supported`},
+		{"branch", func(b *tGraph) string {
+			x := conv(b)
+			b.node("Relu", "R", []string{x})
+			return gemm(b, x)
+		}, `node "Flatten_1" (Flatten): takes "Conv_0_out", which node "R" takes too: the graph branches there`},
+		{"3-D convolution", func(b *tGraph) string {
+			return b.node("Conv", "C", []string{"x", b.init("W", []int64{3, 2, 3, 3, 3})})
+		}, `node "C" (Conv): it is a 3-D convolution (weights [3, 2, 3, 3, 3])`},
+		{"unsorted", func(b *tGraph) string {
+			return b.node("Relu", "R", []string{"later"})
+		}, `node "R" (Relu): takes "later", which no earlier node, initializer or graph input makes`},
+	} {
+		b := tModel(13, "x", -1, 2, 8, 8)
+		m := b.done(c.build(b))
+		_, err := Import(m, "model.onnx")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v\nwant %s", c.name, err, c.want)
+		}
 	}
 }
