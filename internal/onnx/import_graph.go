@@ -106,8 +106,6 @@ type impTranslator struct {
 	converted []string
 	// moved lists the activations moved before a layer.
 	moved []string
-	// identityAdded is true when the graph had no layer with weights.
-	identityAdded bool
 }
 
 func newImpTranslator(file string, opset int64) *impTranslator {
@@ -315,26 +313,34 @@ func (t *impTranslator) finish(g *onnxpb.GraphProto) {
 	if a.image() {
 		t.outputNCHW = a.layout != impNHWC
 	}
-	hasWeights := false
-	for _, l := range t.layers {
-		hasWeights = hasWeights || l.kind == "Conv2D" || l.kind == "Dense"
-	}
-	if !hasWeights {
+	if !t.hasWeights() {
 		t.identity(a)
 	}
+}
+
+// hasWeights reports whether a layer with weights has been made.
+func (t *impTranslator) hasWeights() bool {
+	for _, l := range t.layers {
+		if l.kind == "Conv2D" || l.kind == "Dense" {
+			return true
+		}
+	}
+	return false
 }
 
 // identity appends a layer that passes its input through unchanged: a
 // 1x1 Conv2D or a Dense with an identity kernel and no bias, exact in
 // float32. A convc model needs a layer with weights, and a graph of only
-// pooling or dropout (as ONNX's node tests are) has none.
-func (t *impTranslator) identity(a *impAct) {
+// pooling, dropout or an activation (as ONNX's node tests are) has none;
+// the layer also carries an activation that nothing before could take.
+// It returns the layer's index.
+func (t *impTranslator) identity(a *impAct) int {
 	if a.layout == impUndecided {
 		t.decide(true)
 	}
 	n := a.shape[len(a.shape)-1]
 	l := &impLayer{kind: "Dense", units: n, wShape: []int{n, n}, nodes: []string{"identity"},
-		notes: []string{"convc models need a layer with weights, and the graph has none; this one passes its input through unchanged"}}
+		notes: []string{"an identity layer, exact: convc models need a layer with weights, and convc has no standalone activation"}}
 	if a.image() {
 		n = a.shape[0]
 		if a.layout == impNHWC {
@@ -346,8 +352,7 @@ func (t *impTranslator) identity(a *impAct) {
 	for i := range n {
 		l.w[i*n+i] = 1
 	}
-	t.add(l)
-	t.identityAdded = true
+	return t.add(l)
 }
 
 // impNode is one node being translated.
@@ -1018,6 +1023,11 @@ func impPool(n *impNode) []*impValue {
 func impActivation(n *impNode) []*impValue {
 	a := n.act
 	act := strings.ToLower(n.GetOpType())
+	if a.target < 0 && !n.t.hasWeights() && (a.image() || len(a.shape) == 1) {
+		// Before any layer with weights, an identity layer takes it.
+		a = a.clone()
+		a.target, a.via, a.fresh = n.t.identity(a), nil, true
+	}
 	if a.target < 0 {
 		n.refuse("convc has no standalone activation layer: %s must follow a Conv, Gemm or MatMul, directly or through MaxPool, Flatten, Reshape or Dropout", n.GetOpType())
 		return nil
@@ -1072,6 +1082,11 @@ func impSoftmax(n *impNode) []*impValue {
 	if len(a.shape) != 1 || (axis != 1 && axis != -1) {
 		n.refuse("softmax over axis %d of %s; convc applies softmax to the units of a Dense layer, [N, units] with axis 1 or -1", axis, n.dims(a))
 		return nil
+	}
+	if a.target < 0 && !n.t.hasWeights() {
+		// Before any layer with weights, an identity Dense takes it.
+		a = a.clone()
+		a.target, a.via, a.fresh = n.t.identity(a), nil, true
 	}
 	if a.target < 0 || n.t.layers[a.target].kind != "Dense" || len(a.via) > 0 {
 		n.refuse("Softmax must follow a Gemm or MatMul directly; convc has no standalone softmax layer")

@@ -271,6 +271,11 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 		x := b.node("AveragePool", "AveragePool_0", []string{"x"}, aInts("kernel_shape", 3, 3), aInts("strides", 2, 2), aInt("ceil_mode", 1))
 		return b.done(x)
 	},
+	// A lone Softmax on vectors gets an identity Dense to carry it.
+	"softmax_only": func() *onnxpb.ModelProto {
+		b := tModel(13, "x", -1, 5)
+		return b.done(b.node("Softmax", "Softmax_0", []string{"x"}))
+	},
 	// Every unsupported node is listed, in graph order, with what would
 	// be needed.
 	"refuse_many": func() *onnxpb.ModelProto {
@@ -293,11 +298,13 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 	"refuse_structure": func() *onnxpb.ModelProto {
 		b := tModel(13, "x", -1, 3, 8, 8)
 		x := b.node("Mul", "Mul_0", []string{"x", b.init("scale", []int64{1, 3, 1, 1}, 1, 2, 3)})
-		x = b.node("Relu", "Relu_1", []string{x})
-		y := b.conv("Conv_2", x, 3, 3, 3, true, aInts("pads", 1, 1, 1, 1))
-		x = b.node("Add", "Add_3", []string{x, y})
-		x = b.node("Reshape", "Reshape_4", []string{x, b.initInts("shape", 0, 3, 64, 1)})
-		b.g.Node = append(b.g.Node, &onnxpb.NodeProto{OpType: proto.String("FusedThing"), Domain: proto.String("com.microsoft"), Name: proto.String("Fused_5"), Input: []string{x}, Output: []string{"y"}})
+		x = b.conv("Conv_1", x, 3, 3, 3, true, aInts("pads", 1, 1, 1, 1))
+		x = b.node("AveragePool", "AveragePool_2", []string{x}, aInts("kernel_shape", 3, 3), aInts("pads", 1, 1, 1, 1))
+		x = b.node("Relu", "Relu_3", []string{x})
+		y := b.conv("Conv_4", x, 3, 3, 3, true, aInts("pads", 1, 1, 1, 1))
+		x = b.node("Add", "Add_5", []string{x, y})
+		x = b.node("Reshape", "Reshape_6", []string{x, b.initInts("shape", 0, 3, 64, 1)})
+		b.g.Node = append(b.g.Node, &onnxpb.NodeProto{OpType: proto.String("FusedThing"), Domain: proto.String("com.microsoft"), Name: proto.String("Fused_7"), Input: []string{x}, Output: []string{"y"}})
 		return b.done("y")
 	},
 	// Refusals of the details of supported operators.
