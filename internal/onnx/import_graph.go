@@ -449,8 +449,9 @@ func (n *impNode) weightData(c *impConst, what string) []float32 {
 	if c.dtype != "FLOAT" && !slices.Contains(n.t.converted, c.dtype) {
 		n.t.converted = append(n.t.converted, c.dtype)
 	}
-	w := make([]float32, len(c.f))
-	for i, v := range c.f {
+	w := make([]float32, c.size())
+	for i := range w {
+		v := c.float(i)
 		f := float32(v)
 		if math.IsNaN(v) || math.IsInf(float64(f), 0) {
 			n.refuse("its %s holds %v, which is not a finite float32", what, v)

@@ -17,13 +17,16 @@ import (
 // computations of x.view(x.size(0), -1), Constant nodes and casts.
 
 // impConst is a constant tensor: an initializer, a Constant node's value
-// or a folded node's output. Floats are widened to float64 so that folding
-// loses nothing; integers keep int64, where impBatch stands for the
-// graph's symbolic batch dimension.
+// or a folded node's output. FLOAT tensors keep their float32 values in
+// f32, so that a large model's weights are not copied wider; other floats
+// and folded results are float64 in f, so that folding loses nothing.
+// Integers keep int64, where impBatch stands for the graph's symbolic
+// batch dimension.
 type impConst struct {
 	shape []int
 	isInt bool
 	f     []float64
+	f32   []float32
 	i     []int64
 	// dtype names the ONNX type the values came from, for messages.
 	dtype string
@@ -55,7 +58,22 @@ func (c *impConst) float(k int) float64 {
 	if c.isInt {
 		return float64(c.i[k])
 	}
+	if c.f32 != nil {
+		return float64(c.f32[k])
+	}
 	return c.f[k]
+}
+
+// floats returns a float tensor's values as float64s.
+func (c *impConst) floats() []float64 {
+	if c.f32 == nil {
+		return c.f
+	}
+	f := make([]float64, len(c.f32))
+	for k, v := range c.f32 {
+		f[k] = float64(v)
+	}
+	return f
 }
 
 // ints returns the values as int64s; ok is false for a float tensor.
@@ -143,16 +161,26 @@ func impTensor(t *onnxpb.TensorProto) (*impConst, error) {
 		return nil, fmt.Errorf("it holds %d values; dims %s need %d", count, impDims(c.shape), n)
 	}
 	le := binary.LittleEndian
+	switch {
+	case dt == onnxpb.TensorProto_FLOAT && useRaw:
+		c.f32 = make([]float32, n)
+		for k := range n {
+			c.f32[k] = math.Float32frombits(le.Uint32(raw[4*k:]))
+		}
+	case dt == onnxpb.TensorProto_FLOAT:
+		// The proto's slice is not changed by the importer.
+		c.f32 = t.GetFloatData()
+		if c.f32 == nil {
+			c.f32 = []float32{}
+		}
+	}
 	switch dt {
-	case onnxpb.TensorProto_FLOAT, onnxpb.TensorProto_DOUBLE, onnxpb.TensorProto_FLOAT16, onnxpb.TensorProto_BFLOAT16:
+	case onnxpb.TensorProto_FLOAT:
+	case onnxpb.TensorProto_DOUBLE, onnxpb.TensorProto_FLOAT16, onnxpb.TensorProto_BFLOAT16:
 		c.f = make([]float64, n)
 		for k := range n {
 			var v float64
 			switch {
-			case dt == onnxpb.TensorProto_FLOAT && useRaw:
-				v = float64(math.Float32frombits(le.Uint32(raw[4*k:])))
-			case dt == onnxpb.TensorProto_FLOAT:
-				v = float64(t.GetFloatData()[k])
 			case dt == onnxpb.TensorProto_DOUBLE && useRaw:
 				v = math.Float64frombits(le.Uint64(raw[8*k:]))
 			case dt == onnxpb.TensorProto_DOUBLE:
@@ -485,7 +513,8 @@ func impFoldCast(n *impNode) (*impConst, error) {
 			break
 		}
 		out.i = make([]int64, c.size())
-		for k, v := range c.f {
+		for k := range out.i {
+			v := c.float(k)
 			if name == "BOOL" && v != 0 {
 				v = 1
 			}
@@ -564,7 +593,7 @@ func impFoldGather(n *impNode) (*impConst, error) {
 		if data.isInt {
 			out.i = append(out.i, data.i[i])
 		} else {
-			out.f = append(out.f, data.f[i])
+			out.f = append(out.f, data.float(int(i)))
 		}
 	}
 	return out, nil
@@ -777,7 +806,7 @@ func impFoldSlice(n *impNode) (*impConst, error) {
 	if c.isInt {
 		out.i = c.i[start:end]
 	} else {
-		out.f = c.f[start:end]
+		out.f = c.floats()[start:end]
 	}
 	return out, nil
 }
@@ -828,7 +857,7 @@ func impFoldTranspose(n *impNode) (*impConst, error) {
 		if c.isInt {
 			out.i = append(out.i, c.i[off])
 		} else {
-			out.f = append(out.f, c.f[off])
+			out.f = append(out.f, c.float(off))
 		}
 	}
 	return out, nil
