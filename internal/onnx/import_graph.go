@@ -53,8 +53,18 @@ type impAct struct {
 	rescale int
 	// pad is a zero Pad waiting for the Conv or AveragePool that takes it.
 	pad *impPad
+	// affine is scalar arithmetic on a vector waiting for the Gemm or
+	// MatMul that takes it into its kernel and bias.
+	affine *impAffine
 	// consumer is the node that took the tensor, to find branches.
 	consumer string
+}
+
+// impAffine is x*scale + offset, element by element in ONNX's order,
+// from the nodes named.
+type impAffine struct {
+	scale, offset []float64
+	nodes         []string
 }
 
 // impVia is a node between an activation's layer and the activation.
@@ -1207,6 +1217,11 @@ func (n *impNode) dense(a *impAct, units int, weight func(i, o int) float32, bia
 	if len(a.chw) == 3 {
 		hw = a.chw[1] * a.chw[2]
 	}
+	f := a.affine
+	var shift []float64 // o·W, from an affine input
+	if f != nil {
+		shift = make([]float64, units)
+	}
 	for j := range in {
 		src := j
 		if len(a.chw) == 3 {
@@ -1216,10 +1231,33 @@ func (n *impNode) dense(a *impAct, units int, weight func(i, o int) float32, bia
 			src = (j%c)*hw + j/c
 		}
 		for o := range units {
-			k[j*units+o] = weight(src, o)
+			w := weight(src, o)
+			if f != nil {
+				// (x*s + o)·W + b = x·(s*W) + (o·W + b), with s and o
+				// per input element.
+				shift[o] += f.offset[src] * float64(w)
+				w = float32(f.scale[src] * float64(w))
+			}
+			k[j*units+o] = w
 		}
 	}
-	l := &impLayer{kind: "Dense", units: units, useBias: bias != nil, w: k, wShape: []int{in, units}, b: bias, nodes: []string{n.ref()}}
+	var nodes []string
+	if f != nil {
+		nodes = f.nodes
+		if bias == nil {
+			bias = make([]float32, units)
+		}
+		for o := range units {
+			bias[o] = float32(float64(bias[o]) + shift[o])
+		}
+		for _, w := range slices.Concat(k, bias) {
+			if math.IsInf(float64(w), 0) || math.IsNaN(float64(w)) {
+				n.refuse("folding %s into it makes weights beyond float32's range", strings.Join(f.nodes, " + "))
+				return nil
+			}
+		}
+	}
+	l := &impLayer{kind: "Dense", units: units, useBias: bias != nil, w: k, wShape: []int{in, units}, b: bias, nodes: append(nodes, n.ref())}
 	idx := n.t.add(l)
 	return impOut(&impAct{shape: []int{units}, layout: impVector, target: idx, fresh: true, rescale: -1})
 }
@@ -1399,6 +1437,9 @@ func impArithmetic(n *impNode) []*impValue {
 			return n.foldIntoLayer(a, per, first)
 		}
 	}
+	if len(a.shape) == 1 {
+		return n.vectorAffine(a, c, first)
+	}
 	v, ok := n.uniform(c, a)
 	if !ok {
 		what := "a constant of shape " + impDims(c.shape) + " that varies across the tensor"
@@ -1406,10 +1447,6 @@ func impArithmetic(n *impNode) []*impValue {
 			what = "a per-channel constant " + impDims(c.shape)
 		}
 		n.refuse("%s %s; convc folds such constants only into the bias or kernel of a Conv, Gemm or MatMul right before it, and its Rescaling takes one scale and offset", impVerb[op], what)
-		return nil
-	}
-	if !a.image() {
-		n.refuse("%s a constant on a vector %s; convc's Rescaling works on images, and a constant folds only into the Gemm or MatMul right before it", impVerb[op], n.dims(a))
 		return nil
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) || (op == "Div" && v == 0) {
@@ -1441,6 +1478,68 @@ func impArithmetic(n *impNode) []*impValue {
 		return impOut(out)
 	}
 	out.rescale = n.t.add(&impLayer{kind: "Rescaling", scale: scale, offset: offset, nodes: []string{n.ref()}})
+	return impOut(out)
+}
+
+// vectorAffine keeps arithmetic with a constant on a vector, a scalar or
+// one value per element, for the Gemm or MatMul after it, which folds it
+// into its kernel and bias: convc's Rescaling works on images only.
+func (n *impNode) vectorAffine(a *impAct, c *impConst, first bool) []*impValue {
+	op := n.GetOpType()
+	d := a.shape[0]
+	if len(c.shape) > 2 || (len(c.shape) == 2 && c.shape[0] != 1) || (c.size() != 1 && c.size() != d) {
+		n.refuse("%s a constant of shape %s on a vector %s; convc folds only a scalar or one value per element into a Gemm or MatMul", impVerb[op], impDims(c.shape), n.dims(a))
+		return nil
+	}
+	scale, offset := make([]float64, d), make([]float64, d)
+	for k := range d {
+		v := c.float(0)
+		if c.size() == d {
+			v = c.float(k)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) || (op == "Div" && v == 0) {
+			n.refuse("its constant holds %v", v)
+			return nil
+		}
+		switch {
+		case op == "Add":
+			scale[k], offset[k] = 1, v
+		case op == "Sub" && first:
+			scale[k], offset[k] = 1, -v
+		case op == "Sub":
+			scale[k], offset[k] = -1, v
+		case op == "Mul":
+			scale[k] = v
+		case op == "Div" && first:
+			scale[k] = 1 / v
+		default:
+			n.refuse("divides a constant by the activation, which no layer of convc expresses")
+			return nil
+		}
+	}
+	next := n.t.consumers[n.GetOutput()[0]]
+	ok := len(next) == 1
+	if ok {
+		switch next[0].GetOpType() {
+		case "Gemm", "MatMul", "Add", "Sub", "Mul", "Div":
+		default:
+			ok = false
+		}
+	}
+	if !ok {
+		n.refuse("%s a constant on a vector %s; convc's Rescaling works on images, and on vectors such arithmetic folds only into a Gemm or MatMul right after it or into the one right before it", impVerb[op], n.dims(a))
+		return nil
+	}
+	out := a.clone()
+	out.target, out.fresh, out.via, out.rescale = -1, false, nil, -1
+	f := &impAffine{scale: scale, offset: offset, nodes: []string{n.ref()}}
+	if p := a.affine; p != nil {
+		for k := range d {
+			f.scale[k], f.offset[k] = p.scale[k]*scale[k], p.offset[k]*scale[k]+offset[k]
+		}
+		f.nodes = append(slices.Clone(p.nodes), f.nodes...)
+	}
+	out.affine = f
 	return impOut(out)
 }
 

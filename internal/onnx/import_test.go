@@ -276,6 +276,18 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 		b := tModel(13, "x", -1, 5)
 		return b.done(b.node("Softmax", "Softmax_0", []string{"x"}))
 	},
+	// Arithmetic on a vector, a scalar or per element, folds into the
+	// Gemm or MatMul after it.
+	"vector_affine": func() *onnxpb.ModelProto {
+		b := tModel(13, "x", -1, 2, 3, 3)
+		x := b.conv("Conv_0", "x", 2, 2, 1, true)
+		x = b.node("Relu", "Relu_1", []string{x})
+		x = b.node("Flatten", "Flatten_2", []string{x})
+		x = b.node("Mul", "Mul_3", []string{x, b.init("gain", []int64{1, 18})})
+		x = b.node("Sub", "Sub_4", []string{x, b.init("shift", nil, 0.5)})
+		x = b.node("MatMul", "MatMul_5", []string{x, b.init("W", []int64{18, 3})})
+		return b.done(x)
+	},
 	// Every unsupported node is listed, in graph order, with what would
 	// be needed.
 	"refuse_many": func() *onnxpb.ModelProto {
@@ -706,10 +718,11 @@ class LeNet(nn.Module):
         super().__init__()
         s.c1, s.c2 = nn.Conv2d(1, 6, 5, padding=2), nn.Conv2d(6, 16, 5)
         s.f1, s.f2 = nn.Linear(16*5*5, 32), nn.Linear(32, 10)
+        s.register_buffer("gain", torch.rand(16*5*5) + 0.5)
     def forward(s, x):
         x = torch.max_pool2d(torch.relu(s.c1(x)), 2)
         x = torch.max_pool2d(torch.relu(s.c2(x)), 2)
-        x = x.view(x.size(0), -1)
+        x = x.view(x.size(0), -1) * s.gain + 0.25
         return torch.softmax(s.f2(torch.relu(s.f1(x))), 1)
 
 class Pads(nn.Module):
@@ -741,7 +754,9 @@ class MLP(nn.Module):
     def __init__(s):
         super().__init__()
         s.f1, s.f2 = nn.Linear(12, 7), nn.Linear(7, 4)
+        s.register_buffer("mean", torch.rand(12))
     def forward(s, x):
+        x = (x - s.mean) / 0.5
         return s.f2(torch.relu(s.f1(x)))
 
 models = [("lenet", LeNet(), (1, 28, 28), 14), ("pads", Pads(), (3, 14, 16), 11),
