@@ -175,6 +175,12 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 	if widen {
 		p.CiPad = (p.Ci + 3) / 4 * 4
 		p.Chunk = p.CiPad
+		// 32 filters fill two Float32x16 vectors: 4 pixels of them make
+		// the register block, at twice the rate of 8-float vectors. (Its
+		// weight gradient is not tiled: the input is widened.)
+		if p.Co%64 != 0 {
+			p.Width, p.Block, p.Pixels = 16, 32, 4
+		}
 	}
 	p.Winograd = winograd4(p)
 	return p

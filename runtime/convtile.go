@@ -49,8 +49,9 @@ type ConvPlan struct {
 	// AVX-512, 8 with AVX2. A CPU without AVX-512 runs a plan made for 16
 	// with 8-float vectors and blocks of Block/2 channels.
 	Width int
-	// Block is the output channels of a register block (4 vectors), and
-	// Pixels its output columns.
+	// Block is the output channels of a register block (4 vectors, or 2
+	// with 4 pixels for 32 channels of Float32x16), and Pixels its output
+	// columns.
 	Block, Pixels int
 	// Chunk is the input channels of one pass over the taps; it divides Ci.
 	Chunk int
@@ -110,7 +111,7 @@ func (p *ConvPlan) chunkOuter(rows int) bool {
 func (p *ConvPlan) mustBeValid() {
 	ci := max(p.CiPad, p.Ci)
 	if p.Chunk <= 0 || p.Chunk%4 != 0 || ci%p.Chunk != 0 || (p.CiPad != 0 && p.CiPad < p.Ci) ||
-		(p.Width != 8 && p.Width != 16) || p.Block != 4*p.Width || p.Co%p.Block != 0 ||
+		(p.Width != 8 && p.Width != 16) || !(p.Block == 4*p.Width || p.Block == 2*p.Width && p.Pixels == 4) || p.Co%p.Block != 0 ||
 		p.LiveH > p.OutH || p.LiveW > p.OutW || p.LiveH < 1 || p.LiveW < 1 ||
 		p.Winograd && !p.winogradOK() {
 		panic(fmt.Sprintf("convc: invalid tiled convolution plan for %s: %+v", p.Layer, *p))
@@ -164,8 +165,8 @@ func (p *ConvPlan) Explain() string {
 	if p.CiPad > p.Ci {
 		fmt.Fprintf(&b, "input widened from %d to %d channels with zeros, as the broadcasts load 4 channels\n", p.Ci, p.CiPad)
 	}
-	fmt.Fprintf(&b, "register block: %d pixels x %d channels = %d accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)\n",
-		p.Pixels, p.Block, p.Pixels*p.Block/p.Width)
+	fmt.Fprintf(&b, "register block: %d pixels x %d channels = %d accumulators, %d broadcasts and 1 weight vector (Go allocates 15 vector registers)\n",
+		p.Pixels, p.Block, p.Pixels*p.Block/p.Width, p.Pixels)
 	if p.chunkOuter(p.LiveH) {
 		fmt.Fprintf(&b, "loops: %d channel blocks > %d chunks of %d input channels > %d rows > %d pixel pairs > %d taps > input channels by 4\n",
 			p.Co/p.Block, p.Ci/p.Chunk, p.Chunk, p.LiveH, (p.LiveW+1)/2, p.KH*p.KW)

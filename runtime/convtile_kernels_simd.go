@@ -16,7 +16,7 @@ import (
 // none points past its buffer.
 func tile2x16(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 archsimd.Float32x16
-	out1 := unsafe.Add(out, ops)
+	out1 := unsafe.Add(out, 1*ops)
 	if !first {
 		c00 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out, 0)))
 		c01 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out, 64)))
@@ -40,7 +40,7 @@ func tile2x16(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops 
 	for ky := 0; ky < kh; ky++ {
 		for kx := 0; kx < kw; kx++ {
 			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
-			a1 := unsafe.Add(a0, pix)
+			a1 := unsafe.Add(a0, 1*pix)
 			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
 			for n := nci >> 2; ; {
 				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To16()
@@ -219,7 +219,7 @@ func tile1x16(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops 
 // none points past its buffer.
 func tile2x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 archsimd.Float32x8
-	out1 := unsafe.Add(out, ops)
+	out1 := unsafe.Add(out, 1*ops)
 	if !first {
 		c00 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out, 0)))
 		c01 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out, 32)))
@@ -243,7 +243,7 @@ func tile2x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops u
 	for ky := 0; ky < kh; ky++ {
 		for kx := 0; kx < kw; kx++ {
 			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
-			a1 := unsafe.Add(a0, pix)
+			a1 := unsafe.Add(a0, 1*pix)
 			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
 			for n := nci >> 2; ; {
 				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To8()
@@ -415,6 +415,376 @@ func tile1x8(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops u
 	c03.Store((*[8]float32)(unsafe.Add(out, 96)))
 }
 
+// tile4x16n2 is the register block of 4 output pixels x 2 Float32x16 vectors of
+// output channels. in points at the first pixel's input at the chunk's first
+// channel, wt at the chunk's packed weights of tap 0, out at the first
+// pixel's output. Pointers move only when another iteration follows, so
+// none points past its buffer.
+func tile4x16n2(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {
+	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x16
+	out1 := unsafe.Add(out, 1*ops)
+	out2 := unsafe.Add(out, 2*ops)
+	out3 := unsafe.Add(out, 3*ops)
+	if !first {
+		c00 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out, 0)))
+		c01 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out, 64)))
+		c10 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out1, 0)))
+		c11 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out1, 64)))
+		c20 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out2, 0)))
+		c21 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out2, 64)))
+		c30 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out3, 0)))
+		c31 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out3, 64)))
+	} else if bias != nil {
+		c00 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(bias, 0)))
+		c01 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(bias, 64)))
+		c10 = c00
+		c11 = c01
+		c20 = c00
+		c21 = c01
+		c30 = c00
+		c31 = c01
+	}
+	ws := uintptr(128)
+	for ky := 0; ky < kh; ky++ {
+		for kx := 0; kx < kw; kx++ {
+			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
+			a1 := unsafe.Add(a0, 1*pix)
+			a2 := unsafe.Add(a0, 2*pix)
+			a3 := unsafe.Add(a0, 3*pix)
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
+				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To16()
+				x1 := archsimd.LoadFloat32x4((*[4]float32)(a1)).Broadcast1To16()
+				x2 := archsimd.LoadFloat32x4((*[4]float32)(a2)).Broadcast1To16()
+				x3 := archsimd.LoadFloat32x4((*[4]float32)(a3)).Broadcast1To16()
+				w := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 0)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 64)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 4))).Broadcast1To16()
+				x1 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a1, 4))).Broadcast1To16()
+				x2 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a2, 4))).Broadcast1To16()
+				x3 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a3, 4))).Broadcast1To16()
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 128)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 192)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 8))).Broadcast1To16()
+				x1 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a1, 8))).Broadcast1To16()
+				x2 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a2, 8))).Broadcast1To16()
+				x3 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a3, 8))).Broadcast1To16()
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 256)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 320)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 12))).Broadcast1To16()
+				x1 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a1, 12))).Broadcast1To16()
+				x2 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a2, 12))).Broadcast1To16()
+				x3 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a3, 12))).Broadcast1To16()
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 384)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 448)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				n--
+				if n == 0 {
+					break
+				}
+				b = unsafe.Add(b, 4*ws)
+				a0 = unsafe.Add(a0, 16)
+				a1 = unsafe.Add(a1, 16)
+				a2 = unsafe.Add(a2, 16)
+				a3 = unsafe.Add(a3, 16)
+			}
+		}
+	}
+	if relu {
+		var z archsimd.Float32x16
+		c00 = c00.Max(z)
+		c01 = c01.Max(z)
+		c10 = c10.Max(z)
+		c11 = c11.Max(z)
+		c20 = c20.Max(z)
+		c21 = c21.Max(z)
+		c30 = c30.Max(z)
+		c31 = c31.Max(z)
+	}
+	c00.Store((*[16]float32)(unsafe.Add(out, 0)))
+	c01.Store((*[16]float32)(unsafe.Add(out, 64)))
+	c10.Store((*[16]float32)(unsafe.Add(out1, 0)))
+	c11.Store((*[16]float32)(unsafe.Add(out1, 64)))
+	c20.Store((*[16]float32)(unsafe.Add(out2, 0)))
+	c21.Store((*[16]float32)(unsafe.Add(out2, 64)))
+	c30.Store((*[16]float32)(unsafe.Add(out3, 0)))
+	c31.Store((*[16]float32)(unsafe.Add(out3, 64)))
+}
+
+// tile1x16n2 is the register block of 1 output pixel x 2 Float32x16 vectors of
+// output channels. in points at the first pixel's input at the chunk's first
+// channel, wt at the chunk's packed weights of tap 0, out at the first
+// pixel's output. Pointers move only when another iteration follows, so
+// none points past its buffer.
+func tile1x16n2(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {
+	var c00, c01 archsimd.Float32x16
+	if !first {
+		c00 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out, 0)))
+		c01 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(out, 64)))
+	} else if bias != nil {
+		c00 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(bias, 0)))
+		c01 = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(bias, 64)))
+	}
+	ws := uintptr(128)
+	for ky := 0; ky < kh; ky++ {
+		for kx := 0; kx < kw; kx++ {
+			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
+				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To16()
+				w := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 0)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 64)))
+				c01 = w.MulAdd(x0, c01)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 4))).Broadcast1To16()
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 128)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 192)))
+				c01 = w.MulAdd(x0, c01)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 8))).Broadcast1To16()
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 256)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 320)))
+				c01 = w.MulAdd(x0, c01)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 12))).Broadcast1To16()
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 384)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(b, 448)))
+				c01 = w.MulAdd(x0, c01)
+				n--
+				if n == 0 {
+					break
+				}
+				b = unsafe.Add(b, 4*ws)
+				a0 = unsafe.Add(a0, 16)
+			}
+		}
+	}
+	if relu {
+		var z archsimd.Float32x16
+		c00 = c00.Max(z)
+		c01 = c01.Max(z)
+	}
+	c00.Store((*[16]float32)(unsafe.Add(out, 0)))
+	c01.Store((*[16]float32)(unsafe.Add(out, 64)))
+}
+
+// tile4x8n2 is the register block of 4 output pixels x 2 Float32x8 vectors of
+// output channels. in points at the first pixel's input at the chunk's first
+// channel, wt at the chunk's packed weights of tap 0, out at the first
+// pixel's output. Pointers move only when another iteration follows, so
+// none points past its buffer.
+func tile4x8n2(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {
+	var c00, c01, c10, c11, c20, c21, c30, c31 archsimd.Float32x8
+	out1 := unsafe.Add(out, 1*ops)
+	out2 := unsafe.Add(out, 2*ops)
+	out3 := unsafe.Add(out, 3*ops)
+	if !first {
+		c00 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out, 0)))
+		c01 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out, 32)))
+		c10 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out1, 0)))
+		c11 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out1, 32)))
+		c20 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out2, 0)))
+		c21 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out2, 32)))
+		c30 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out3, 0)))
+		c31 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out3, 32)))
+	} else if bias != nil {
+		c00 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bias, 0)))
+		c01 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bias, 32)))
+		c10 = c00
+		c11 = c01
+		c20 = c00
+		c21 = c01
+		c30 = c00
+		c31 = c01
+	}
+	ws := uintptr(64)
+	for ky := 0; ky < kh; ky++ {
+		for kx := 0; kx < kw; kx++ {
+			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
+			a1 := unsafe.Add(a0, 1*pix)
+			a2 := unsafe.Add(a0, 2*pix)
+			a3 := unsafe.Add(a0, 3*pix)
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
+				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To8()
+				x1 := archsimd.LoadFloat32x4((*[4]float32)(a1)).Broadcast1To8()
+				x2 := archsimd.LoadFloat32x4((*[4]float32)(a2)).Broadcast1To8()
+				x3 := archsimd.LoadFloat32x4((*[4]float32)(a3)).Broadcast1To8()
+				w := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 0)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 4))).Broadcast1To8()
+				x1 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a1, 4))).Broadcast1To8()
+				x2 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a2, 4))).Broadcast1To8()
+				x3 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a3, 4))).Broadcast1To8()
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 64)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 96)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 8))).Broadcast1To8()
+				x1 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a1, 8))).Broadcast1To8()
+				x2 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a2, 8))).Broadcast1To8()
+				x3 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a3, 8))).Broadcast1To8()
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 128)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 160)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 12))).Broadcast1To8()
+				x1 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a1, 12))).Broadcast1To8()
+				x2 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a2, 12))).Broadcast1To8()
+				x3 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a3, 12))).Broadcast1To8()
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 192)))
+				c00 = w.MulAdd(x0, c00)
+				c10 = w.MulAdd(x1, c10)
+				c20 = w.MulAdd(x2, c20)
+				c30 = w.MulAdd(x3, c30)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 224)))
+				c01 = w.MulAdd(x0, c01)
+				c11 = w.MulAdd(x1, c11)
+				c21 = w.MulAdd(x2, c21)
+				c31 = w.MulAdd(x3, c31)
+				n--
+				if n == 0 {
+					break
+				}
+				b = unsafe.Add(b, 4*ws)
+				a0 = unsafe.Add(a0, 16)
+				a1 = unsafe.Add(a1, 16)
+				a2 = unsafe.Add(a2, 16)
+				a3 = unsafe.Add(a3, 16)
+			}
+		}
+	}
+	if relu {
+		var z archsimd.Float32x8
+		c00 = c00.Max(z)
+		c01 = c01.Max(z)
+		c10 = c10.Max(z)
+		c11 = c11.Max(z)
+		c20 = c20.Max(z)
+		c21 = c21.Max(z)
+		c30 = c30.Max(z)
+		c31 = c31.Max(z)
+	}
+	c00.Store((*[8]float32)(unsafe.Add(out, 0)))
+	c01.Store((*[8]float32)(unsafe.Add(out, 32)))
+	c10.Store((*[8]float32)(unsafe.Add(out1, 0)))
+	c11.Store((*[8]float32)(unsafe.Add(out1, 32)))
+	c20.Store((*[8]float32)(unsafe.Add(out2, 0)))
+	c21.Store((*[8]float32)(unsafe.Add(out2, 32)))
+	c30.Store((*[8]float32)(unsafe.Add(out3, 0)))
+	c31.Store((*[8]float32)(unsafe.Add(out3, 32)))
+}
+
+// tile1x8n2 is the register block of 1 output pixel x 2 Float32x8 vectors of
+// output channels. in points at the first pixel's input at the chunk's first
+// channel, wt at the chunk's packed weights of tap 0, out at the first
+// pixel's output. Pointers move only when another iteration follows, so
+// none points past its buffer.
+func tile1x8n2(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {
+	var c00, c01 archsimd.Float32x8
+	if !first {
+		c00 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out, 0)))
+		c01 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(out, 32)))
+	} else if bias != nil {
+		c00 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bias, 0)))
+		c01 = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(bias, 32)))
+	}
+	ws := uintptr(64)
+	for ky := 0; ky < kh; ky++ {
+		for kx := 0; kx < kw; kx++ {
+			a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)
+			b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)
+			for n := nci >> 2; ; {
+				x0 := archsimd.LoadFloat32x4((*[4]float32)(a0)).Broadcast1To8()
+				w := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 0)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 32)))
+				c01 = w.MulAdd(x0, c01)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 4))).Broadcast1To8()
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 64)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 96)))
+				c01 = w.MulAdd(x0, c01)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 8))).Broadcast1To8()
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 128)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 160)))
+				c01 = w.MulAdd(x0, c01)
+				x0 = archsimd.LoadFloat32x4((*[4]float32)(unsafe.Add(a0, 12))).Broadcast1To8()
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 192)))
+				c00 = w.MulAdd(x0, c00)
+				w = archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(b, 224)))
+				c01 = w.MulAdd(x0, c01)
+				n--
+				if n == 0 {
+					break
+				}
+				b = unsafe.Add(b, 4*ws)
+				a0 = unsafe.Add(a0, 16)
+			}
+		}
+	}
+	if relu {
+		var z archsimd.Float32x8
+		c00 = c00.Max(z)
+		c01 = c01.Max(z)
+	}
+	c00.Store((*[8]float32)(unsafe.Add(out, 0)))
+	c01.Store((*[8]float32)(unsafe.Add(out, 32)))
+}
+
 // wgrad2x16 adds into dk (two kernel rows of input channels c and c+1, 4
 // Float32x16 vectors of output channels each, the second row at dk+rowb) the
 // products of the inputs at a (channel c; c+1 follows it) and the output
@@ -525,4 +895,920 @@ func wgrad2x8(a, dz, dk unsafe.Pointer, rows, cols int, pix, arow, dzp, dzrow, r
 	c11.Store((*[8]float32)(unsafe.Add(dk1, 32)))
 	c12.Store((*[8]float32)(unsafe.Add(dk1, 64)))
 	c13.Store((*[8]float32)(unsafe.Add(dk1, 96)))
+}
+
+// winoIn16 writes V = Bᵀ d B for one tile and one vector of 16 channels: d is
+// the 6x6 input pixels from src, rows rs and pixels cs bytes apart, and
+// cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,
+// (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.
+func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {
+	var t [36]archsimd.Float32x16
+	four, five, two := archsimd.BroadcastFloat32x16(4), archsimd.BroadcastFloat32x16(5), archsimd.BroadcastFloat32x16(2)
+	{
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+0*cs)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+0*cs)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+0*cs)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+0*cs)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+0*cs)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+0*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[0] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[6] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[12] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[18] = c.MulAdd(two, a)
+		t[24] = a.Sub(c.Mul(two))
+		t[30] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+1*cs)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+1*cs)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+1*cs)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+1*cs)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+1*cs)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+1*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[1] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[7] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[13] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[19] = c.MulAdd(two, a)
+		t[25] = a.Sub(c.Mul(two))
+		t[31] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+2*cs)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+2*cs)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+2*cs)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+2*cs)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+2*cs)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+2*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[2] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[8] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[14] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[20] = c.MulAdd(two, a)
+		t[26] = a.Sub(c.Mul(two))
+		t[32] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+3*cs)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+3*cs)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+3*cs)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+3*cs)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+3*cs)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+3*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[3] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[9] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[15] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[21] = c.MulAdd(two, a)
+		t[27] = a.Sub(c.Mul(two))
+		t[33] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+4*cs)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+4*cs)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+4*cs)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+4*cs)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+4*cs)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+4*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[4] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[10] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[16] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[22] = c.MulAdd(two, a)
+		t[28] = a.Sub(c.Mul(two))
+		t[34] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+5*cs)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+5*cs)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+5*cs)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+5*cs)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+5*cs)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+5*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[5] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[11] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[17] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[23] = c.MulAdd(two, a)
+		t[29] = a.Sub(c.Mul(two))
+		t[35] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := t[0]
+		d1 := t[1]
+		d2 := t[2]
+		d3 := t[3]
+		d4 := t[4]
+		d5 := t[5]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 0*ds)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 1*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 2*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 3*ds)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 4*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 5*ds)))
+	}
+	{
+		d0 := t[6]
+		d1 := t[7]
+		d2 := t[8]
+		d3 := t[9]
+		d4 := t[10]
+		d5 := t[11]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 6*ds)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 7*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 8*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 9*ds)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 10*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 11*ds)))
+	}
+	{
+		d0 := t[12]
+		d1 := t[13]
+		d2 := t[14]
+		d3 := t[15]
+		d4 := t[16]
+		d5 := t[17]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 12*ds)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 13*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 14*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 15*ds)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 16*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 17*ds)))
+	}
+	{
+		d0 := t[18]
+		d1 := t[19]
+		d2 := t[20]
+		d3 := t[21]
+		d4 := t[22]
+		d5 := t[23]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 18*ds)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 19*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 20*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 21*ds)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 22*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 23*ds)))
+	}
+	{
+		d0 := t[24]
+		d1 := t[25]
+		d2 := t[26]
+		d3 := t[27]
+		d4 := t[28]
+		d5 := t[29]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 24*ds)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 25*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 26*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 27*ds)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 28*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 29*ds)))
+	}
+	{
+		d0 := t[30]
+		d1 := t[31]
+		d2 := t[32]
+		d3 := t[33]
+		d4 := t[34]
+		d5 := t[35]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 30*ds)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 31*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 32*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 33*ds)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 34*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 35*ds)))
+	}
+}
+
+// winoOut16 stores Y = Aᵀ M A + bias for one tile and one vector of 16
+// channels, with ReLU when relu is set: cell (r, s) of M is at src +
+// (6r+s)*ms; output pixel (y, x) goes to dst + y*rs + x*cs for y < rows and
+// x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),
+// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.
+func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {
+	var t [24]archsimd.Float32x16
+	two, four, eight := archsimd.BroadcastFloat32x16(2), archsimd.BroadcastFloat32x16(4), archsimd.BroadcastFloat32x16(8)
+	var zero archsimd.Float32x16
+	{
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 6*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 12*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 18*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 24*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 30*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[0] = m0.Add(s12).Add(s34)
+		t[6] = d34.MulAdd(two, d12)
+		t[12] = s34.MulAdd(four, s12)
+		t[18] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 7*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 13*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 19*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 25*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 31*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[1] = m0.Add(s12).Add(s34)
+		t[7] = d34.MulAdd(two, d12)
+		t[13] = s34.MulAdd(four, s12)
+		t[19] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 8*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 14*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 20*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 26*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 32*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[2] = m0.Add(s12).Add(s34)
+		t[8] = d34.MulAdd(two, d12)
+		t[14] = s34.MulAdd(four, s12)
+		t[20] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 9*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 15*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 21*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 27*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 33*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[3] = m0.Add(s12).Add(s34)
+		t[9] = d34.MulAdd(two, d12)
+		t[15] = s34.MulAdd(four, s12)
+		t[21] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 10*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 16*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 22*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 28*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 34*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[4] = m0.Add(s12).Add(s34)
+		t[10] = d34.MulAdd(two, d12)
+		t[16] = s34.MulAdd(four, s12)
+		t[22] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 11*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 17*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 23*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 29*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 35*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[5] = m0.Add(s12).Add(s34)
+		t[11] = d34.MulAdd(two, d12)
+		t[17] = s34.MulAdd(four, s12)
+		t[23] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := t[0]
+		m1 := t[1]
+		m2 := t[2]
+		m3 := t[3]
+		m4 := t[4]
+		m5 := t[5]
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		y0 := m0.Add(s12).Add(s34).Add(bias)
+		y1 := d34.MulAdd(two, d12).Add(bias)
+		y2 := s34.MulAdd(four, s12).Add(bias)
+		y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+		if relu {
+			y0 = y0.Max(zero)
+		}
+		y0.Store((*[16]float32)(unsafe.Add(dst, 0*rs+0*cs)))
+		if relu {
+			y1 = y1.Max(zero)
+		}
+		if cols > 1 {
+			y1.Store((*[16]float32)(unsafe.Add(dst, 0*rs+1*cs)))
+		}
+		if relu {
+			y2 = y2.Max(zero)
+		}
+		if cols > 2 {
+			y2.Store((*[16]float32)(unsafe.Add(dst, 0*rs+2*cs)))
+		}
+		if relu {
+			y3 = y3.Max(zero)
+		}
+		if cols > 3 {
+			y3.Store((*[16]float32)(unsafe.Add(dst, 0*rs+3*cs)))
+		}
+	}
+	if rows > 1 {
+		{
+			m0 := t[6]
+			m1 := t[7]
+			m2 := t[8]
+			m3 := t[9]
+			m4 := t[10]
+			m5 := t[11]
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			y0 := m0.Add(s12).Add(s34).Add(bias)
+			y1 := d34.MulAdd(two, d12).Add(bias)
+			y2 := s34.MulAdd(four, s12).Add(bias)
+			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				y0 = y0.Max(zero)
+			}
+			y0.Store((*[16]float32)(unsafe.Add(dst, 1*rs+0*cs)))
+			if relu {
+				y1 = y1.Max(zero)
+			}
+			if cols > 1 {
+				y1.Store((*[16]float32)(unsafe.Add(dst, 1*rs+1*cs)))
+			}
+			if relu {
+				y2 = y2.Max(zero)
+			}
+			if cols > 2 {
+				y2.Store((*[16]float32)(unsafe.Add(dst, 1*rs+2*cs)))
+			}
+			if relu {
+				y3 = y3.Max(zero)
+			}
+			if cols > 3 {
+				y3.Store((*[16]float32)(unsafe.Add(dst, 1*rs+3*cs)))
+			}
+		}
+	}
+	if rows > 2 {
+		{
+			m0 := t[12]
+			m1 := t[13]
+			m2 := t[14]
+			m3 := t[15]
+			m4 := t[16]
+			m5 := t[17]
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			y0 := m0.Add(s12).Add(s34).Add(bias)
+			y1 := d34.MulAdd(two, d12).Add(bias)
+			y2 := s34.MulAdd(four, s12).Add(bias)
+			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				y0 = y0.Max(zero)
+			}
+			y0.Store((*[16]float32)(unsafe.Add(dst, 2*rs+0*cs)))
+			if relu {
+				y1 = y1.Max(zero)
+			}
+			if cols > 1 {
+				y1.Store((*[16]float32)(unsafe.Add(dst, 2*rs+1*cs)))
+			}
+			if relu {
+				y2 = y2.Max(zero)
+			}
+			if cols > 2 {
+				y2.Store((*[16]float32)(unsafe.Add(dst, 2*rs+2*cs)))
+			}
+			if relu {
+				y3 = y3.Max(zero)
+			}
+			if cols > 3 {
+				y3.Store((*[16]float32)(unsafe.Add(dst, 2*rs+3*cs)))
+			}
+		}
+	}
+	if rows > 3 {
+		{
+			m0 := t[18]
+			m1 := t[19]
+			m2 := t[20]
+			m3 := t[21]
+			m4 := t[22]
+			m5 := t[23]
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			y0 := m0.Add(s12).Add(s34).Add(bias)
+			y1 := d34.MulAdd(two, d12).Add(bias)
+			y2 := s34.MulAdd(four, s12).Add(bias)
+			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				y0 = y0.Max(zero)
+			}
+			y0.Store((*[16]float32)(unsafe.Add(dst, 3*rs+0*cs)))
+			if relu {
+				y1 = y1.Max(zero)
+			}
+			if cols > 1 {
+				y1.Store((*[16]float32)(unsafe.Add(dst, 3*rs+1*cs)))
+			}
+			if relu {
+				y2 = y2.Max(zero)
+			}
+			if cols > 2 {
+				y2.Store((*[16]float32)(unsafe.Add(dst, 3*rs+2*cs)))
+			}
+			if relu {
+				y3 = y3.Max(zero)
+			}
+			if cols > 3 {
+				y3.Store((*[16]float32)(unsafe.Add(dst, 3*rs+3*cs)))
+			}
+		}
+	}
+}
+
+// winoIn8 writes V = Bᵀ d B for one tile and one vector of 8 channels: d is
+// the 6x6 input pixels from src, rows rs and pixels cs bytes apart, and
+// cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,
+// (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.
+func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {
+	var t [36]archsimd.Float32x8
+	four, five, two := archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(5), archsimd.BroadcastFloat32x8(2)
+	{
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+0*cs)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+0*cs)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+0*cs)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+0*cs)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+0*cs)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+0*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[0] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[6] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[12] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[18] = c.MulAdd(two, a)
+		t[24] = a.Sub(c.Mul(two))
+		t[30] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+1*cs)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+1*cs)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+1*cs)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+1*cs)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+1*cs)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+1*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[1] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[7] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[13] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[19] = c.MulAdd(two, a)
+		t[25] = a.Sub(c.Mul(two))
+		t[31] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+2*cs)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+2*cs)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+2*cs)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+2*cs)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+2*cs)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+2*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[2] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[8] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[14] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[20] = c.MulAdd(two, a)
+		t[26] = a.Sub(c.Mul(two))
+		t[32] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+3*cs)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+3*cs)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+3*cs)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+3*cs)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+3*cs)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+3*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[3] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[9] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[15] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[21] = c.MulAdd(two, a)
+		t[27] = a.Sub(c.Mul(two))
+		t[33] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+4*cs)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+4*cs)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+4*cs)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+4*cs)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+4*cs)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+4*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[4] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[10] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[16] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[22] = c.MulAdd(two, a)
+		t[28] = a.Sub(c.Mul(two))
+		t[34] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+5*cs)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+5*cs)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+5*cs)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+5*cs)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+5*cs)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+5*cs)))
+		a, c := d3.Add(d4), d1.Add(d2)
+		t[5] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t[11] = a.Sub(c.Mul(four))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		t[17] = c.MulAdd(four, a)
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		t[23] = c.MulAdd(two, a)
+		t[29] = a.Sub(c.Mul(two))
+		t[35] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+	}
+	{
+		d0 := t[0]
+		d1 := t[1]
+		d2 := t[2]
+		d3 := t[3]
+		d4 := t[4]
+		d5 := t[5]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 0*ds)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 1*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 2*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 3*ds)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 4*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 5*ds)))
+	}
+	{
+		d0 := t[6]
+		d1 := t[7]
+		d2 := t[8]
+		d3 := t[9]
+		d4 := t[10]
+		d5 := t[11]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 6*ds)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 7*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 8*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 9*ds)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 10*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 11*ds)))
+	}
+	{
+		d0 := t[12]
+		d1 := t[13]
+		d2 := t[14]
+		d3 := t[15]
+		d4 := t[16]
+		d5 := t[17]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 12*ds)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 13*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 14*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 15*ds)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 16*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 17*ds)))
+	}
+	{
+		d0 := t[18]
+		d1 := t[19]
+		d2 := t[20]
+		d3 := t[21]
+		d4 := t[22]
+		d5 := t[23]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 18*ds)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 19*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 20*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 21*ds)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 22*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 23*ds)))
+	}
+	{
+		d0 := t[24]
+		d1 := t[25]
+		d2 := t[26]
+		d3 := t[27]
+		d4 := t[28]
+		d5 := t[29]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 24*ds)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 25*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 26*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 27*ds)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 28*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 29*ds)))
+	}
+	{
+		d0 := t[30]
+		d1 := t[31]
+		d2 := t[32]
+		d3 := t[33]
+		d4 := t[34]
+		d5 := t[35]
+		a, c := d3.Add(d4), d1.Add(d2)
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 30*ds)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 31*ds)))
+		a, c = d4.Sub(d3), d1.Sub(d2)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 32*ds)))
+		a, c = d4.Sub(d2), d3.Sub(d1)
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 33*ds)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 34*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 35*ds)))
+	}
+}
+
+// winoOut8 stores Y = Aᵀ M A + bias for one tile and one vector of 8
+// channels, with ReLU when relu is set: cell (r, s) of M is at src +
+// (6r+s)*ms; output pixel (y, x) goes to dst + y*rs + x*cs for y < rows and
+// x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),
+// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.
+func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {
+	var t [24]archsimd.Float32x8
+	two, four, eight := archsimd.BroadcastFloat32x8(2), archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(8)
+	var zero archsimd.Float32x8
+	{
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 6*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 12*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 18*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 24*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 30*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[0] = m0.Add(s12).Add(s34)
+		t[6] = d34.MulAdd(two, d12)
+		t[12] = s34.MulAdd(four, s12)
+		t[18] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 7*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 13*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 19*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 25*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 31*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[1] = m0.Add(s12).Add(s34)
+		t[7] = d34.MulAdd(two, d12)
+		t[13] = s34.MulAdd(four, s12)
+		t[19] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 8*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 14*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 20*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 26*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 32*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[2] = m0.Add(s12).Add(s34)
+		t[8] = d34.MulAdd(two, d12)
+		t[14] = s34.MulAdd(four, s12)
+		t[20] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 9*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 15*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 21*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 27*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 33*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[3] = m0.Add(s12).Add(s34)
+		t[9] = d34.MulAdd(two, d12)
+		t[15] = s34.MulAdd(four, s12)
+		t[21] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 10*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 16*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 22*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 28*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 34*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[4] = m0.Add(s12).Add(s34)
+		t[10] = d34.MulAdd(two, d12)
+		t[16] = s34.MulAdd(four, s12)
+		t[22] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 11*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 17*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 23*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 29*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 35*ms)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		t[5] = m0.Add(s12).Add(s34)
+		t[11] = d34.MulAdd(two, d12)
+		t[17] = s34.MulAdd(four, s12)
+		t[23] = d34.MulAdd(eight, d12).Add(m5)
+	}
+	{
+		m0 := t[0]
+		m1 := t[1]
+		m2 := t[2]
+		m3 := t[3]
+		m4 := t[4]
+		m5 := t[5]
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		y0 := m0.Add(s12).Add(s34).Add(bias)
+		y1 := d34.MulAdd(two, d12).Add(bias)
+		y2 := s34.MulAdd(four, s12).Add(bias)
+		y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+		if relu {
+			y0 = y0.Max(zero)
+		}
+		y0.Store((*[8]float32)(unsafe.Add(dst, 0*rs+0*cs)))
+		if relu {
+			y1 = y1.Max(zero)
+		}
+		if cols > 1 {
+			y1.Store((*[8]float32)(unsafe.Add(dst, 0*rs+1*cs)))
+		}
+		if relu {
+			y2 = y2.Max(zero)
+		}
+		if cols > 2 {
+			y2.Store((*[8]float32)(unsafe.Add(dst, 0*rs+2*cs)))
+		}
+		if relu {
+			y3 = y3.Max(zero)
+		}
+		if cols > 3 {
+			y3.Store((*[8]float32)(unsafe.Add(dst, 0*rs+3*cs)))
+		}
+	}
+	if rows > 1 {
+		{
+			m0 := t[6]
+			m1 := t[7]
+			m2 := t[8]
+			m3 := t[9]
+			m4 := t[10]
+			m5 := t[11]
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			y0 := m0.Add(s12).Add(s34).Add(bias)
+			y1 := d34.MulAdd(two, d12).Add(bias)
+			y2 := s34.MulAdd(four, s12).Add(bias)
+			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				y0 = y0.Max(zero)
+			}
+			y0.Store((*[8]float32)(unsafe.Add(dst, 1*rs+0*cs)))
+			if relu {
+				y1 = y1.Max(zero)
+			}
+			if cols > 1 {
+				y1.Store((*[8]float32)(unsafe.Add(dst, 1*rs+1*cs)))
+			}
+			if relu {
+				y2 = y2.Max(zero)
+			}
+			if cols > 2 {
+				y2.Store((*[8]float32)(unsafe.Add(dst, 1*rs+2*cs)))
+			}
+			if relu {
+				y3 = y3.Max(zero)
+			}
+			if cols > 3 {
+				y3.Store((*[8]float32)(unsafe.Add(dst, 1*rs+3*cs)))
+			}
+		}
+	}
+	if rows > 2 {
+		{
+			m0 := t[12]
+			m1 := t[13]
+			m2 := t[14]
+			m3 := t[15]
+			m4 := t[16]
+			m5 := t[17]
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			y0 := m0.Add(s12).Add(s34).Add(bias)
+			y1 := d34.MulAdd(two, d12).Add(bias)
+			y2 := s34.MulAdd(four, s12).Add(bias)
+			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				y0 = y0.Max(zero)
+			}
+			y0.Store((*[8]float32)(unsafe.Add(dst, 2*rs+0*cs)))
+			if relu {
+				y1 = y1.Max(zero)
+			}
+			if cols > 1 {
+				y1.Store((*[8]float32)(unsafe.Add(dst, 2*rs+1*cs)))
+			}
+			if relu {
+				y2 = y2.Max(zero)
+			}
+			if cols > 2 {
+				y2.Store((*[8]float32)(unsafe.Add(dst, 2*rs+2*cs)))
+			}
+			if relu {
+				y3 = y3.Max(zero)
+			}
+			if cols > 3 {
+				y3.Store((*[8]float32)(unsafe.Add(dst, 2*rs+3*cs)))
+			}
+		}
+	}
+	if rows > 3 {
+		{
+			m0 := t[18]
+			m1 := t[19]
+			m2 := t[20]
+			m3 := t[21]
+			m4 := t[22]
+			m5 := t[23]
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			y0 := m0.Add(s12).Add(s34).Add(bias)
+			y1 := d34.MulAdd(two, d12).Add(bias)
+			y2 := s34.MulAdd(four, s12).Add(bias)
+			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				y0 = y0.Max(zero)
+			}
+			y0.Store((*[8]float32)(unsafe.Add(dst, 3*rs+0*cs)))
+			if relu {
+				y1 = y1.Max(zero)
+			}
+			if cols > 1 {
+				y1.Store((*[8]float32)(unsafe.Add(dst, 3*rs+1*cs)))
+			}
+			if relu {
+				y2 = y2.Max(zero)
+			}
+			if cols > 2 {
+				y2.Store((*[8]float32)(unsafe.Add(dst, 3*rs+2*cs)))
+			}
+			if relu {
+				y3 = y3.Max(zero)
+			}
+			if cols > 3 {
+				y3.Store((*[8]float32)(unsafe.Add(dst, 3*rs+3*cs)))
+			}
+		}
+	}
 }

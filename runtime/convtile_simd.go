@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"fmt"
 	goruntime "runtime"
 	"simd/archsimd"
 	"sync"
@@ -160,9 +161,15 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 	pix := uintptr(p.SW) * cs
 	ops := uintptr(co * 4)
 	tapw := uintptr(ci * block * 4)
-	mk2, mk1 := tile2x16, tile1x16
-	if width == 8 {
-		mk2, mk1 = tile2x8, tile1x8
+	// The register blocks: 2 pixels x 4 vectors, or 4 pixels x 2 vectors.
+	mkn, mk1, step := tile2x16, tile1x16, 2
+	switch {
+	case width == 8 && block == 32:
+		mkn, mk1 = tile2x8, tile1x8
+	case width == 16 && block == 32:
+		mkn, mk1, step = tile4x16n2, tile1x16n2, 4
+	case width == 8 && block == 16:
+		mkn, mk1, step = tile4x8n2, tile1x8n2, 4
 	}
 	_ = in[p.InH*p.InW*ci-1]
 	ostride := p.outStride()
@@ -183,10 +190,10 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 			ob := unsafe.Pointer(&out[p.OutOffset+(y*ostride)*co+cb*block])
 			wt := unsafe.Add(wb, c0*block*4)
 			x := 0
-			for ; x+2 <= p.LiveW; x += 2 {
-				mk2(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
+			for ; x+step <= p.LiveW; x += step {
+				mkn(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
 			}
-			if x < p.LiveW {
+			for ; x < p.LiveW; x++ {
 				mk1(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
 			}
 		}
@@ -215,6 +222,9 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 // while every tap and input channel reads them.
 func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
 	p.mustBeValid()
+	if p.Block != 4*p.Width {
+		panic("convc: the tiled weight gradient runs blocks of 4 vectors; " + p.Layer + " has " + fmt.Sprint(p.Block/p.Width))
+	}
 	if p.CiPad > p.Ci {
 		panic("convc: the tiled weight gradient reads the input unwidened; " + p.Layer + " has CiPad")
 	}

@@ -23,11 +23,20 @@ func main() {
 	b.WriteString("import (\n\t\"simd/archsimd\"\n\t\"unsafe\"\n)\n")
 	for _, w := range []int{16, 8} {
 		for _, p := range []int{2, 1} {
-			tile(&b, w, p)
+			tile(&b, w, p, 4)
+		}
+	}
+	for _, w := range []int{16, 8} {
+		for _, p := range []int{4, 1} {
+			tile(&b, w, p, 2)
 		}
 	}
 	for _, w := range []int{16, 8} {
 		wgrad(&b, w)
+	}
+	for _, w := range []int{16, 8} {
+		winoIn(&b, w)
+		winoOut(&b, w)
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {
@@ -38,55 +47,62 @@ func main() {
 	}
 }
 
-// tile writes the forward block of p pixels x 4 vectors of w floats.
-func tile(b *bytes.Buffer, w, p int) {
+// tile writes the forward block of p pixels x nv vectors of w floats:
+// tile<p>x<w> for 4 vectors, tile<p>x<w>n2 for 2 (the 4-pixel blocks of
+// layers with 32 output channels, whose 16-float vectors would otherwise
+// be wasted).
+func tile(b *bytes.Buffer, w, p, nv int) {
 	t := fmt.Sprintf("Float32x%d", w)
 	vb := 4 * w
+	name := fmt.Sprintf("tile%dx%d", p, w)
+	if nv != 4 {
+		name += fmt.Sprintf("n%d", nv)
+	}
 	pr := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
 	plural := "s"
 	if p == 1 {
 		plural = ""
 	}
-	pr("\n// tile%dx%d is the register block of %d output pixel%s x 4 %s vectors of", p, w, p, plural, t)
+	pr("\n// %s is the register block of %d output pixel%s x %d %s vectors of", name, p, plural, nv, t)
 	pr("// output channels. in points at the first pixel's input at the chunk's first")
 	pr("// channel, wt at the chunk's packed weights of tap 0, out at the first")
 	pr("// pixel's output. Pointers move only when another iteration follows, so")
 	pr("// none points past its buffer.")
-	pr("func tile%dx%d(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {", p, w)
+	pr("func %s(in, wt, out, bias unsafe.Pointer, nci int, pix, cs, rs, tapw, ops uintptr, kh, kw int, first, relu bool) {", name)
 	acc := func(j, v int) string { return fmt.Sprintf("c%d%d", j, v) }
-	outs := []string{"out", "out1"}
+	outs := []string{"out", "out1", "out2", "out3"}
 	var all []string
 	for j := range p {
-		for v := range 4 {
+		for v := range nv {
 			all = append(all, acc(j, v))
 		}
 	}
 	pr("var %s archsimd.%s", strings.Join(all, ", "), t)
-	if p > 1 {
-		pr("out1 := unsafe.Add(out, ops)")
+	for j := 1; j < p; j++ {
+		pr("out%d := unsafe.Add(out, %d*ops)", j, j)
 	}
 	pr("if !first {")
 	for j := range p {
-		for v := range 4 {
+		for v := range nv {
 			pr("%s = archsimd.Load%s((*[%d]float32)(unsafe.Add(%s, %d)))", acc(j, v), t, w, outs[j], v*vb)
 		}
 	}
 	pr("} else if bias != nil {")
-	for v := range 4 {
+	for v := range nv {
 		pr("%s = archsimd.Load%s((*[%d]float32)(unsafe.Add(bias, %d)))", acc(0, v), t, w, v*vb)
 	}
 	for j := 1; j < p; j++ {
-		for v := range 4 {
+		for v := range nv {
 			pr("%s = %s", acc(j, v), acc(0, v))
 		}
 	}
 	pr("}")
-	pr("ws := uintptr(%d)", 4*vb)
+	pr("ws := uintptr(%d)", nv*vb)
 	pr("for ky := 0; ky < kh; ky++ {")
 	pr("for kx := 0; kx < kw; kx++ {")
 	pr("a0 := unsafe.Add(in, uintptr(ky)*rs+uintptr(kx)*cs)")
-	if p > 1 {
-		pr("a1 := unsafe.Add(a0, pix)")
+	for j := 1; j < p; j++ {
+		pr("a%d := unsafe.Add(a0, %d*pix)", j, j)
 	}
 	pr("b := unsafe.Add(wt, uintptr(ky*kw+kx)*tapw)")
 	pr("for n := nci >> 2; ; {")
@@ -102,14 +118,14 @@ func tile(b *bytes.Buffer, w, p int) {
 			}
 			pr("x%d %s archsimd.LoadFloat32x4((*[4]float32)(%s)).Broadcast1To%d()", j, decl, src, w)
 		}
-		for v := range 4 {
+		for v := range nv {
 			d := "="
 			if u == 0 && v == 0 {
 				d = ":="
 			}
 			// The weight vector is the receiver: MulAdd is x*y+z with the
 			// result in x's register, and the weight dies after its uses.
-			pr("w %s archsimd.Load%s((*[%d]float32)(unsafe.Add(b, %d)))", d, t, w, (u*4+v)*vb)
+			pr("w %s archsimd.Load%s((*[%d]float32)(unsafe.Add(b, %d)))", d, t, w, (u*nv+v)*vb)
 			for j := range p {
 				pr("%s = w.MulAdd(x%d, %s)", acc(j, v), j, acc(j, v))
 			}
@@ -118,21 +134,20 @@ func tile(b *bytes.Buffer, w, p int) {
 	pr("n--")
 	pr("if n == 0 {\nbreak\n}")
 	pr("b = unsafe.Add(b, 4*ws)")
-	pr("a0 = unsafe.Add(a0, 16)")
-	if p > 1 {
-		pr("a1 = unsafe.Add(a1, 16)")
+	for j := range p {
+		pr("a%d = unsafe.Add(a%d, 16)", j, j)
 	}
 	pr("}\n}\n}")
 	pr("if relu {")
 	pr("var z archsimd.%s", t)
 	for j := range p {
-		for v := range 4 {
+		for v := range nv {
 			pr("%s = %s.Max(z)", acc(j, v), acc(j, v))
 		}
 	}
 	pr("}")
 	for j := range p {
-		for v := range 4 {
+		for v := range nv {
 			pr("%s.Store((*[%d]float32)(unsafe.Add(%s, %d)))", acc(j, v), w, outs[j], v*vb)
 		}
 	}
@@ -185,6 +200,107 @@ func wgrad(b *bytes.Buffer, w int) {
 	for j := range 2 {
 		for v := range 4 {
 			pr("c%d%d.Store((*[%d]float32)(unsafe.Add(%s, %d)))", j, v, w, outs[j], v*vb)
+		}
+	}
+	pr("}")
+}
+
+// winoIn writes the input transform V = Bᵀ d B of Winograd's F(4x4, 3x3)
+// for one tile and one vector of w channels: straight-line code, with
+// the columns' results kept in a local array between the two passes.
+func winoIn(b *bytes.Buffer, w int) {
+	t := fmt.Sprintf("Float32x%d", w)
+	pr := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	pr("\n// winoIn%d writes V = Bᵀ d B for one tile and one vector of %d channels: d is", w, w)
+	pr("// the 6x6 input pixels from src, rows rs and pixels cs bytes apart, and")
+	pr("// cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,")
+	pr("// (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.")
+	pr("func winoIn%d(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {", w)
+	pr("var t [36]archsimd.%s", t)
+	pr("four, five, two := archsimd.BroadcastFloat32x%d(4), archsimd.BroadcastFloat32x%d(5), archsimd.BroadcastFloat32x%d(2)", w, w, w)
+	// rows writes the six combinations of d0..d5 into out(0..5).
+	rows := func(d func(i int) string, out func(r int, v string)) {
+		pr("{")
+		for i := range 6 {
+			pr("d%d := %s", i, d(i))
+		}
+		pr("a, c := d3.Add(d4), d1.Add(d2)")
+		out(0, "d0.MulAdd(four, d4).Sub(d2.Mul(five))")
+		out(1, "a.Sub(c.Mul(four))")
+		pr("a, c = d4.Sub(d3), d1.Sub(d2)")
+		out(2, "c.MulAdd(four, a)")
+		pr("a, c = d4.Sub(d2), d3.Sub(d1)")
+		out(3, "c.MulAdd(two, a)")
+		out(4, "a.Sub(c.Mul(two))")
+		out(5, "d1.MulAdd(four, d5).Sub(d3.Mul(five))")
+		pr("}")
+	}
+	for x := range 6 {
+		rows(func(i int) string {
+			return fmt.Sprintf("archsimd.Load%s((*[%d]float32)(unsafe.Add(src, %d*rs+%d*cs)))", t, w, i, x)
+		}, func(r int, v string) { pr("t[%d] = %s", r*6+x, v) })
+	}
+	for r := range 6 {
+		rows(func(i int) string { return fmt.Sprintf("t[%d]", r*6+i) },
+			func(s int, v string) { pr("%s.Store((*[%d]float32)(unsafe.Add(dst, %d*ds)))", v, w, r*6+s) })
+	}
+	pr("}")
+}
+
+// winoOut writes the output transform Y = Aᵀ M A of Winograd's F(4x4,
+// 3x3) for one tile and one vector of w channels, with the bias and ReLU.
+func winoOut(b *bytes.Buffer, w int) {
+	t := fmt.Sprintf("Float32x%d", w)
+	pr := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
+	pr("\n// winoOut%d stores Y = Aᵀ M A + bias for one tile and one vector of %d", w, w)
+	pr("// channels, with ReLU when relu is set: cell (r, s) of M is at src +")
+	pr("// (6r+s)*ms; output pixel (y, x) goes to dst + y*rs + x*cs for y < rows and")
+	pr("// x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),")
+	pr("// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.")
+	pr("func winoOut%d(src unsafe.Pointer, ms uintptr, bias archsimd.%s, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {", w, t)
+	pr("var t [24]archsimd.%s", t)
+	pr("two, four, eight := archsimd.BroadcastFloat32x%d(2), archsimd.BroadcastFloat32x%d(4), archsimd.BroadcastFloat32x%d(8)", w, w, w)
+	pr("var zero archsimd.%s", t)
+	rows := func(m func(i int) string, out func(r int, v string)) {
+		pr("{")
+		for i := range 6 {
+			pr("m%d := %s", i, m(i))
+		}
+		pr("s12, d12 := m1.Add(m2), m1.Sub(m2)")
+		pr("s34, d34 := m3.Add(m4), m3.Sub(m4)")
+		out(0, "m0.Add(s12).Add(s34)")
+		out(1, "d34.MulAdd(two, d12)")
+		out(2, "s34.MulAdd(four, s12)")
+		out(3, "d34.MulAdd(eight, d12).Add(m5)")
+		pr("}")
+	}
+	for x := range 6 {
+		rows(func(i int) string {
+			return fmt.Sprintf("archsimd.Load%s((*[%d]float32)(unsafe.Add(src, %d*ms)))", t, w, i*6+x)
+		}, func(r int, v string) { pr("t[%d] = %s", r*6+x, v) })
+	}
+	for r := range 4 {
+		if r > 0 {
+			pr("if rows > %d {", r)
+		}
+		rows(func(i int) string { return fmt.Sprintf("t[%d]", r*6+i) }, func(s int, v string) {
+			pr("y%d := %s.Add(bias)", s, v)
+		})
+		// The block above scoped y0..y3; recompute stores inside it.
+		b.Truncate(b.Len() - 2) // drop the closing "}\n" of the block
+		for s := range 4 {
+			pr("if relu {\ny%d = y%d.Max(zero)\n}", s, s)
+			if s > 0 {
+				pr("if cols > %d {", s)
+			}
+			pr("y%d.Store((*[%d]float32)(unsafe.Add(dst, %d*rs+%d*cs)))", s, w, r, s)
+			if s > 0 {
+				pr("}")
+			}
+		}
+		pr("}")
+		if r > 0 {
+			pr("}")
 		}
 	}
 	pr("}")

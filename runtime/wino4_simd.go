@@ -4,6 +4,7 @@ package runtime
 
 import (
 	"simd/archsimd"
+	"unsafe"
 )
 
 // This file is the SIMD build's Winograd F(4x4, 3x3) convolution, which
@@ -75,67 +76,53 @@ func convWinogradPart(p *ConvPlan, width, block, t0, t1 int, in, b, out, packed,
 	nb := p.winoBlock(t1 - t0)
 	for b0 := t0; b0 < t1; b0 += nb {
 		n := min(nb, t1-b0)
-		winoInput(p, b0, n, nb, in, v)
+		winoInput(p, width, b0, n, nb, in, v)
 		g := p.winoGEMM(n)
 		for c := range 36 {
 			vp := v[c*nb*p.Ci:]
 			mp := m[c*nb*p.Co:]
 			convTiledPart(&g, width, block, 0, p.Co/block, 0, 1, vp, nil, mp, packed[c*p.Ci*p.Co:])
 		}
-		winoOutput(p, b0, n, nb, b, m, out)
+		winoOutput(p, width, b0, n, nb, b, m, out)
 	}
 }
 
 // winoInput writes V for the n tiles from t0: V[c][j][ci] for cell c of
 // tile t0+j. Input pixels beyond the input (the last tiles' overhang) are
-// zeros.
-func winoInput(p *ConvPlan, t0, n, nb int, in, v []float32) {
+// zeros: such tiles are copied into a zero-padded 6x6 block first.
+func winoInput(p *ConvPlan, width, t0, n, nb int, in, v []float32) {
 	_, tw := p.winoTiles()
 	ci := p.Ci
-	var zero archsimd.Float32x8
-	four, five := archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(5)
-	two := archsimd.BroadcastFloat32x8(2)
-	var t [36]archsimd.Float32x8
+	w := 8
+	if width == 16 && ci%16 == 0 {
+		w = 16
+	}
+	_ = in[p.InH*p.InW*ci-1]
+	_ = v[36*nb*ci-1]
+	var edge [36 * 16]float32
+	cs, rs := uintptr(ci*4), uintptr(p.InW*ci*4)
+	ds := uintptr(nb * ci * 4)
+	base := unsafe.Pointer(&in[0])
 	for j := range n {
 		ty, tx := (t0+j)/tw, (t0+j)%tw
 		y0, x0 := 4*ty, 4*tx
-		rows := min(6, p.InH-y0)
-		cols := min(6, p.InW-x0)
-		for c := 0; c < ci; c += 8 {
-			// t = Bᵀ d, column by column.
-			for x := range 6 {
-				var d [6]archsimd.Float32x8
-				if x < cols {
-					for y := range rows {
-						d[y] = archsimd.LoadFloat32x8((*[8]float32)(in[((y0+y)*p.InW+x0+x)*ci+c:]))
+		rows, cols := min(6, p.InH-y0), min(6, p.InW-x0)
+		dst := unsafe.Pointer(&v[j*ci])
+		for c := 0; c < ci; c += w {
+			src, srs, scs := unsafe.Add(base, uintptr((y0*p.InW+x0)*ci+c)*4), rs, cs
+			if rows < 6 || cols < 6 {
+				clear(edge[:])
+				for y := range rows {
+					for x := range cols {
+						copy(edge[(y*6+x)*w:][:w], in[((y0+y)*p.InW+x0+x)*ci+c:])
 					}
 				}
-				d0, d1, d2, d3, d4, d5 := d[0], d[1], d[2], d[3], d[4], d[5]
-				t[x] = d0.Mul(four).Sub(d2.Mul(five)).Add(d4)
-				a, bb := d3.Add(d4), d1.Add(d2)
-				t[6+x] = a.Sub(bb.Mul(four))
-				a, bb = d4.Sub(d3), d1.Sub(d2)
-				t[12+x] = a.Add(bb.Mul(four))
-				a, bb = d4.Sub(d2), d3.Sub(d1)
-				t[18+x] = a.Add(bb.Mul(two))
-				t[24+x] = a.Sub(bb.Mul(two))
-				t[30+x] = d1.Mul(four).Sub(d3.Mul(five)).Add(d5)
+				src, srs, scs = unsafe.Pointer(&edge[0]), uintptr(6*w*4), uintptr(w*4)
 			}
-			_ = zero
-			// V = t B, row by row.
-			for r := range 6 {
-				d0, d1, d2, d3, d4, d5 := t[r*6], t[r*6+1], t[r*6+2], t[r*6+3], t[r*6+4], t[r*6+5]
-				o := ((r*6)*nb+j)*ci + c
-				st := nb * ci
-				d0.Mul(four).Sub(d2.Mul(five)).Add(d4).Store((*[8]float32)(v[o:]))
-				a, bb := d3.Add(d4), d1.Add(d2)
-				a.Sub(bb.Mul(four)).Store((*[8]float32)(v[o+st:]))
-				a, bb = d4.Sub(d3), d1.Sub(d2)
-				a.Add(bb.Mul(four)).Store((*[8]float32)(v[o+2*st:]))
-				a, bb = d4.Sub(d2), d3.Sub(d1)
-				a.Add(bb.Mul(two)).Store((*[8]float32)(v[o+3*st:]))
-				a.Sub(bb.Mul(two)).Store((*[8]float32)(v[o+4*st:]))
-				d1.Mul(four).Sub(d3.Mul(five)).Add(d5).Store((*[8]float32)(v[o+5*st:]))
+			if w == 16 {
+				winoIn16(src, srs, scs, unsafe.Add(dst, c*4), ds)
+			} else {
+				winoIn8(src, srs, scs, unsafe.Add(dst, c*4), ds)
 			}
 		}
 	}
@@ -143,59 +130,34 @@ func winoInput(p *ConvPlan, t0, n, nb int, in, v []float32) {
 
 // winoOutput computes Y = Aᵀ M A for the n tiles from t0, adds the bias,
 // applies ReLU when the plan fuses it, and stores the live pixels.
-func winoOutput(p *ConvPlan, t0, n, nb int, b, m, out []float32) {
+func winoOutput(p *ConvPlan, width, t0, n, nb int, b, m, out []float32) {
 	_, tw := p.winoTiles()
 	co := p.Co
+	w := 8
+	if width == 16 && co%16 == 0 {
+		w = 16
+	}
 	ostride := p.outStride()
-	two, four, eight := archsimd.BroadcastFloat32x8(2), archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(8)
-	var zero archsimd.Float32x8
-	st := nb * co
-	var t [24]archsimd.Float32x8
+	_ = m[36*nb*co-1]
+	_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
+	ms := uintptr(nb * co * 4)
+	cs, rs := uintptr(co*4), uintptr(ostride*co*4)
+	var zero [16]float32
 	for j := range n {
 		ty, tx := (t0+j)/tw, (t0+j)%tw
 		y0, x0 := 4*ty, 4*tx
-		rows := min(4, p.LiveH-y0)
-		cols := min(4, p.LiveW-x0)
-		for c := 0; c < co; c += 8 {
-			// t = Aᵀ M, column by column.
-			for x := range 6 {
-				o := (x*nb+j)*co + c
-				m0 := archsimd.LoadFloat32x8((*[8]float32)(m[o:]))
-				m1 := archsimd.LoadFloat32x8((*[8]float32)(m[o+6*st:]))
-				m2 := archsimd.LoadFloat32x8((*[8]float32)(m[o+12*st:]))
-				m3 := archsimd.LoadFloat32x8((*[8]float32)(m[o+18*st:]))
-				m4 := archsimd.LoadFloat32x8((*[8]float32)(m[o+24*st:]))
-				m5 := archsimd.LoadFloat32x8((*[8]float32)(m[o+30*st:]))
-				s12, d12 := m1.Add(m2), m1.Sub(m2)
-				s34, d34 := m3.Add(m4), m3.Sub(m4)
-				t[x] = m0.Add(s12).Add(s34)
-				t[6+x] = d34.MulAdd(two, d12)
-				t[12+x] = s34.MulAdd(four, s12)
-				t[18+x] = d34.MulAdd(eight, d12).Add(m5)
-			}
-			var bias archsimd.Float32x8
+		rows, cols := min(4, p.LiveH-y0), min(4, p.LiveW-x0)
+		src := unsafe.Pointer(&m[j*co])
+		dst := unsafe.Pointer(&out[p.OutOffset+(y0*ostride+x0)*co])
+		for c := 0; c < co; c += w {
+			bp := &zero
 			if b != nil {
-				bias = archsimd.LoadFloat32x8((*[8]float32)(b[c:]))
+				bp = (*[16]float32)(unsafe.Pointer(&b[c]))
 			}
-			// Y = t A, row by row.
-			for r := range rows {
-				m0, m1, m2, m3, m4, m5 := t[r*6], t[r*6+1], t[r*6+2], t[r*6+3], t[r*6+4], t[r*6+5]
-				s12, d12 := m1.Add(m2), m1.Sub(m2)
-				s34, d34 := m3.Add(m4), m3.Sub(m4)
-				y := [4]archsimd.Float32x8{
-					m0.Add(s12).Add(s34).Add(bias),
-					d34.MulAdd(two, d12).Add(bias),
-					s34.MulAdd(four, s12).Add(bias),
-					d34.MulAdd(eight, d12).Add(m5).Add(bias),
-				}
-				o := p.OutOffset + ((y0+r)*ostride+x0)*co + c
-				for x := range cols {
-					v := y[x]
-					if p.ReLU {
-						v = v.Max(zero)
-					}
-					v.Store((*[8]float32)(out[o+x*co:]))
-				}
+			if w == 16 {
+				winoOut16(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x16(bp), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
+			} else {
+				winoOut8(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(bp))), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
 			}
 		}
 	}

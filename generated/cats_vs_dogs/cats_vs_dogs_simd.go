@@ -1675,10 +1675,10 @@ var denseIdx12 = [1][8]uint32{{0, 1, 2, 3, 4, 5, 6, 7}}
 
 /*
 tilePlan2 is the schedule of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs.cnn:7:
-tiled direct convolution, AVX2 (Float32x8), planned for L1 32 KiB and L2 512 KiB
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (180, 180, 3) padded, kernel 3x3, strides (1, 1), live output 178x178 of (178, 178, 32)
 input widened from 3 to 4 channels with zeros, as the broadcasts load 4 channels
-register block: 2 pixels x 32 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+register block: 4 pixels x 32 channels = 8 accumulators, 4 broadcasts and 1 weight vector (Go allocates 15 vector registers)
 loops: 1 channel blocks > 178 rows > 1 chunks of 4 input channels > 89 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][32]: 4 KiB a slab, 4 KiB a chunk
 a row's pass touches 35 KiB (weights 4 + input rows 8 + output row 22) of the 512 KiB L2
@@ -1700,11 +1700,11 @@ var tilePlan2 = runtime.ConvPlan{
 	LiveW:  178,
 	OutH:   178,
 	OutW:   178,
-	Pixels: 2,
+	Pixels: 4,
 	ReLU:   true,
 	SH:     1,
 	SW:     1,
-	Width:  8,
+	Width:  16,
 }
 
 /*
