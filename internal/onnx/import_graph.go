@@ -1442,11 +1442,14 @@ func impArithmetic(n *impNode) []*impValue {
 	}
 	v, ok := n.uniform(c, a)
 	if !ok {
-		what := "a constant of shape " + impDims(c.shape) + " that varies across the tensor"
+		what, hint := "a constant of shape "+impDims(c.shape)+" that varies across the tensor", ""
 		if per := n.perChannel(c, a); per != nil {
 			what = "a per-channel constant " + impDims(c.shape)
+			if a.target < 0 {
+				hint = " (normalize the images before feeding them to the model instead)"
+			}
 		}
-		n.refuse("%s %s; convc folds such constants only into the bias or kernel of a Conv, Gemm or MatMul right before it, and its Rescaling takes one scale and offset", impVerb[op], what)
+		n.refuse("%s %s; convc folds such constants only into the bias or kernel of a Conv, Gemm or MatMul right before it, and its Rescaling takes one scale and offset%s", impVerb[op], what, hint)
 		return nil
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) || (op == "Div" && v == 0) {
@@ -1647,8 +1650,9 @@ func impTranspose(n *impNode) []*impValue {
 			perm = append(perm, int64(i))
 		}
 	}
+	// A transpose between NCHW and NHWC changes only how ONNX sees the
+	// data: a bias after it (tf2onnx's BiasAdd) still folds into the layer.
 	out := a.clone()
-	out.fresh = false
 	switch {
 	case slices.Equal(perm, []int64{0, 1}) && r == 2, slices.Equal(perm, []int64{0, 1, 2, 3}) && r == 4:
 		return impOut(out)
