@@ -399,6 +399,13 @@ func ortNodeModules(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The package's native library must load in this node (it needs a
+	// recent one; Debian 12's node 18 is the oldest it was meant for).
+	probe := exec.Command("node", "-e", "require('onnxruntime-node')")
+	probe.Env = append(os.Environ(), "NODE_PATH="+abs)
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Skipf("onnxruntime-node in %s does not load in this node: %v\n%s", abs, err, out)
+	}
 	return abs
 }
 
