@@ -282,6 +282,13 @@ func (t *impTranslator) input(vi *onnxpb.ValueInfoProto) *impAct {
 		}
 		ds = append(ds, int(v))
 	}
+	size := 1
+	for _, d := range ds {
+		if size *= d; size > impMaxElems {
+			t.errorf("the graph's input %s %v has more than %d elements per sample, convc's limit", name, ds, impMaxElems)
+			return nil
+		}
+	}
 	t.inputDims = ds
 	if len(ds) == 1 {
 		t.inputLayout = impVector
@@ -323,10 +330,14 @@ func (t *impTranslator) finish(g *onnxpb.GraphProto) {
 	if a.image() {
 		t.outputNCHW = a.layout != impNHWC
 	}
-	if !t.hasWeights() {
-		t.identity(a)
+	if !t.hasWeights() && t.identity(a) < 0 {
+		t.errorf("the graph has no Conv, Gemm or MatMul; convc models need a layer with weights, and an identity layer over %d channels would be too large", a.shape[0])
 	}
 }
+
+// impMaxIdentity bounds the channels of an identity layer, whose kernel
+// has their square.
+const impMaxIdentity = 4096
 
 // hasWeights reports whether a layer with weights has been made.
 func (t *impTranslator) hasWeights() bool {
@@ -343,7 +354,7 @@ func (t *impTranslator) hasWeights() bool {
 // float32. A convc model needs a layer with weights, and a graph of only
 // pooling, dropout or an activation (as ONNX's node tests are) has none;
 // the layer also carries an activation that nothing before could take.
-// It returns the layer's index.
+// It returns the layer's index, or -1 when the layer would be too large.
 func (t *impTranslator) identity(a *impAct) int {
 	if a.layout == impUndecided {
 		t.decide(true)
@@ -357,6 +368,9 @@ func (t *impTranslator) identity(a *impAct) int {
 			n = a.shape[2]
 		}
 		l.kind, l.filters, l.kernel, l.strides, l.padding, l.wShape = "Conv2D", n, [2]int{1, 1}, [2]int{1, 1}, "valid", []int{1, 1, n, n}
+	}
+	if n > impMaxIdentity {
+		return -1
 	}
 	l.w = make([]float32, n*n)
 	for i := range n {
@@ -540,7 +554,7 @@ func (t *impTranslator) node(idx int, np *onnxpb.NodeProto) {
 		// Go on as if it took the first, to check the nodes after it.
 		n.act = n.ins[dyn[0]].a
 	}
-	if len(dyn) == 1 && len(n.problems) == 0 {
+	if len(dyn) == 1 {
 		n.dynIdx = dyn[0]
 		n.act = n.ins[dyn[0]].a
 		if op != "Shape" {

@@ -40,8 +40,12 @@ const (
 )
 
 // impMaxElems bounds a tensor's element count, so that a corrupt file
-// cannot make the importer allocate without limit.
-const impMaxElems = 1 << 31
+// cannot make the importer allocate without limit; impMaxFolded bounds
+// what broadcasting may make of small constants.
+const (
+	impMaxElems  = 1 << 31
+	impMaxFolded = 1 << 24
+)
 
 func (c *impConst) size() int { return impSize(c.shape) }
 
@@ -297,8 +301,8 @@ func impBroadcast(a, b *impConst, fi func(x, y int64) (int64, bool), ff func(x, 
 	}
 	out := &impConst{shape: shape, isInt: a.isInt && b.isInt, dtype: a.dtype}
 	n := impSize(shape)
-	if n > impMaxElems {
-		return nil, fmt.Errorf("the result has more than %d elements", impMaxElems)
+	if n > impMaxFolded {
+		return nil, fmt.Errorf("folding it would make a constant of %d elements; convc folds constants of up to %d", n, impMaxFolded)
 	}
 	if out.isInt {
 		out.i = make([]int64, n)

@@ -194,8 +194,9 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 		return b.done(x)
 	},
 	// tf2onnx's NHWC graph: a Transpose to NCHW at the start, one back
-	// to NHWC before the flatten (no reordering of the Dense kernel), and
-	// MatMul + Add.
+	// to NHWC before the flatten (no reordering of the Dense kernel), a
+	// BiasAdd after it, opset 13's Dropout with its ratio and training_mode
+	// as inputs, and MatMul + Add.
 	"nhwc_tf2onnx": func() *onnxpb.ModelProto {
 		b := tModel(13, "input_1", -1, 6, 6, 3)
 		x := b.node("Transpose", "transpose_in", []string{"input_1"}, aInts("perm", 0, 3, 1, 2))
@@ -204,6 +205,9 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 		x = b.node("Add", "conv2d/BiasAdd", []string{x, b.init("conv2d/bias", []int64{4})})
 		x = b.node("Relu", "conv2d/Relu", []string{x})
 		x = b.node("Reshape", "flatten/Reshape", []string{x, b.initInts("shape", -1, 64)})
+		ratio := b.init("ratio", nil, 0.125)
+		b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{Name: proto.String("training"), DataType: proto.Int32(int32(onnxpb.TensorProto_BOOL)), RawData: []byte{0}})
+		x = b.node("Dropout", "dropout/Dropout", []string{x, ratio, "training"})
 		x = b.node("MatMul", "dense/MatMul", []string{x, b.init("dense/kernel", []int64{64, 10})})
 		x = b.node("Add", "dense/BiasAdd", []string{x, b.init("dense/bias", []int64{10})})
 		x = b.node("Softmax", "dense/Softmax", []string{x})
@@ -610,6 +614,20 @@ func tMarshal(m *onnxpb.ModelProto) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// FuzzImport checks that no input makes the importer panic; go test runs
+// its seeds, and go test -fuzz FuzzImport searches further.
+func FuzzImport(f *testing.F) {
+	// Small models: the fuzzer minimizes large inputs slowly.
+	for _, name := range []string{"pools", "nhwc_tf2onnx", "refuse_structure", "arithmetic", "mlp_opset7", "vector_affine"} {
+		f.Add(tMarshal(impCases[name]()))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if m, err := impUnmarshal("fuzz.onnx", data); err == nil {
+			Import(m, "fuzz.onnx")
+		}
+	})
 }
 
 // TestImportCorrupt feeds truncated and corrupted models to the importer,
