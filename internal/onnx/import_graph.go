@@ -786,15 +786,15 @@ type impGeom struct {
 	padding string
 	pads    [4]int // top, bottom, left, right
 	out     [2]int
-	// extraPads is true when the pads include the pending zero Pad.
+	// ownPads is true when the node pads by itself, besides a Pad
+	// before it.
 	ownPads bool
 }
 
 // impWindow resolves strides, pads, auto_pad and ceil_mode for a window
-// of size k over in (height, width), with extra zero padding (top,
-// bottom, left, right) from a Pad node before it. kind is "Conv",
-// "MaxPool" or "AveragePool"; cip is true when padded cells count in an
-// average.
+// of size k over in (height, width) for a Conv, MaxPool or AveragePool
+// node, with extra zero padding (top, bottom, left, right) from a Pad node
+// before it; cip is true when padded cells count in an average.
 func impWindow(n *impNode, in, k [2]int, extra [4]int, cip bool) *impGeom {
 	kind := n.GetOpType()
 	g := &impGeom{strides: [2]int{1, 1}}

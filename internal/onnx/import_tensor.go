@@ -88,7 +88,7 @@ func (c *impConst) ints() ([]int64, bool) {
 	return c.i, true
 }
 
-// shapeString formats a constant's shape as ONNX writes dims: [1, 3, 1, 1].
+// impDims formats a shape as ONNX writes dims: [1, 3, 1, 1].
 func impDims(shape []int) string {
 	s := make([]string, len(shape))
 	for i, d := range shape {
@@ -365,7 +365,8 @@ var impArith = map[string]struct {
 	}, func(x, y float64) float64 { return x / y }},
 }
 
-// impAttr reads the attributes of a node.
+// impAttrs holds a node's attributes by name, and reads them with their
+// defaults.
 type impAttrs map[string]*onnxpb.AttributeProto
 
 func (a impAttrs) has(name string) bool { return a[name] != nil }
