@@ -155,8 +155,8 @@ func (p *ConvPlan) Explain() string {
 			float64(9*p.LiveH*p.LiveW)/float64(36*th*tw))
 		fmt.Fprintf(&b, "tiles in blocks of %d, whose transforms (%d KiB) stay in half of L2; the blocks split across cores\n",
 			g.InW, 36*g.InW*(p.Ci+p.Co)*4>>10)
-		fmt.Fprintf(&b, "36 products per block, each a 1x1 convolution over the tiles: %d pixels x %d channels register blocks, chunks of %d input channels (%d KiB of weights in L1)",
-			p.Pixels, p.Block, g.Chunk, g.Chunk*p.Block*4>>10)
+		fmt.Fprintf(&b, "36 products per block, each a 1x1 convolution over the tiles: %d tiles x %d channels register blocks, chunks of %d input channels (%d KiB of weights in L1)",
+			g.Pixels, g.Block, g.Chunk, g.Chunk*g.Block*4>>10)
 		return b.String()
 	}
 	fmt.Fprintf(&b, "tiled direct convolution, %s, planned for L1 %d KiB and L2 %d KiB\n", isa, p.L1>>10, p.L2>>10)
@@ -364,8 +364,8 @@ func (p *ConvPlan) winoBlock(n int) int {
 func (p *ConvPlan) winoTiles() (th, tw int) { return (p.LiveH + 3) / 4, (p.LiveW + 3) / 4 }
 
 // winoGEMM returns the plan of the 1x1 convolutions of step 2 over nb
-// tiles: p's vectors and block, and the largest chunk of input channels
-// whose weights fill at most half of L1.
+// tiles: p's register block (2 tiles x 4 vectors), and the largest chunk
+// of input channels whose weights fill at most half of L1.
 func (p *ConvPlan) winoGEMM(nb int) ConvPlan {
 	g := ConvPlan{Layer: p.Layer, InH: 1, InW: nb, Ci: p.Ci, OutH: 1, OutW: nb, Co: p.Co, LiveH: 1, LiveW: nb,
 		KH: 1, KW: 1, SH: 1, SW: 1, Width: p.Width, Block: p.Block, Pixels: p.Pixels, L1: p.L1, L2: p.L2, Chunk: 4}

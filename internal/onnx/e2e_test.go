@@ -25,9 +25,11 @@ import (
 const nodeTestDir = "/usr/share/libonnx-testdata/data/node"
 
 // nodeTestPrefixes select the node tests of the ops convc import covers:
-// Conv, MaxPool, AveragePool, Gemm and the activations.
+// Conv, MaxPool, AveragePool, the global pools, BatchNormalization, Gemm
+// and the activations.
 var nodeTestPrefixes = []string{
 	"test_conv", "test_basic_conv", "test_maxpool", "test_averagepool",
+	"test_globalaveragepool", "test_globalmaxpool", "test_batchnorm",
 	"test_gemm", "test_relu", "test_sigmoid", "test_tanh", "test_softmax",
 }
 

@@ -645,10 +645,6 @@ func init() {
 // would be needed.
 func impUnsupportedWhy(op string) string {
 	switch op {
-	case "BatchNormalization":
-		return "convc has no BatchNormalization layer; fold it into the Conv before it (torch.nn.utils.fusion.fuse_conv_bn_eval before export, or onnxoptimizer's fuse_bn_into_conv)"
-	case "GlobalAveragePool", "GlobalMaxPool":
-		return "convc has no global pooling layer; an AveragePool or MaxPool whose kernel_shape is the whole image would do"
 	case "LogSoftmax":
 		return "convc has no log-softmax activation; export the model ending in Softmax"
 	case "LeakyRelu", "PRelu", "Elu", "Selu", "Celu", "Gelu", "HardSigmoid", "HardSwish", "Softplus", "Softsign", "Mish", "Clip", "ThresholdedRelu":
@@ -664,7 +660,7 @@ func impUnsupportedWhy(op string) string {
 	case "Concat":
 		return "convc models are a single chain and have no concatenation"
 	}
-	return fmt.Sprintf("convc has no layer for %s; it imports Conv, MaxPool, AveragePool, Relu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Gemm, MatMul, Dropout, the Transposes between NCHW and NHWC, zero Pad, and constant Add, Sub, Mul and Div", dsl.Printable(op))
+	return fmt.Sprintf("convc has no layer for %s; it imports Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization after a Conv or Gemm, Relu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Gemm, MatMul, Dropout, the Transposes between NCHW and NHWC, zero Pad, and constant Add, Sub, Mul and Div", dsl.Printable(op))
 }
 
 // impAttrsOnly checks what it can of a node whose input shape is unknown,
@@ -747,7 +743,121 @@ func init() {
 		"Dropout":     impDropout,
 		"Transpose":   impTranspose,
 		"Pad":         impPadOp,
+
+		"BatchNormalization": impBatchNorm,
+		"GlobalAveragePool":  impGlobalPool,
+		"GlobalMaxPool":      impGlobalPool,
 	}
+}
+
+// impBatchNorm folds BatchNormalization in inference, y = (x - mean) /
+// sqrt(var + epsilon) * scale + B per channel, into the kernel and bias of
+// the Conv2D or Dense right before it: the kernel is multiplied by s =
+// scale / sqrt(var + epsilon) and the bias becomes (b - mean) * s + B,
+// computed in float64. The result is the same function up to float32
+// rounding. convc has no BatchNormalization layer, so one that does not
+// follow a layer directly (after an activation, say) is refused.
+func impBatchNorm(n *impNode) []*impValue {
+	a := n.act
+	if n.int("training_mode", 0) != 0 {
+		n.refuse("training_mode=1 computes the batch's statistics; convc folds only inference-mode BatchNormalization (export the model in eval mode)")
+	}
+	for i, out := range n.GetOutput() {
+		if i > 0 && out != "" && n.t.uses[out] > 0 {
+			n.refuse("its running-statistics output %q is used; convc folds only inference-mode BatchNormalization", dsl.Printable(out))
+		}
+	}
+	if n.dynIdx != 0 {
+		n.refuse("its statistics are computed from the input; convc needs them constant")
+	}
+	if len(n.problems) > 0 {
+		return nil
+	}
+	if !a.fresh || a.target < 0 {
+		n.refuse("it does not follow a Conv or Gemm directly; convc has no BatchNormalization layer and folds it only into the kernel and bias of the Conv2D or Dense right before it")
+		return nil
+	}
+	l := n.t.layers[a.target]
+	nout := l.units
+	if l.kind == "Conv2D" {
+		nout = l.filters
+	}
+	names := []string{"", "scale", "B", "input_mean", "input_var"}
+	var p [5][]float64
+	for i := 1; i <= 4; i++ {
+		c := n.constIn(i, names[i])
+		if c == nil {
+			if len(n.problems) == 0 {
+				n.refuse("it has no %s input", names[i])
+			}
+			return nil
+		}
+		if c.isInt || c.size() != nout {
+			n.refuse("its %s has shape %s; it needs %d floats, one per channel of %s", names[i], impDims(c.shape), nout, strings.Join(l.nodes, " + "))
+			return nil
+		}
+		p[i] = make([]float64, nout)
+		for o := range nout {
+			p[i][o] = c.float(o)
+		}
+	}
+	eps := n.float("epsilon", 1e-5)
+	if !l.useBias {
+		l.useBias, l.b = true, make([]float32, nout)
+	}
+	s := make([]float64, nout)
+	for o := range nout {
+		v := p[4][o] + eps
+		if !(v > 0) {
+			n.refuse("its variance plus epsilon is %v for channel %d; it must be positive", v, o)
+			return nil
+		}
+		s[o] = p[1][o] / math.Sqrt(v)
+	}
+	w := slices.Clone(l.w)
+	for j := range w {
+		w[j] = float32(float64(w[j]) * s[j%nout])
+	}
+	b := make([]float32, nout)
+	for o := range nout {
+		b[o] = float32((float64(l.b[o])-p[3][o])*s[o] + p[2][o])
+	}
+	for _, v := range append(slices.Clone(w), b...) {
+		if math.IsInf(float64(v), 0) || math.IsNaN(float64(v)) {
+			n.refuse("folding it into %s makes weights beyond float32's range", strings.Join(l.nodes, " + "))
+			return nil
+		}
+	}
+	l.w, l.b = w, b
+	l.nodes = append(l.nodes, n.ref())
+	return impOut(a.clone())
+}
+
+// impGlobalPool maps GlobalAveragePool and GlobalMaxPool to a pool whose
+// window is the whole image, which gives (C, 1, 1).
+func impGlobalPool(n *impNode) []*impValue {
+	a := n.act
+	if a.pad != nil {
+		n.refuse("it takes the output of Pad %s; convc folds a zero Pad only into a Conv or AveragePool", a.pad.node)
+		return nil
+	}
+	chw := n.image(a)
+	if chw == nil {
+		return nil
+	}
+	kind := "AveragePooling2D"
+	if n.GetOpType() == "GlobalMaxPool" {
+		kind = "MaxPooling2D"
+	}
+	k := [2]int{chw[1], chw[2]}
+	n.t.add(&impLayer{kind: kind, kernel: k, strides: k, padding: "valid", nodes: []string{n.ref()}})
+	out := &impAct{shape: []int{chw[0], 1, 1}, layout: impNCHW, target: -1, rescale: -1}
+	if kind == "MaxPooling2D" && a.target >= 0 {
+		// A monotone activation commutes with the maximum.
+		out.target = a.target
+		out.via = append(slices.Clone(a.via), impVia{n.ref(), "global max pooling"})
+	}
+	return impOut(out)
 }
 
 func impOut(a *impAct) []*impValue { return []*impValue{{a: a}} }

@@ -295,15 +295,33 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 	},
 	// Every unsupported node is listed, in graph order, with what would
 	// be needed.
+	// BatchNormalization folded into the Conv (without bias) and the
+	// Gemm before it, and the global pools as whole-image pools.
+	"batchnorm_global": func() *onnxpb.ModelProto {
+		b := tModel(13, "x", -1, 1, 4, 4)
+		x := b.conv("Conv_0", "x", 1, 2, 1, false)
+		x = b.node("BatchNormalization", "BatchNormalization_1", []string{x,
+			b.init("bn1.scale", []int64{2}, 2, 0.5), b.init("bn1.B", []int64{2}, 1, -1),
+			b.init("bn1.mean", []int64{2}, 0.5, -0.25), b.init("bn1.var", []int64{2}, 3.99, 0.24)}, aFloat("epsilon", 0.01))
+		x = b.node("Relu", "Relu_2", []string{x})
+		x = b.node("GlobalMaxPool", "GlobalMaxPool_3", []string{x})
+		x = b.conv("Conv_4", x, 2, 3, 1, true)
+		x = b.node("GlobalAveragePool", "GlobalAveragePool_5", []string{x})
+		x = b.node("Flatten", "Flatten_6", []string{x})
+		x = b.node("Gemm", "Gemm_7", []string{x, b.init("W", []int64{2, 3}), b.init("C", []int64{2})}, aInt("transB", 1))
+		x = b.node("BatchNormalization", "BatchNormalization_8", []string{x,
+			b.init("bn2.scale", []int64{2}), b.init("bn2.B", []int64{2}), b.init("bn2.mean", []int64{2}), b.init("bn2.var", []int64{2}, 1, 2)})
+		return b.done(x)
+	},
 	"refuse_many": func() *onnxpb.ModelProto {
 		b := tModel(13, "x", -1, 3, 16, 16)
 		x := b.conv("Conv_0", "x", 3, 4, 3, true, aInt("group", 1))
-		x = b.node("BatchNormalization", "BatchNormalization_1", []string{x, b.init("s", []int64{4}), b.init("b", []int64{4}), b.init("m", []int64{4}), b.init("v", []int64{4})})
-		x = b.node("LeakyRelu", "LeakyRelu_2", []string{x})
+		x = b.node("LeakyRelu", "LeakyRelu_1", []string{x})
+		x = b.node("BatchNormalization", "BatchNormalization_2", []string{x, b.init("s", []int64{4}), b.init("b", []int64{4}), b.init("m", []int64{4}), b.init("v", []int64{4})})
 		x = b.conv("Conv_3", x, 2, 4, 3, true, aInt("group", 2))
 		x = b.conv("Conv_4", x, 4, 4, 3, true, aInts("dilations", 2, 2))
 		x = b.node("MaxPool", "MaxPool_5", []string{x}, aInts("kernel_shape", 2, 2), aInts("pads", 2, 0, 0, 0))
-		x = b.node("GlobalAveragePool", "GlobalAveragePool_6", []string{x})
+		x = b.node("InstanceNormalization", "InstanceNormalization_6", []string{x, b.init("is", []int64{4}), b.init("ib", []int64{4})})
 		x = b.node("Transpose", "Transpose_7", []string{x}, aInts("perm", 0, 1, 3, 2))
 		x = b.node("Flatten", "Flatten_8", []string{x})
 		x = b.node("Gemm", "Gemm_9", []string{x, b.init("W", []int64{4, 10})})
@@ -502,6 +520,39 @@ func TestImportFolding(t *testing.T) {
 				t.Errorf("kernel (0, 0, %d, %d) = %v, want %v", i, o, got, want)
 			}
 		}
+	}
+}
+
+// TestImportBatchNorm checks the folding of BatchNormalization into the
+// convolution before it: the kernel times s = scale / sqrt(var + epsilon)
+// per output channel, and the bias (0 - mean) * s + B.
+func TestImportBatchNorm(t *testing.T) {
+	m := impCases["batchnorm_global"]()
+	im, err := Import(m, "bn.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := tWeights(t, im)
+	src := tInit(m, "Conv_0.weight").FloatData // (2, 1, 1, 1)
+	f := func(v float32) float64 { return float64(v) } // as ONNX stores them
+	eps := f(0.01)
+	s := []float64{f(2) / math.Sqrt(f(3.99)+eps), f(0.5) / math.Sqrt(f(0.24)+eps)}
+	bias := []float64{(0-f(0.5))*s[0] + f(1), (0-f(-0.25))*s[1] + f(-1)}
+	for o := range 2 {
+		if got, want := w["conv2d/kernel"][o], float32(float64(src[o])*s[o]); got != want {
+			t.Errorf("kernel channel %d = %v, want %v", o, got, want)
+		}
+		if got, want := w["conv2d/bias"][o], float32(bias[o]); got != want {
+			t.Errorf("bias %d = %v, want %v", o, got, want)
+		}
+	}
+	// A BatchNormalization after an activation has no layer to fold into.
+	b := tModel(13, "x", -1, 1, 4, 4)
+	x := b.conv("Conv_0", "x", 1, 2, 1, true)
+	x = b.node("Relu", "Relu_1", []string{x})
+	x = b.node("BatchNormalization", "BN_2", []string{x, b.init("s", []int64{2}), b.init("b", []int64{2}), b.init("m", []int64{2}), b.init("v", []int64{2}, 1, 1)})
+	if _, err := Import(b.done(x), "bn.onnx"); err == nil || !strings.Contains(err.Error(), `node "BN_2" (BatchNormalization): it does not follow a Conv or Gemm directly`) {
+		t.Errorf("BatchNormalization after Relu: %v", err)
 	}
 }
 

@@ -114,14 +114,43 @@ class Seq(nn.Module):
         return self.head(torch.flatten(self.convs(x), 1))
 
 
+def with_stats(model):
+    """Gives every BatchNorm layer random statistics, scale and shift, as
+    training would, so that folding them is not the identity."""
+    for mod in model.modules():
+        if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.rand(n) - 0.5)
+            mod.running_var.copy_(torch.rand(n) + 0.5)
+            mod.weight.data.copy_(torch.rand(n) + 0.5)
+            mod.bias.data.copy_(torch.rand(n) - 0.5)
+    return model
+
+
+def bn_net(pool):
+    return with_stats(nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        pool, nn.Flatten(),
+        nn.Linear(16, 12), nn.BatchNorm1d(12), nn.ReLU(),
+        nn.Linear(12, 5)))
+
+
 def models():
     """Returns (name, model, per-sample input shape, opset, dynamic batch,
-    Dropout nodes put back, expect, about)."""
+    Dropout nodes put back, expect, about, torch.onnx.export's extra
+    arguments)."""
     m = []
 
-    def add(name, make, shape, opset=13, dynamic=True, dropout=False, expect="ok", about=""):
+    def add(name, make, shape, opset=13, dynamic=True, dropout=False, expect="ok", about="", export=None):
         torch.manual_seed(sum(map(ord, name)))
-        m.append((name, make(), shape, opset, dynamic, dropout, expect, about))
+        m.append((name, make(), shape, opset, dynamic, dropout, expect, about, export or {}))
+
+    add("bn_gap", lambda: bn_net(nn.AdaptiveAvgPool2d(1)), (3, 16, 16),
+        about="BatchNorm2d (which the eval-mode export fuses into the Conv), AdaptiveAvgPool2d(1) as GlobalAveragePool, and BatchNorm1d after a Linear, left as a BatchNormalization node")
+    add("bn_nodes_gmp", lambda: bn_net(nn.AdaptiveMaxPool2d(1)), (3, 16, 16),
+        export={"training": torch.onnx.TrainingMode.PRESERVE},
+        about="the same network with every BatchNormalization left as a node (TrainingMode.PRESERVE of an eval-mode model), one after a Conv without bias, and AdaptiveMaxPool2d(1) as GlobalMaxPool")
 
     add("lenet", lambda: LeNet(), (1, 28, 28),
         about="LeNet-5: Conv padding=2, ReLU, MaxPool2d(2), torch.flatten(x, 1), three Linear")
@@ -221,7 +250,7 @@ def put_back_dropout(path, opset):
 def main():
     out = sys.argv[1]
     manifest = []
-    for name, model, shape, opset, dynamic, dropout, expect, about in models():
+    for name, model, shape, opset, dynamic, dropout, expect, about, export in models():
         model.eval()
         g = torch.Generator().manual_seed(sum(map(ord, name)) + 1)
         x = torch.rand((BATCH,) + shape, generator=g) * 2 - 1
@@ -230,7 +259,7 @@ def main():
         d = os.path.join(out, name)
         os.makedirs(d, exist_ok=True)
         path = os.path.join(d, "model.onnx")
-        kw = {}
+        kw = dict(export)
         if dynamic:
             kw["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
         torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"], output_names=["output"], **kw)
