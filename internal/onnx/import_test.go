@@ -533,7 +533,7 @@ func TestImportBatchNorm(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := tWeights(t, im)
-	src := tInit(m, "Conv_0.weight").FloatData // (2, 1, 1, 1)
+	src := tInit(m, "Conv_0.weight").FloatData         // (2, 1, 1, 1)
 	f := func(v float32) float64 { return float64(v) } // as ONNX stores them
 	eps := f(0.01)
 	s := []float64{f(2) / math.Sqrt(f(3.99)+eps), f(0.5) / math.Sqrt(f(0.24)+eps)}
