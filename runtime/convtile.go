@@ -153,8 +153,8 @@ func (p *ConvPlan) Explain() string {
 			p.InH, p.InW, p.Ci, p.LiveH, p.LiveW, p.OutH, p.OutW, p.Co, th, tw)
 		fmt.Fprintf(&b, "multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, %.2fx fewer\n",
 			float64(9*p.LiveH*p.LiveW)/float64(36*th*tw))
-		fmt.Fprintf(&b, "tiles in blocks of %d, whose transforms (%d KiB) stay in half of L2; the blocks split across cores\n",
-			g.InW, 36*g.InW*(p.Ci+p.Co)*4>>10)
+		fmt.Fprintf(&b, "tiles in blocks of %d (their transforms: %d KiB; the transformed kernel: %d KiB), the fewest bytes moved beyond L2; the tiles split across cores\n",
+			g.InW, 36*g.InW*(p.Ci+p.Co)*4>>10, 36*p.Ci*p.Co*4>>10)
 		fmt.Fprintf(&b, "36 products per block, each a 1x1 convolution over the tiles: %d tiles x %d channels register blocks, chunks of %d input channels (%d KiB of weights in L1)",
 			g.Pixels, g.Block, g.Chunk, g.Chunk*g.Block*4>>10)
 		return b.String()
@@ -346,19 +346,39 @@ func winoPack(p *ConvPlan, k, dst []float32, block int) {
 	}
 }
 
-// winoBlock returns the tiles of one block of a part of n tiles: as many
-// as keep the block's V and M within half of L2, but at least 16 (or n)
-// so that the products reuse each weight vector, spread evenly over the
-// part.
+// winoBlock returns the tiles of one block of a part of n tiles, spread
+// evenly over the part. Each block reads the whole transformed kernel U
+// (36 x Ci x Co floats), so a large U wants few blocks, while V and M (36
+// x (Ci + Co) floats a tile) stay in L2 only for small blocks. It takes
+// the block that moves the fewest bytes beyond L2, counting U once a
+// block when it does not fit in half of L2 beside them, and V and M twice
+// (written, then read) when they do not, among blocks that fit in half
+// of L2 (at least 16 tiles, so that the products reuse each weight
+// vector) and blocks of up to winoMaxScratch bytes.
 func (p *ConvPlan) winoBlock(n int) int {
 	per := 36 * (p.Ci + p.Co) * 4
-	nb := max(16, p.L2/2/per)
-	if nb >= n {
-		return n
+	u := 36 * p.Ci * p.Co * 4
+	cost := func(nb int) int {
+		blocks := (n + nb - 1) / nb
+		c := 0
+		if u+min(nb*per, p.L2/2) > p.L2/2 {
+			c += u * blocks
+		}
+		if nb*per > p.L2/2 {
+			c += 2 * n * per
+		}
+		return c
 	}
-	blocks := n / nb
+	best := min(n, max(16, p.L2/2/per))
+	if big := min(n, max(best, winoMaxScratch/per)); cost(big) < cost(best) {
+		best = big
+	}
+	blocks := (n + best - 1) / best
 	return (n + blocks - 1) / blocks
 }
+
+// winoMaxScratch bounds the bytes of one goroutine's V and M.
+const winoMaxScratch = 8 << 20
 
 // winoTiles returns the rows and columns of tiles over the live outputs.
 func (p *ConvPlan) winoTiles() (th, tw int) { return (p.LiveH + 3) / 4, (p.LiveW + 3) / 4 }

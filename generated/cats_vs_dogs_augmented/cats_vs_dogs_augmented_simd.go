@@ -1712,8 +1712,8 @@ tilePlan7 is the schedule of conv2d_1: Conv2D(filters=64, kernel_size=3, activat
 Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (89, 89, 32) padded, live output 86x86 of (87, 87, 64): 22x22 tiles of 4x4 outputs
 multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.82x fewer
-tiles in blocks of 19, whose transforms (256 KiB) stay in half of L2; the blocks split across cores
-36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 32 input channels (8 KiB of weights in L1)
+tiles in blocks of 18 (their transforms: 243 KiB; the transformed kernel: 288 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 32 input channels (8 KiB of weights in L1)
 */
 var tilePlan7 = runtime.ConvPlan{
 	Block:    64,
@@ -1744,8 +1744,8 @@ tilePlan9 is the schedule of conv2d_2: Conv2D(filters=128, kernel_size=3, activa
 Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (43, 43, 64) padded, live output 40x40 of (41, 41, 128): 10x10 tiles of 4x4 outputs
 multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 4.00x fewer
-tiles in blocks of 17, whose transforms (459 KiB) stay in half of L2; the blocks split across cores
-36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
+tiles in blocks of 100 (their transforms: 2700 KiB; the transformed kernel: 1152 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
 */
 var tilePlan9 = runtime.ConvPlan{
 	Block:    64,
@@ -1776,8 +1776,8 @@ tilePlan11 is the schedule of conv2d_3: Conv2D(filters=256, kernel_size=3, activ
 Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (20, 20, 128) padded, live output 18x18 of (18, 18, 256): 5x5 tiles of 4x4 outputs
 multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.24x fewer
-tiles in blocks of 25, whose transforms (1350 KiB) stay in half of L2; the blocks split across cores
-36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
+tiles in blocks of 25 (their transforms: 1350 KiB; the transformed kernel: 4608 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
 */
 var tilePlan11 = runtime.ConvPlan{
 	Block:    64,

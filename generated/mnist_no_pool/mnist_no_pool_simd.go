@@ -1070,8 +1070,8 @@ tilePlan3 is the schedule of conv2d_8: Conv2D(filters=128, kernel_size=3, activa
 Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
 input (24, 24, 64) padded, live output 22x22 of (22, 22, 128): 6x6 tiles of 4x4 outputs
 multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.36x fewer
-tiles in blocks of 18, whose transforms (486 KiB) stay in half of L2; the blocks split across cores
-36 products per block, each a 1x1 convolution over the tiles: 2 pixels x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
+tiles in blocks of 36 (their transforms: 972 KiB; the transformed kernel: 1152 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
 */
 var tilePlan3 = runtime.ConvPlan{
 	Block:    64,
