@@ -192,8 +192,9 @@ type ConvScratch struct {
 	// the input widened to CiPad channels.
 	pad, blk []float32
 	// wino holds each goroutine's transformed tiles of a Winograd
-	// convolution.
+	// convolution, and eq the results of a split bit comparison.
 	wino [][]float32
+	eq   []bool
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are
@@ -230,10 +231,12 @@ const (
 // acquire returns the packed form f of kernel k in blocks of block output
 // channels: for the forward pass, for the input gradient (packFlipped; p
 // is then the gradient's plan, whose Ci and Co are the layer's Co and Ci)
-// or for Winograd. It holds a read lock that release ends.
-func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, f int) []float32 {
+// or for Winograd. equal compares the kernel with the copy it was packed
+// from (equalBits, or split across cores). It holds a read lock that
+// release ends.
+func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, f int, equal func(a, b []float32) bool) []float32 {
 	pk.mu.RLock()
-	if pk.block[f] == block && len(pk.src) == len(k) && equalBits(pk.src, k) {
+	if pk.block[f] == block && len(pk.src) == len(k) && equal(pk.src, k) {
 		return pk.packed[f]
 	}
 	pk.mu.RUnlock()

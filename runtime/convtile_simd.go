@@ -43,12 +43,12 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScra
 		in = s.widen(p, in)
 	}
 	if p.Winograd {
-		packed := pk.acquire(p, k, block, packWinograd)
+		packed := pk.acquire(p, k, block, packWinograd, s.equal)
 		defer pk.release()
 		convWinogradRun(p, width, block, par, in, b, out, packed, s)
 		return
 	}
-	packed := pk.acquire(p, k, block, packForward)
+	packed := pk.acquire(p, k, block, packForward, s.equal)
 	defer pk.release()
 	convTiledRun(p, width, block, nb, par, in, b, out, packed, s)
 }
@@ -69,7 +69,7 @@ func ConvInputTiled(gp *ConvGradPlan, k, dz, din []float32, pk *PackedConv, s *C
 	for y := range gp.DzH {
 		copy(pad[((gp.Top+y)*p.InW+gp.Left)*p.Ci:][:gp.DzW*p.Ci], dz[y*gp.DzW0*p.Ci:])
 	}
-	packed := pk.acquire(p, k, block, packFlipped)
+	packed := pk.acquire(p, k, block, packFlipped, s.equal)
 	defer pk.release()
 	convTiledRun(p, width, block, p.Co/block, max(s.Par, 1), pad, nil, din, packed, s)
 }
@@ -121,10 +121,45 @@ type tileJob struct {
 	b0, b1, y0, y1     int
 	in, b, out, packed []float32
 	v, m               []float32
-	wg                 *sync.WaitGroup
+	// eq, when set, makes the job compare in and out into it.
+	eq *bool
+	wg *sync.WaitGroup
+}
+
+// equal reports whether a and b hold the same bits, split across s.Par
+// goroutines when they are large: the check that a packed kernel is
+// current runs on every pass, and for one image on every core.
+func (s *ConvScratch) equal(a, b []float32) bool {
+	par := max(s.Par, 1)
+	if par == 1 || len(a) < 1<<16 || len(a) != len(b) {
+		return equalBits(a, b)
+	}
+	tileHelpers.Do(startTileHelpers)
+	if len(s.eq) < par {
+		s.eq = make([]bool, par)
+	}
+	eq, n := s.eq[:par], len(a)
+	wg := &s.wg
+	for g := 1; g < par; g++ {
+		lo, hi := g*n/par, (g+1)*n/par
+		wg.Add(1)
+		tileJobs <- tileJob{in: a[lo:hi], out: b[lo:hi], eq: &eq[g], wg: wg}
+	}
+	eq[0] = equalBits(a[:n/par], b[:n/par])
+	wg.Wait()
+	for _, e := range eq {
+		if !e {
+			return false
+		}
+	}
+	return true
 }
 
 func (j *tileJob) run() {
+	if j.eq != nil {
+		*j.eq = equalBits(j.in, j.out)
+		return
+	}
 	if j.wino {
 		convWinogradPart(j.p, j.width, j.block, j.b0, j.b1, j.in, j.b, j.out, j.packed, j.v, j.m)
 		return

@@ -148,6 +148,40 @@ func TestConvTiledRepacks(t *testing.T) {
 	}
 }
 
+// TestConvTiledRepacksSplit changes one float of a kernel large enough
+// for the comparison with its packed copy to be split across goroutines,
+// in each part in turn, for the direct and the Winograd kernels: every
+// change must be packed again.
+func TestConvTiledRepacksSplit(t *testing.T) {
+	for _, wino := range []bool{false, true} {
+		p := &ConvPlan{Layer: "split", InH: 6, InW: 6, Ci: 128, OutH: 4, OutW: 4, Co: 64, LiveH: 4, LiveW: 4,
+			KH: 3, KW: 3, SH: 1, SW: 1, Width: 16, Block: 64, Pixels: 2, Chunk: 128, L1: 48 << 10, L2: 1 << 20, Winograd: wino}
+		r := rand.New(rand.NewPCG(5, 6))
+		in := make([]float32, p.InH*p.InW*p.Ci+3)
+		k := make([]float32, 9*p.Ci*p.Co) // 73,728 floats
+		for i := range in[:len(in)-3] {
+			in[i] = r.Float32()
+		}
+		for i := range k {
+			k[i] = r.Float32() - 0.5
+		}
+		var pk PackedConv
+		s := &ConvScratch{Par: 3}
+		out := make([]float32, p.OutH*p.OutW*p.Co)
+		for _, at := range []int{0, len(k) / 3, len(k)/2 + 1, len(k) - 1} {
+			ConvTiled(p, in, k, nil, out, &pk, s)
+			k[at] += 0.25
+			want := naiveConv(p, in, k, nil)
+			ConvTiled(p, in, k, nil, out, &pk, s)
+			for i, w := range want {
+				if math.Abs(float64(out[i])-w) > 1e-4*(1+math.Abs(w)) {
+					t.Fatalf("winograd=%v: out[%d] = %v after k[%d] changed, want %v", wino, i, out[i], at, w)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkConvTiled measures the tiled kernel on VGG16's convolutions at
 // 180x180, with the chunk sizes around the planned one.
 func BenchmarkConvTiled(b *testing.B) {
