@@ -581,7 +581,7 @@ func cmdPredict(net Net, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		z := w.Forward(x, false, 0)
-		Activate(spec.HeadActivation(), z, probs)
+		spec.ActivateHead(z, probs)
 		class := 0
 		if len(probs) == 1 {
 			if probs[0] > 0.5 {

@@ -146,6 +146,22 @@ func (s *Spec) HeadActivation() string {
 	return "linear"
 }
 
+// ActivateHead applies the head activation to the network's output z (the
+// Forward pass leaves it to the loss), as predict reports it: softmax over
+// the channels of each position when the output is an image, as Keras's
+// softmax on the last axis does, and over the whole vector otherwise.
+func (s *Spec) ActivateHead(z, out []float32) {
+	act := s.HeadActivation()
+	if o := s.Layers[len(s.Layers)-1].Out; act == "softmax" && len(o) == 3 {
+		c := o[2]
+		for i := 0; i+c <= len(z); i += c {
+			Activate(act, z[i:i+c], out[i:i+c])
+		}
+		return
+	}
+	Activate(act, z, out)
+}
+
 func prod(s []int) int {
 	n := 1
 	for _, d := range s {

@@ -13,7 +13,6 @@ import (
 type Predictor struct {
 	net  Net
 	spec *Spec
-	head string
 	in   int
 	out  int
 
@@ -39,7 +38,7 @@ func NewPredictor(net Net) *Predictor {
 	spec := net.Spec()
 	n := goruntime.GOMAXPROCS(0)
 	return &Predictor{
-		net: net, spec: spec, head: spec.HeadActivation(),
+		net: net, spec: spec,
 		in: spec.InputSize(), out: spec.OutputSize(),
 		pool: make(chan Worker, 2*n), wgs: make(chan *sync.WaitGroup, 2*n), nproc: n,
 	}
@@ -75,7 +74,7 @@ func (p *Predictor) Predict(x, probs []float32) error {
 	if par != nil {
 		par.SetParallel(p.nproc)
 	}
-	Activate(p.head, w.Forward(x, false, 0), probs)
+	p.spec.ActivateHead(w.Forward(x, false, 0), probs)
 	if par != nil {
 		par.SetParallel(1)
 	}
@@ -127,7 +126,7 @@ func (p *Predictor) start() {
 					par.SetParallel(j.par)
 				}
 				for i := 0; i < len(j.xs)/p.in; i++ {
-					Activate(p.head, w.Forward(j.xs[i*p.in:(i+1)*p.in], false, 0), j.probs[i*p.out:(i+1)*p.out])
+					p.spec.ActivateHead(w.Forward(j.xs[i*p.in:(i+1)*p.in], false, 0), j.probs[i*p.out:(i+1)*p.out])
 				}
 				j.wg.Done()
 			}

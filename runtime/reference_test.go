@@ -302,6 +302,33 @@ func TestHeadActivationNotApplied(t *testing.T) {
 	}
 }
 
+// TestActivateHeadPerPosition checks that a softmax head on an image
+// output (a Conv2D with activation="softmax" last, which an inference-only
+// spec or an imported segmentation-style model may have) normalizes the
+// channels of each position, as Keras's softmax on the last axis and
+// ONNX's Softmax over NCHW's channels do, and that Predictor uses it.
+func TestActivateHeadPerPosition(t *testing.T) {
+	spec := buildSpec([]int{2, 2, 1}, tConv(3, 1, 1, 1, 1, false, "softmax"))
+	r := NewReference(spec)
+	copy(r.Params()[0], []float32{1, 2, 3})
+	x := []float32{0, 1, -1, 2}
+	probs := make([]float32, 12)
+	NewPredictor(r).Predict(x, probs)
+	for p, v := range x {
+		var want [3]float64
+		sum := 0.0
+		for c := range 3 {
+			want[c] = math.Exp(float64(v) * float64(c+1))
+			sum += want[c]
+		}
+		for c := range 3 {
+			if got := probs[p*3+c]; math.Abs(float64(got)-want[c]/sum) > 1e-6 {
+				t.Fatalf("position %d channel %d: %v, want %v (probs %v)", p, c, got, want[c]/sum, probs)
+			}
+		}
+	}
+}
+
 func TestReferenceFloat32MatchesFloat64(t *testing.T) {
 	spec := buildSpec([]int{8, 8, 1}, tConv(4, 3, 3, 1, 1, false, "relu"), tPool("MaxPooling2D", 2, 2, 2, 2, false),
 		tConv(4, 3, 3, 1, 1, true, "tanh"), tPool("AveragePooling2D", 2, 2, 2, 2, true), tFlatten(), tDropout(0.5), tDense(5, "softmax"))
