@@ -102,7 +102,9 @@ func TestBuildExplain(t *testing.T) {
 		"input widened from 3 to 4 channels with zeros",
 		"block4_conv2: Conv2D(512, 3",
 		"tiled direct convolution, AVX-512 (Float32x16)",
-		"8 channel blocks > 32 chunks of 16 input channels > 22 rows",
+		"8 channel blocks > 32 chunks of 16 input channels > 11 rows",
+		"Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 48 KiB and L2 1024 KiB",
+		"live output 22x22 of (22, 22, 512): 6x6 tiles of 4x4 outputs",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("convc build -explain does not print %q:\n%s", want, out)
