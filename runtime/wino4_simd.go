@@ -22,10 +22,12 @@ import (
 //
 // The products cost 36 multiply-adds per tile and channel pair, against
 // 144 for the 16 outputs of a direct 3x3 convolution. The tiles are split
-// across goroutines and computed in blocks whose V and M fit in half of
-// L2; every output is computed by the same operations in the same order
-// whatever the split, so the results do not depend on the number of
-// goroutines. The transforms run on 8-float vectors on any CPU.
+// across goroutines and computed in blocks (winoBlock); every output is
+// computed by the same operations in the same order whatever the split,
+// so the results do not depend on the number of goroutines. The
+// transforms (winoIn16, winoOut16, written by gen_tiles.go) run on
+// 16-float vectors where the kernel does and the channels come in 16s, on
+// 8-float ones otherwise.
 
 // winoScratch returns part g's buffer for blocks of nb tiles: V (36 x nb
 // x Ci, then 4 floats of slack for the broadcasts) and M (36 x nb x Co).
