@@ -747,7 +747,107 @@ func init() {
 		"BatchNormalization": impBatchNorm,
 		"GlobalAveragePool":  impGlobalPool,
 		"GlobalMaxPool":      impGlobalPool,
+		"ReduceMean":         impReduce,
+		"ReduceMax":          impReduce,
+		"Squeeze":            impSqueeze,
 	}
+}
+
+// impAxes returns a node's axes, an attribute before opset version since
+// and an input from it, made non-negative for a tensor of rank r; nil
+// when there are none.
+func (n *impNode) axes(since int64, r int) []int {
+	var ax []int64
+	if n.t.opset < since {
+		ax = n.ints("axes")
+	} else if c := n.constIn(1, "axes"); c != nil {
+		v, ok := c.ints()
+		if !ok {
+			n.refuse("its axes are not integers")
+			return nil
+		}
+		ax = v
+	}
+	var out []int
+	for _, a := range ax {
+		if a < 0 {
+			a += int64(r)
+		}
+		if a < 0 || a >= int64(r) {
+			n.refuse("axis %d is out of range for a tensor of rank %d", a, r)
+			return nil
+		}
+		out = append(out, int(a))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// spatial returns the axes of an image's height and width in its layout,
+// counting the batch dimension.
+func impSpatial(a *impAct) []int {
+	if a.layout == impNHWC {
+		return []int{1, 2}
+	}
+	return []int{2, 3}
+}
+
+// impReduce maps ReduceMean and ReduceMax over an image's height and
+// width, what tf2onnx writes for Keras's GlobalAveragePooling2D and
+// GlobalMaxPooling2D, to a pool whose window is the whole image, followed
+// by Flatten when keepdims is 0.
+func impReduce(n *impNode) []*impValue {
+	a := n.act
+	since := int64(18)
+	axes := n.axes(since, len(a.shape)+1)
+	keep := n.int("keepdims", 1)
+	if len(n.problems) > 0 {
+		return nil
+	}
+	if !a.image() || a.layout == impUndecided || !slices.Equal(axes, impSpatial(a)) {
+		n.refuse("it reduces axes %v of a tensor of shape %s; convc maps only a reduction over an image's height and width, as a global pool", axes, n.dims(a))
+		return nil
+	}
+	h, w, c := a.shape[1], a.shape[2], a.shape[0]
+	if a.layout == impNHWC {
+		h, w, c = a.shape[0], a.shape[1], a.shape[2]
+	}
+	kind := "AveragePooling2D"
+	if n.GetOpType() == "ReduceMax" {
+		kind = "MaxPooling2D"
+	}
+	k := [2]int{h, w}
+	n.t.add(&impLayer{kind: kind, kernel: k, strides: k, padding: "valid", nodes: []string{n.ref()}})
+	out := &impAct{shape: []int{c, 1, 1}, layout: a.layout, target: -1, rescale: -1}
+	if a.layout == impNHWC {
+		out.shape = []int{1, 1, c}
+	}
+	if kind == "MaxPooling2D" && a.target >= 0 {
+		out.target = a.target
+		out.via = append(slices.Clone(a.via), impVia{n.ref(), "global max pooling"})
+	}
+	if keep != 0 {
+		return impOut(out)
+	}
+	return n.flatten(out)
+}
+
+// impSqueeze maps a Squeeze of the 1x1 image that a global pool leaves to
+// Flatten.
+func impSqueeze(n *impNode) []*impValue {
+	a := n.act
+	axes := n.axes(13, len(a.shape)+1)
+	if len(n.problems) > 0 {
+		return nil
+	}
+	if a.image() && a.layout != impUndecided && (axes == nil || slices.Equal(axes, impSpatial(a))) {
+		sp := impSpatial(a)
+		if a.shape[sp[0]-1] == 1 && a.shape[sp[1]-1] == 1 {
+			return n.flatten(a)
+		}
+	}
+	n.refuse("it squeezes axes %v of a tensor of shape %s; convc maps only the squeeze of a 1x1 image's height and width, as Flatten", axes, n.dims(a))
+	return nil
 }
 
 // impBatchNorm folds BatchNormalization in inference, y = (x - mean) /

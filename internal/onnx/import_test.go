@@ -295,6 +295,28 @@ var impCases = map[string]func() *onnxpb.ModelProto{
 	},
 	// Every unsupported node is listed, in graph order, with what would
 	// be needed.
+	// Keras's GlobalAveragePooling2D as tf2onnx writes it, a ReduceMean
+	// over the NHWC axes 1 and 2 (an attribute before opset 18), and a
+	// ReduceMax with its axes as an input at opset 18 and keepdims
+	// followed by a Squeeze of the 1x1 image.
+	"reduce_nhwc": func() *onnxpb.ModelProto {
+		b := tModel(13, "input_1", -1, 6, 6, 3)
+		x := b.node("Transpose", "transpose_in", []string{"input_1"}, aInts("perm", 0, 3, 1, 2))
+		x = b.conv("conv2d", x, 3, 4, 3, true, aStr("auto_pad", "VALID"))
+		x = b.node("Transpose", "transpose_out", []string{x}, aInts("perm", 0, 2, 3, 1))
+		x = b.node("Relu", "conv2d/Relu", []string{x})
+		x = b.node("ReduceMean", "global_average_pooling2d/Mean", []string{x}, aInts("axes", 1, 2), aInt("keepdims", 0))
+		x = b.node("MatMul", "dense/MatMul", []string{x, b.init("dense/kernel", []int64{4, 3})})
+		return b.done(x)
+	},
+	"reduce_max_squeeze": func() *onnxpb.ModelProto {
+		b := tModel(18, "x", -1, 2, 5, 5)
+		x := b.conv("Conv_0", "x", 2, 4, 3, true)
+		x = b.node("ReduceMax", "ReduceMax_1", []string{x, b.initInts("axes", -1, -2)})
+		x = b.node("Squeeze", "Squeeze_2", []string{x, b.initInts("sq", 2, 3)})
+		x = b.node("Gemm", "Gemm_3", []string{x, b.init("W", []int64{4, 2})})
+		return b.done(x)
+	},
 	// BatchNormalization folded into the Conv (without bias) and the
 	// Gemm before it, and the global pools as whole-image pools.
 	"batchnorm_global": func() *onnxpb.ModelProto {

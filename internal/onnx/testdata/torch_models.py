@@ -136,6 +136,28 @@ def bn_net(pool):
         nn.Linear(12, 5)))
 
 
+class Reduced(nn.Module):
+    """Convolutions, then the spatial mean or maximum taken with
+    x.mean((2, 3)) or x.amax((2, 3)) (ReduceMean, ReduceMax), or a global
+    pool whose 1x1 output is squeezed (Squeeze of axes 2 and 3)."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+        self.convs = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 6, 3), nn.Tanh())
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = self.convs(x)
+        if self.how == "mean":
+            x = x.mean((2, 3))
+        elif self.how == "amax":
+            x = x.amax((2, 3))
+        else:
+            x = nn.functional.adaptive_avg_pool2d(x, 1).squeeze(3).squeeze(2) if self.how == "squeeze_each" else nn.functional.adaptive_avg_pool2d(x, 1).squeeze()
+        return self.fc(x)
+
+
 def models():
     """Returns (name, model, per-sample input shape, opset, dynamic batch,
     Dropout nodes put back, expect, about, torch.onnx.export's extra
@@ -146,6 +168,12 @@ def models():
         torch.manual_seed(sum(map(ord, name)))
         m.append((name, make(), shape, opset, dynamic, dropout, expect, about, export or {}))
 
+    add("reduce_mean", lambda: Reduced("mean"), (3, 10, 12),
+        about="x.mean((2, 3)) after the convolutions: ReduceMean over height and width, keepdims=0")
+    add("reduce_amax", lambda: Reduced("amax"), (3, 10, 12),
+        about="x.amax((2, 3)): ReduceMax over height and width, after a Tanh it commutes with")
+    add("squeeze", lambda: Reduced("squeeze"), (3, 10, 12), dynamic=False,
+        about="adaptive_avg_pool2d(x, 1).squeeze() with a fixed batch: Squeeze of the 1x1 image")
     add("bn_gap", lambda: bn_net(nn.AdaptiveAvgPool2d(1)), (3, 16, 16),
         about="BatchNorm2d (which the eval-mode export fuses into the Conv), AdaptiveAvgPool2d(1) as GlobalAveragePool, and BatchNorm1d after a Linear, left as a BatchNormalization node")
     add("bn_nodes_gmp", lambda: bn_net(nn.AdaptiveMaxPool2d(1)), (3, 16, 16),
