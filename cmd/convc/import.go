@@ -19,11 +19,14 @@ in convc's layers, and DIR/NAME.safetensors, its weights in convc's names
 and layouts. The spec's input is HWC (height x width x channels) even when
 the ONNX graph took NCHW.
 
-It imports a chain of Conv, MaxPool, AveragePool, Relu, Sigmoid, Tanh,
-Softmax, Flatten, Reshape, Gemm, MatMul, Dropout, zero Pad, the
-Transposes between NCHW and NHWC, and constant arithmetic (as Rescaling
-or folded into weights), and refuses anything else, listing every node
-it cannot import with what would be needed.
+It imports a chain of Conv, MaxPool, AveragePool, GlobalAveragePool,
+GlobalMaxPool (and ReduceMean or ReduceMax over height and width),
+Relu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Squeeze, Gemm, MatMul,
+Dropout, zero Pad, the Transposes between NCHW and NHWC, constant
+arithmetic (as Rescaling or folded into weights) and inference
+BatchNormalization after a Conv or Gemm (folded into its weights), and
+refuses anything else, listing every node it cannot import with what
+would be needed.
 
 NAME defaults to the graph's name, or the file's when the exporter named
 the graph generically, made into a valid model name.`,
