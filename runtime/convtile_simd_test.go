@@ -491,3 +491,41 @@ func TestConvWinogradMatchesNaive(t *testing.T) {
 	}
 	t.Logf("largest difference from float64: %.2g of the largest output", worst)
 }
+
+// TestConvWinogradWideChannels measures F(4x4, 3x3) with VGG16's widest
+// layers' 512 input channels, where rounding errors add up over the
+// longest sums, against the float64 convolution and the direct kernel.
+func TestConvWinogradWideChannels(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	p := &ConvPlan{Layer: "wide", InH: 10, InW: 10, Ci: 512, OutH: 8, OutW: 8, Co: 64, LiveH: 8, LiveW: 8,
+		KH: 3, KW: 3, SH: 1, SW: 1, Width: 16, Block: 64, Pixels: 2, Chunk: 16, L1: 48 << 10, L2: 1 << 20, ReLU: false}
+	in := make([]float32, p.InH*p.InW*p.Ci+3)
+	k := make([]float32, 9*p.Ci*p.Co)
+	for i := range in[:len(in)-3] {
+		in[i] = r.Float32()
+	}
+	for i := range k {
+		k[i] = (r.Float32()*2 - 1) / float32(math.Sqrt(float64(9*p.Ci)))
+	}
+	want := naiveConv(p, in, k, nil)
+	var scale float64
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(w))
+	}
+	errOf := func(wino bool) float64 {
+		q := *p
+		q.Winograd = wino
+		out := make([]float32, p.OutH*p.OutW*p.Co)
+		ConvTiled(&q, in, k, nil, out, &PackedConv{}, &ConvScratch{Par: 2})
+		worst := 0.0
+		for i, w := range want {
+			worst = math.Max(worst, math.Abs(float64(out[i])-w)/scale)
+		}
+		return worst
+	}
+	direct, wino := errOf(false), errOf(true)
+	t.Logf("512 input channels, largest difference from float64: direct %.2g, Winograd F(4x4) %.2g of the largest output", direct, wino)
+	if wino > 2e-5 {
+		t.Errorf("Winograd's error %.2g of the largest output, want at most 2e-5", wino)
+	}
+}
