@@ -902,7 +902,7 @@ func wgrad2x8(a, dz, dk unsafe.Pointer, rows, cols int, pix, arow, dzp, dzrow, r
 // cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,
 // (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.
 func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {
-	var t [36]archsimd.Float32x16
+	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24, t25, t26, t27, t28, t29, t30, t31, t32, t33, t34, t35 archsimd.Float32x16
 	four, five, two := archsimd.BroadcastFloat32x16(4), archsimd.BroadcastFloat32x16(5), archsimd.BroadcastFloat32x16(2)
 	{
 		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+0*cs)))
@@ -912,14 +912,14 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+0*cs)))
 		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+0*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[0] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[6] = a.Sub(c.Mul(four))
+		t0 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t6 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[12] = c.MulAdd(four, a)
+		t12 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[18] = c.MulAdd(two, a)
-		t[24] = a.Sub(c.Mul(two))
-		t[30] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t18 = c.MulAdd(two, a)
+		t24 = a.Sub(c.Mul(two))
+		t30 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+1*cs)))
@@ -929,14 +929,14 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+1*cs)))
 		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+1*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[1] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[7] = a.Sub(c.Mul(four))
+		t1 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t7 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[13] = c.MulAdd(four, a)
+		t13 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[19] = c.MulAdd(two, a)
-		t[25] = a.Sub(c.Mul(two))
-		t[31] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t19 = c.MulAdd(two, a)
+		t25 = a.Sub(c.Mul(two))
+		t31 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+2*cs)))
@@ -946,14 +946,14 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+2*cs)))
 		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+2*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[2] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[8] = a.Sub(c.Mul(four))
+		t2 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t8 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[14] = c.MulAdd(four, a)
+		t14 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[20] = c.MulAdd(two, a)
-		t[26] = a.Sub(c.Mul(two))
-		t[32] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t20 = c.MulAdd(two, a)
+		t26 = a.Sub(c.Mul(two))
+		t32 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+3*cs)))
@@ -963,14 +963,14 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+3*cs)))
 		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+3*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[3] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[9] = a.Sub(c.Mul(four))
+		t3 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t9 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[15] = c.MulAdd(four, a)
+		t15 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[21] = c.MulAdd(two, a)
-		t[27] = a.Sub(c.Mul(two))
-		t[33] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t21 = c.MulAdd(two, a)
+		t27 = a.Sub(c.Mul(two))
+		t33 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+4*cs)))
@@ -980,14 +980,14 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+4*cs)))
 		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+4*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[4] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[10] = a.Sub(c.Mul(four))
+		t4 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t10 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[16] = c.MulAdd(four, a)
+		t16 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[22] = c.MulAdd(two, a)
-		t[28] = a.Sub(c.Mul(two))
-		t[34] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t22 = c.MulAdd(two, a)
+		t28 = a.Sub(c.Mul(two))
+		t34 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+5*cs)))
@@ -997,22 +997,22 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+5*cs)))
 		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+5*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[5] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[11] = a.Sub(c.Mul(four))
+		t5 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t11 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[17] = c.MulAdd(four, a)
+		t17 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[23] = c.MulAdd(two, a)
-		t[29] = a.Sub(c.Mul(two))
-		t[35] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t23 = c.MulAdd(two, a)
+		t29 = a.Sub(c.Mul(two))
+		t35 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
-		d0 := t[0]
-		d1 := t[1]
-		d2 := t[2]
-		d3 := t[3]
-		d4 := t[4]
-		d5 := t[5]
+		d0 := t0
+		d1 := t1
+		d2 := t2
+		d3 := t3
+		d4 := t4
+		d5 := t5
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 0*ds)))
 		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 1*ds)))
@@ -1024,12 +1024,12 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 5*ds)))
 	}
 	{
-		d0 := t[6]
-		d1 := t[7]
-		d2 := t[8]
-		d3 := t[9]
-		d4 := t[10]
-		d5 := t[11]
+		d0 := t6
+		d1 := t7
+		d2 := t8
+		d3 := t9
+		d4 := t10
+		d5 := t11
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 6*ds)))
 		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 7*ds)))
@@ -1041,12 +1041,12 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 11*ds)))
 	}
 	{
-		d0 := t[12]
-		d1 := t[13]
-		d2 := t[14]
-		d3 := t[15]
-		d4 := t[16]
-		d5 := t[17]
+		d0 := t12
+		d1 := t13
+		d2 := t14
+		d3 := t15
+		d4 := t16
+		d5 := t17
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 12*ds)))
 		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 13*ds)))
@@ -1058,12 +1058,12 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 17*ds)))
 	}
 	{
-		d0 := t[18]
-		d1 := t[19]
-		d2 := t[20]
-		d3 := t[21]
-		d4 := t[22]
-		d5 := t[23]
+		d0 := t18
+		d1 := t19
+		d2 := t20
+		d3 := t21
+		d4 := t22
+		d5 := t23
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 18*ds)))
 		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 19*ds)))
@@ -1075,12 +1075,12 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 23*ds)))
 	}
 	{
-		d0 := t[24]
-		d1 := t[25]
-		d2 := t[26]
-		d3 := t[27]
-		d4 := t[28]
-		d5 := t[29]
+		d0 := t24
+		d1 := t25
+		d2 := t26
+		d3 := t27
+		d4 := t28
+		d5 := t29
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 24*ds)))
 		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 25*ds)))
@@ -1092,12 +1092,12 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 29*ds)))
 	}
 	{
-		d0 := t[30]
-		d1 := t[31]
-		d2 := t[32]
-		d3 := t[33]
-		d4 := t[34]
-		d5 := t[35]
+		d0 := t30
+		d1 := t31
+		d2 := t32
+		d3 := t33
+		d4 := t34
+		d5 := t35
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 30*ds)))
 		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 31*ds)))
@@ -1116,7 +1116,7 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 // x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),
 // (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.
 func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {
-	var t [24]archsimd.Float32x16
+	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23 archsimd.Float32x16
 	two, four, eight := archsimd.BroadcastFloat32x16(2), archsimd.BroadcastFloat32x16(4), archsimd.BroadcastFloat32x16(8)
 	var zero archsimd.Float32x16
 	{
@@ -1128,10 +1128,10 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 30*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[0] = m0.Add(s12).Add(s34)
-		t[6] = d34.MulAdd(two, d12)
-		t[12] = s34.MulAdd(four, s12)
-		t[18] = d34.MulAdd(eight, d12).Add(m5)
+		t0 = m0.Add(s12).Add(s34)
+		t6 = d34.MulAdd(two, d12)
+		t12 = s34.MulAdd(four, s12)
+		t18 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*ms)))
@@ -1142,10 +1142,10 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 31*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[1] = m0.Add(s12).Add(s34)
-		t[7] = d34.MulAdd(two, d12)
-		t[13] = s34.MulAdd(four, s12)
-		t[19] = d34.MulAdd(eight, d12).Add(m5)
+		t1 = m0.Add(s12).Add(s34)
+		t7 = d34.MulAdd(two, d12)
+		t13 = s34.MulAdd(four, s12)
+		t19 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*ms)))
@@ -1156,10 +1156,10 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 32*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[2] = m0.Add(s12).Add(s34)
-		t[8] = d34.MulAdd(two, d12)
-		t[14] = s34.MulAdd(four, s12)
-		t[20] = d34.MulAdd(eight, d12).Add(m5)
+		t2 = m0.Add(s12).Add(s34)
+		t8 = d34.MulAdd(two, d12)
+		t14 = s34.MulAdd(four, s12)
+		t20 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*ms)))
@@ -1170,10 +1170,10 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 33*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[3] = m0.Add(s12).Add(s34)
-		t[9] = d34.MulAdd(two, d12)
-		t[15] = s34.MulAdd(four, s12)
-		t[21] = d34.MulAdd(eight, d12).Add(m5)
+		t3 = m0.Add(s12).Add(s34)
+		t9 = d34.MulAdd(two, d12)
+		t15 = s34.MulAdd(four, s12)
+		t21 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*ms)))
@@ -1184,10 +1184,10 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 34*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[4] = m0.Add(s12).Add(s34)
-		t[10] = d34.MulAdd(two, d12)
-		t[16] = s34.MulAdd(four, s12)
-		t[22] = d34.MulAdd(eight, d12).Add(m5)
+		t4 = m0.Add(s12).Add(s34)
+		t10 = d34.MulAdd(two, d12)
+		t16 = s34.MulAdd(four, s12)
+		t22 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*ms)))
@@ -1198,18 +1198,18 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 35*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[5] = m0.Add(s12).Add(s34)
-		t[11] = d34.MulAdd(two, d12)
-		t[17] = s34.MulAdd(four, s12)
-		t[23] = d34.MulAdd(eight, d12).Add(m5)
+		t5 = m0.Add(s12).Add(s34)
+		t11 = d34.MulAdd(two, d12)
+		t17 = s34.MulAdd(four, s12)
+		t23 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
-		m0 := t[0]
-		m1 := t[1]
-		m2 := t[2]
-		m3 := t[3]
-		m4 := t[4]
-		m5 := t[5]
+		m0 := t0
+		m1 := t1
+		m2 := t2
+		m3 := t3
+		m4 := t4
+		m5 := t5
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
 		y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1241,12 +1241,12 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 	}
 	if rows > 1 {
 		{
-			m0 := t[6]
-			m1 := t[7]
-			m2 := t[8]
-			m3 := t[9]
-			m4 := t[10]
-			m5 := t[11]
+			m0 := t6
+			m1 := t7
+			m2 := t8
+			m3 := t9
+			m4 := t10
+			m5 := t11
 			s12, d12 := m1.Add(m2), m1.Sub(m2)
 			s34, d34 := m3.Add(m4), m3.Sub(m4)
 			y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1279,12 +1279,12 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 	}
 	if rows > 2 {
 		{
-			m0 := t[12]
-			m1 := t[13]
-			m2 := t[14]
-			m3 := t[15]
-			m4 := t[16]
-			m5 := t[17]
+			m0 := t12
+			m1 := t13
+			m2 := t14
+			m3 := t15
+			m4 := t16
+			m5 := t17
 			s12, d12 := m1.Add(m2), m1.Sub(m2)
 			s34, d34 := m3.Add(m4), m3.Sub(m4)
 			y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1317,12 +1317,12 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 	}
 	if rows > 3 {
 		{
-			m0 := t[18]
-			m1 := t[19]
-			m2 := t[20]
-			m3 := t[21]
-			m4 := t[22]
-			m5 := t[23]
+			m0 := t18
+			m1 := t19
+			m2 := t20
+			m3 := t21
+			m4 := t22
+			m5 := t23
 			s12, d12 := m1.Add(m2), m1.Sub(m2)
 			s34, d34 := m3.Add(m4), m3.Sub(m4)
 			y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1360,7 +1360,7 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 // cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,
 // (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.
 func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {
-	var t [36]archsimd.Float32x8
+	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24, t25, t26, t27, t28, t29, t30, t31, t32, t33, t34, t35 archsimd.Float32x8
 	four, five, two := archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(5), archsimd.BroadcastFloat32x8(2)
 	{
 		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+0*cs)))
@@ -1370,14 +1370,14 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+0*cs)))
 		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+0*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[0] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[6] = a.Sub(c.Mul(four))
+		t0 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t6 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[12] = c.MulAdd(four, a)
+		t12 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[18] = c.MulAdd(two, a)
-		t[24] = a.Sub(c.Mul(two))
-		t[30] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t18 = c.MulAdd(two, a)
+		t24 = a.Sub(c.Mul(two))
+		t30 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+1*cs)))
@@ -1387,14 +1387,14 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+1*cs)))
 		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+1*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[1] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[7] = a.Sub(c.Mul(four))
+		t1 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t7 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[13] = c.MulAdd(four, a)
+		t13 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[19] = c.MulAdd(two, a)
-		t[25] = a.Sub(c.Mul(two))
-		t[31] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t19 = c.MulAdd(two, a)
+		t25 = a.Sub(c.Mul(two))
+		t31 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+2*cs)))
@@ -1404,14 +1404,14 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+2*cs)))
 		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+2*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[2] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[8] = a.Sub(c.Mul(four))
+		t2 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t8 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[14] = c.MulAdd(four, a)
+		t14 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[20] = c.MulAdd(two, a)
-		t[26] = a.Sub(c.Mul(two))
-		t[32] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t20 = c.MulAdd(two, a)
+		t26 = a.Sub(c.Mul(two))
+		t32 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+3*cs)))
@@ -1421,14 +1421,14 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+3*cs)))
 		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+3*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[3] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[9] = a.Sub(c.Mul(four))
+		t3 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t9 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[15] = c.MulAdd(four, a)
+		t15 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[21] = c.MulAdd(two, a)
-		t[27] = a.Sub(c.Mul(two))
-		t[33] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t21 = c.MulAdd(two, a)
+		t27 = a.Sub(c.Mul(two))
+		t33 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+4*cs)))
@@ -1438,14 +1438,14 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+4*cs)))
 		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+4*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[4] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[10] = a.Sub(c.Mul(four))
+		t4 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t10 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[16] = c.MulAdd(four, a)
+		t16 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[22] = c.MulAdd(two, a)
-		t[28] = a.Sub(c.Mul(two))
-		t[34] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t22 = c.MulAdd(two, a)
+		t28 = a.Sub(c.Mul(two))
+		t34 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
 		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+5*cs)))
@@ -1455,22 +1455,22 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+5*cs)))
 		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+5*cs)))
 		a, c := d3.Add(d4), d1.Add(d2)
-		t[5] = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t[11] = a.Sub(c.Mul(four))
+		t5 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
+		t11 = a.Sub(c.Mul(four))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t[17] = c.MulAdd(four, a)
+		t17 = c.MulAdd(four, a)
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t[23] = c.MulAdd(two, a)
-		t[29] = a.Sub(c.Mul(two))
-		t[35] = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		t23 = c.MulAdd(two, a)
+		t29 = a.Sub(c.Mul(two))
+		t35 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
 	}
 	{
-		d0 := t[0]
-		d1 := t[1]
-		d2 := t[2]
-		d3 := t[3]
-		d4 := t[4]
-		d5 := t[5]
+		d0 := t0
+		d1 := t1
+		d2 := t2
+		d3 := t3
+		d4 := t4
+		d5 := t5
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 0*ds)))
 		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 1*ds)))
@@ -1482,12 +1482,12 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 5*ds)))
 	}
 	{
-		d0 := t[6]
-		d1 := t[7]
-		d2 := t[8]
-		d3 := t[9]
-		d4 := t[10]
-		d5 := t[11]
+		d0 := t6
+		d1 := t7
+		d2 := t8
+		d3 := t9
+		d4 := t10
+		d5 := t11
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 6*ds)))
 		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 7*ds)))
@@ -1499,12 +1499,12 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 11*ds)))
 	}
 	{
-		d0 := t[12]
-		d1 := t[13]
-		d2 := t[14]
-		d3 := t[15]
-		d4 := t[16]
-		d5 := t[17]
+		d0 := t12
+		d1 := t13
+		d2 := t14
+		d3 := t15
+		d4 := t16
+		d5 := t17
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 12*ds)))
 		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 13*ds)))
@@ -1516,12 +1516,12 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 17*ds)))
 	}
 	{
-		d0 := t[18]
-		d1 := t[19]
-		d2 := t[20]
-		d3 := t[21]
-		d4 := t[22]
-		d5 := t[23]
+		d0 := t18
+		d1 := t19
+		d2 := t20
+		d3 := t21
+		d4 := t22
+		d5 := t23
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 18*ds)))
 		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 19*ds)))
@@ -1533,12 +1533,12 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 23*ds)))
 	}
 	{
-		d0 := t[24]
-		d1 := t[25]
-		d2 := t[26]
-		d3 := t[27]
-		d4 := t[28]
-		d5 := t[29]
+		d0 := t24
+		d1 := t25
+		d2 := t26
+		d3 := t27
+		d4 := t28
+		d5 := t29
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 24*ds)))
 		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 25*ds)))
@@ -1550,12 +1550,12 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 29*ds)))
 	}
 	{
-		d0 := t[30]
-		d1 := t[31]
-		d2 := t[32]
-		d3 := t[33]
-		d4 := t[34]
-		d5 := t[35]
+		d0 := t30
+		d1 := t31
+		d2 := t32
+		d3 := t33
+		d4 := t34
+		d5 := t35
 		a, c := d3.Add(d4), d1.Add(d2)
 		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 30*ds)))
 		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 31*ds)))
@@ -1574,7 +1574,7 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 // x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),
 // (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.
 func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {
-	var t [24]archsimd.Float32x8
+	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23 archsimd.Float32x8
 	two, four, eight := archsimd.BroadcastFloat32x8(2), archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(8)
 	var zero archsimd.Float32x8
 	{
@@ -1586,10 +1586,10 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 30*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[0] = m0.Add(s12).Add(s34)
-		t[6] = d34.MulAdd(two, d12)
-		t[12] = s34.MulAdd(four, s12)
-		t[18] = d34.MulAdd(eight, d12).Add(m5)
+		t0 = m0.Add(s12).Add(s34)
+		t6 = d34.MulAdd(two, d12)
+		t12 = s34.MulAdd(four, s12)
+		t18 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*ms)))
@@ -1600,10 +1600,10 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 31*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[1] = m0.Add(s12).Add(s34)
-		t[7] = d34.MulAdd(two, d12)
-		t[13] = s34.MulAdd(four, s12)
-		t[19] = d34.MulAdd(eight, d12).Add(m5)
+		t1 = m0.Add(s12).Add(s34)
+		t7 = d34.MulAdd(two, d12)
+		t13 = s34.MulAdd(four, s12)
+		t19 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*ms)))
@@ -1614,10 +1614,10 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 32*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[2] = m0.Add(s12).Add(s34)
-		t[8] = d34.MulAdd(two, d12)
-		t[14] = s34.MulAdd(four, s12)
-		t[20] = d34.MulAdd(eight, d12).Add(m5)
+		t2 = m0.Add(s12).Add(s34)
+		t8 = d34.MulAdd(two, d12)
+		t14 = s34.MulAdd(four, s12)
+		t20 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*ms)))
@@ -1628,10 +1628,10 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 33*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[3] = m0.Add(s12).Add(s34)
-		t[9] = d34.MulAdd(two, d12)
-		t[15] = s34.MulAdd(four, s12)
-		t[21] = d34.MulAdd(eight, d12).Add(m5)
+		t3 = m0.Add(s12).Add(s34)
+		t9 = d34.MulAdd(two, d12)
+		t15 = s34.MulAdd(four, s12)
+		t21 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*ms)))
@@ -1642,10 +1642,10 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 34*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[4] = m0.Add(s12).Add(s34)
-		t[10] = d34.MulAdd(two, d12)
-		t[16] = s34.MulAdd(four, s12)
-		t[22] = d34.MulAdd(eight, d12).Add(m5)
+		t4 = m0.Add(s12).Add(s34)
+		t10 = d34.MulAdd(two, d12)
+		t16 = s34.MulAdd(four, s12)
+		t22 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
 		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*ms)))
@@ -1656,18 +1656,18 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 35*ms)))
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t[5] = m0.Add(s12).Add(s34)
-		t[11] = d34.MulAdd(two, d12)
-		t[17] = s34.MulAdd(four, s12)
-		t[23] = d34.MulAdd(eight, d12).Add(m5)
+		t5 = m0.Add(s12).Add(s34)
+		t11 = d34.MulAdd(two, d12)
+		t17 = s34.MulAdd(four, s12)
+		t23 = d34.MulAdd(eight, d12).Add(m5)
 	}
 	{
-		m0 := t[0]
-		m1 := t[1]
-		m2 := t[2]
-		m3 := t[3]
-		m4 := t[4]
-		m5 := t[5]
+		m0 := t0
+		m1 := t1
+		m2 := t2
+		m3 := t3
+		m4 := t4
+		m5 := t5
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
 		y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1699,12 +1699,12 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 	}
 	if rows > 1 {
 		{
-			m0 := t[6]
-			m1 := t[7]
-			m2 := t[8]
-			m3 := t[9]
-			m4 := t[10]
-			m5 := t[11]
+			m0 := t6
+			m1 := t7
+			m2 := t8
+			m3 := t9
+			m4 := t10
+			m5 := t11
 			s12, d12 := m1.Add(m2), m1.Sub(m2)
 			s34, d34 := m3.Add(m4), m3.Sub(m4)
 			y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1737,12 +1737,12 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 	}
 	if rows > 2 {
 		{
-			m0 := t[12]
-			m1 := t[13]
-			m2 := t[14]
-			m3 := t[15]
-			m4 := t[16]
-			m5 := t[17]
+			m0 := t12
+			m1 := t13
+			m2 := t14
+			m3 := t15
+			m4 := t16
+			m5 := t17
 			s12, d12 := m1.Add(m2), m1.Sub(m2)
 			s34, d34 := m3.Add(m4), m3.Sub(m4)
 			y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1775,12 +1775,12 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 	}
 	if rows > 3 {
 		{
-			m0 := t[18]
-			m1 := t[19]
-			m2 := t[20]
-			m3 := t[21]
-			m4 := t[22]
-			m5 := t[23]
+			m0 := t18
+			m1 := t19
+			m2 := t20
+			m3 := t21
+			m4 := t22
+			m5 := t23
 			s12, d12 := m1.Add(m2), m1.Sub(m2)
 			s34, d34 := m3.Add(m4), m3.Sub(m4)
 			y0 := m0.Add(s12).Add(s34).Add(bias)

@@ -216,7 +216,8 @@ func winoIn(b *bytes.Buffer, w int) {
 	pr("// cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,")
 	pr("// (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.")
 	pr("func winoIn%d(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {", w)
-	pr("var t [36]archsimd.%s", t)
+	// Vectors, not an array: an array would be cleared on every call.
+	pr("var %s archsimd.%s", tVars(36), t)
 	pr("four, five, two := archsimd.BroadcastFloat32x%d(4), archsimd.BroadcastFloat32x%d(5), archsimd.BroadcastFloat32x%d(2)", w, w, w)
 	// rows writes the six combinations of d0..d5 into out(0..5).
 	rows := func(d func(i int) string, out func(r int, v string)) {
@@ -238,10 +239,10 @@ func winoIn(b *bytes.Buffer, w int) {
 	for x := range 6 {
 		rows(func(i int) string {
 			return fmt.Sprintf("archsimd.Load%s((*[%d]float32)(unsafe.Add(src, %d*rs+%d*cs)))", t, w, i, x)
-		}, func(r int, v string) { pr("t[%d] = %s", r*6+x, v) })
+		}, func(r int, v string) { pr("t%d = %s", r*6+x, v) })
 	}
 	for r := range 6 {
-		rows(func(i int) string { return fmt.Sprintf("t[%d]", r*6+i) },
+		rows(func(i int) string { return fmt.Sprintf("t%d", r*6+i) },
 			func(s int, v string) { pr("%s.Store((*[%d]float32)(unsafe.Add(dst, %d*ds)))", v, w, r*6+s) })
 	}
 	pr("}")
@@ -258,7 +259,7 @@ func winoOut(b *bytes.Buffer, w int) {
 	pr("// x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),")
 	pr("// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.")
 	pr("func winoOut%d(src unsafe.Pointer, ms uintptr, bias archsimd.%s, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {", w, t)
-	pr("var t [24]archsimd.%s", t)
+	pr("var %s archsimd.%s", tVars(24), t)
 	pr("two, four, eight := archsimd.BroadcastFloat32x%d(2), archsimd.BroadcastFloat32x%d(4), archsimd.BroadcastFloat32x%d(8)", w, w, w)
 	pr("var zero archsimd.%s", t)
 	rows := func(m func(i int) string, out func(r int, v string)) {
@@ -277,13 +278,13 @@ func winoOut(b *bytes.Buffer, w int) {
 	for x := range 6 {
 		rows(func(i int) string {
 			return fmt.Sprintf("archsimd.Load%s((*[%d]float32)(unsafe.Add(src, %d*ms)))", t, w, i*6+x)
-		}, func(r int, v string) { pr("t[%d] = %s", r*6+x, v) })
+		}, func(r int, v string) { pr("t%d = %s", r*6+x, v) })
 	}
 	for r := range 4 {
 		if r > 0 {
 			pr("if rows > %d {", r)
 		}
-		rows(func(i int) string { return fmt.Sprintf("t[%d]", r*6+i) }, func(s int, v string) {
+		rows(func(i int) string { return fmt.Sprintf("t%d", r*6+i) }, func(s int, v string) {
 			pr("y%d := %s.Add(bias)", s, v)
 		})
 		// The block above scoped y0..y3; recompute stores inside it.
@@ -304,4 +305,13 @@ func winoOut(b *bytes.Buffer, w int) {
 		}
 	}
 	pr("}")
+}
+
+// tVars lists the names t0, ..., t<n-1>.
+func tVars(n int) string {
+	v := make([]string, n)
+	for i := range v {
+		v[i] = fmt.Sprintf("t%d", i)
+	}
+	return strings.Join(v, ", ")
 }
