@@ -255,6 +255,7 @@ func (g *gen) planTiledInput(i int, cache Cache) *runtime.ConvGradPlan {
 		Top: kh - 1 - l.Pad[0], Left: kw - 1 - l.Pad[2],
 	}
 	schedule(&gp.Conv, cache)
+	gp.Conv.Winograd = winograd4(&gp.Conv)
 	return gp
 }
 

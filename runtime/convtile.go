@@ -214,11 +214,15 @@ type PackedConv struct {
 	mu  sync.RWMutex
 	src []float32
 	// packed[0] is the kernel for the forward pass, packed[1] flipped and
-	// transposed for the input gradient, packed[2] transformed for
-	// Winograd's F(4x4, 3x3); block[f] is their block size, 0 when not
-	// packed for the current src.
-	packed [3][]float32
-	block  [3]int
+	// transposed for the input gradient, packed[2] and packed[3] the same
+	// two transformed for Winograd's F(4x4, 3x3); block[f] is their block
+	// size, 0 when not packed for the current src.
+	packed [4][]float32
+	block  [4]int
+	// flipped holds the input gradient's own kernel while it is
+	// transformed for Winograd, kept so that repacking after every
+	// training step allocates nothing.
+	flipped []float32
 }
 
 // The forms of a packed kernel.
@@ -226,6 +230,7 @@ const (
 	packForward = iota
 	packFlipped
 	packWinograd
+	packWinogradFlipped
 )
 
 // acquire returns the packed form f of kernel k in blocks of block output
@@ -246,11 +251,11 @@ func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, f int, equal 
 			pk.src = make([]float32, len(k))
 		}
 		copy(pk.src, k)
-		pk.block = [3]int{}
+		pk.block = [4]int{}
 	}
 	if pk.block[f] != block {
 		n := p.KH * p.KW * max(p.CiPad, p.Ci) * p.Co
-		if f == packWinograd {
+		if f == packWinograd || f == packWinogradFlipped {
 			n = 36 * p.Ci * p.Co
 		}
 		if len(pk.packed[f]) != n {
@@ -262,6 +267,23 @@ func (pk *PackedConv) acquire(p *ConvPlan, k []float32, block int, f int, equal 
 		switch f {
 		case packWinograd:
 			winoPack(p, k, dst, block)
+		case packWinogradFlipped:
+			// The input gradient's own HWIO kernel, then its transform:
+			// tap t, its input channel c (the layer's output channel) and
+			// output channel o (the layer's input channel) are the layer's
+			// tap taps-1-t, input o and output c.
+			if len(pk.flipped) != len(k) {
+				pk.flipped = make([]float32, len(k))
+			}
+			kf := pk.flipped
+			for t := range taps {
+				for c := range ci {
+					for o := range co {
+						kf[(t*ci+c)*co+o] = k[((taps-1-t)*co+o)*ci+c]
+					}
+				}
+			}
+			winoPack(p, kf, dst, block)
 		case packForward:
 			// Read k in order; write each block's run of channels. Padded
 			// channels (CiPad) have zero weights.

@@ -69,6 +69,12 @@ func ConvInputTiled(gp *ConvGradPlan, k, dz, din []float32, pk *PackedConv, s *C
 	for y := range gp.DzH {
 		copy(pad[((gp.Top+y)*p.InW+gp.Left)*p.Ci:][:gp.DzW*p.Ci], dz[y*gp.DzW0*p.Ci:])
 	}
+	if p.Winograd {
+		packed := pk.acquire(p, k, block, packWinogradFlipped, s.equal)
+		defer pk.release()
+		convWinogradRun(p, width, block, max(s.Par, 1), pad, nil, din, packed, s)
+		return
+	}
 	packed := pk.acquire(p, k, block, packFlipped, s.equal)
 	defer pk.release()
 	convTiledRun(p, width, block, p.Co/block, max(s.Par, 1), pad, nil, din, packed, s)

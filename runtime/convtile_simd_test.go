@@ -223,7 +223,8 @@ func BenchmarkConvTiled(b *testing.B) {
 
 // TestConvInputTiledMatchesNaive checks the tiled input gradient of
 // stride-1 convolutions, with and without padding, against naive loops
-// over the padded geometry, on live regions smaller than the output.
+// over the padded geometry, on live regions smaller than the output, with
+// the direct kernel and, for 3x3 kernels, Winograd's F(4x4, 3x3).
 func TestConvInputTiledMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for n := range 40 {
@@ -238,6 +239,12 @@ func TestConvInputTiledMatchesNaive(t *testing.T) {
 		h, w := kh+r.IntN(8), kw+r.IntN(8)
 		ci := []int{32, 64, 128}[r.IntN(3)]
 		co := 4 * (1 + r.IntN(10))
+		// Every other 3x3 case runs Winograd's F(4x4, 3x3), whose input
+		// channels (the layer's filters) come in eights.
+		wino := n%4 == 0
+		if wino {
+			co = 8 * (1 + r.IntN(5))
+		}
 		hp, wp := h+pt+pb, w+pl+pr
 		oh, ow := hp-kh+1, wp-kw+1
 		lh, lw := max(oh-r.IntN(2), 1), max(ow-r.IntN(2), 1)
@@ -261,6 +268,9 @@ func TestConvInputTiledMatchesNaive(t *testing.T) {
 		}
 		if co%8 == 0 && r.IntN(2) == 0 {
 			gp.Conv.Chunk = co / 2
+		}
+		if wino {
+			gp.Conv.Winograd, gp.Conv.L1, gp.Conv.L2 = true, 48<<10, 1<<20
 		}
 		// The reference: the gradient of the padded input, from the live
 		// outputs only.
