@@ -193,7 +193,7 @@ func (g *gen) planTiled(i int, cache Cache) *runtime.ConvPlan {
 // direct kernel's, is reused, and at least 2.5 times fewer multiply-adds
 // counting the tiles' overhang past the live outputs.
 func winograd4(p *runtime.ConvPlan) bool {
-	if p.KH != 3 || p.KW != 3 || p.SH != 1 || p.SW != 1 || p.CiPad != 0 || p.Ci%8 != 0 {
+	if !p.WinogradFits() {
 		return false
 	}
 	tiles := ((p.LiveH + 3) / 4) * ((p.LiveW + 3) / 4)

@@ -113,13 +113,15 @@ func (p *ConvPlan) mustBeValid() {
 	if p.Chunk <= 0 || p.Chunk%4 != 0 || ci%p.Chunk != 0 || (p.CiPad != 0 && p.CiPad < p.Ci) ||
 		(p.Width != 8 && p.Width != 16) || !(p.Block == 4*p.Width || p.Block == 2*p.Width && p.Pixels == 4) || p.Co%p.Block != 0 ||
 		p.LiveH > p.OutH || p.LiveW > p.OutW || p.LiveH < 1 || p.LiveW < 1 ||
-		p.Winograd && !p.winogradOK() {
+		p.Winograd && !p.WinogradFits() {
 		panic(fmt.Sprintf("convc: invalid tiled convolution plan for %s: %+v", p.Layer, *p))
 	}
 }
 
-// winogradOK reports whether p's shapes suit the Winograd kernels.
-func (p *ConvPlan) winogradOK() bool {
+// WinogradFits reports whether p's shapes suit the Winograd kernels: a
+// 3x3 kernel with stride 1 over input channels in eights, unwidened.
+// codegen asks it before choosing Winograd on cost.
+func (p *ConvPlan) WinogradFits() bool {
 	return p.KH == 3 && p.KW == 3 && p.SH == 1 && p.SW == 1 && p.CiPad == 0 && p.Ci%8 == 0 &&
 		p.InH >= p.LiveH+2 && p.InW >= p.LiveW+2
 }
@@ -146,7 +148,7 @@ func (p *ConvPlan) Explain() string {
 	}
 	slab, rows, out := p.Workset()
 	if p.Winograd {
-		th, tw := (p.LiveH+3)/4, (p.LiveW+3)/4
+		th, tw := p.winoTiles()
 		g := p.winoGEMM(p.winoBlock(th * tw))
 		fmt.Fprintf(&b, "Winograd F(4x4, 3x3), %s, planned for L1 %d KiB and L2 %d KiB\n", isa, p.L1>>10, p.L2>>10)
 		fmt.Fprintf(&b, "input (%d, %d, %d) padded, live output %dx%d of (%d, %d, %d): %dx%d tiles of 4x4 outputs\n",
