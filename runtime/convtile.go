@@ -189,7 +189,8 @@ func (p *ConvPlan) Explain() string {
 // ConvScratch is a worker's state for its tiled convolutions. The zero
 // value works.
 type ConvScratch struct {
-	wg sync.WaitGroup
+	// team runs the other parts of split calls (the SIMD build's).
+	team *team
 	// pad holds the zero-padded output gradient of ConvInputTiled, and blk
 	// the input widened to CiPad channels.
 	pad, blk []float32

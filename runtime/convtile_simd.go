@@ -6,7 +6,6 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"simd/archsimd"
-	"sync"
 	"unsafe"
 )
 
@@ -40,7 +39,7 @@ func ConvTiled(p *ConvPlan, in, k, b, out []float32, pk *PackedConv, s *ConvScra
 	nb := p.Co / block
 	par := max(s.Par, 1)
 	if p.CiPad > p.Ci {
-		in = s.widen(p, in)
+		in = s.widen(p, in, par)
 	}
 	if p.Winograd {
 		packed := pk.acquire(p, k, block, packWinograd, s.equal)
@@ -89,13 +88,13 @@ func convTiledRun(p *ConvPlan, width, block, nb, par int, in, b, out, packed []f
 	}
 	// Split the channel blocks when there are enough to go round, which
 	// keeps each goroutine's weight slabs apart; otherwise split the rows.
-	// The caller runs part 0; helpers, started once, run the others.
-	tileHelpers.Do(startTileHelpers)
-	wg := &s.wg
+	// The caller runs part 0, the team's helpers the others.
+	slots := s.helpers(par)
 	var own tileJob
+	posted := 0
 	for g := range par {
 		j := tileJob{p: p, width: width, block: block, b0: 0, b1: nb, y0: 0, y1: p.LiveH,
-			in: in, b: b, out: out, packed: packed, wg: wg}
+			in: in, b: b, out: out, packed: packed}
 		if nb >= par {
 			j.b0, j.b1 = g*nb/par, (g+1)*nb/par
 		} else {
@@ -108,29 +107,40 @@ func convTiledRun(p *ConvPlan, width, block, nb, par int, in, b, out, packed []f
 			own = j
 			continue
 		}
-		wg.Add(1)
-		tileJobs <- j
+		slots[posted].post(j)
+		posted++
 	}
 	if own.p != nil {
 		own.run()
 	}
-	wg.Wait()
+	for _, sl := range slots[:posted] {
+		sl.wait()
+	}
+	goruntime.KeepAlive(s) // its cleanup ends the helpers
 }
 
-// tileJob is one goroutine's part of a ConvTiled call: channel blocks
-// [b0, b1) over rows [y0, y1), or with wino the tiles [b0, b1) of a
-// Winograd convolution, whose transforms go into v and m.
+// tileJob is one goroutine's part of a split call, by kind: for jobConv
+// the channel blocks [b0, b1) of a tiled convolution over rows [y0, y1);
+// for jobWino the tiles [b0, b1) of a Winograd convolution, whose
+// transforms go into v and m; for jobEqual the comparison of in and out
+// into eq; for jobWiden the input pixels [b0, b1) widened into out.
 type tileJob struct {
+	kind               int
 	p                  *ConvPlan
 	width, block       int
-	wino               bool
 	b0, b1, y0, y1     int
 	in, b, out, packed []float32
 	v, m               []float32
-	// eq, when set, makes the job compare in and out into it.
-	eq *bool
-	wg *sync.WaitGroup
+	eq                 *bool
 }
+
+// The kinds of tileJob.
+const (
+	jobConv = iota
+	jobWino
+	jobEqual
+	jobWiden
+)
 
 // equal reports whether a and b hold the same bits, split across s.Par
 // goroutines when they are large: the check that a packed kernel is
@@ -140,19 +150,20 @@ func (s *ConvScratch) equal(a, b []float32) bool {
 	if par == 1 || len(a) < 1<<16 || len(a) != len(b) {
 		return equalBits(a, b)
 	}
-	tileHelpers.Do(startTileHelpers)
 	if len(s.eq) < par {
 		s.eq = make([]bool, par)
 	}
 	eq, n := s.eq[:par], len(a)
-	wg := &s.wg
+	slots := s.helpers(par)
 	for g := 1; g < par; g++ {
 		lo, hi := g*n/par, (g+1)*n/par
-		wg.Add(1)
-		tileJobs <- tileJob{in: a[lo:hi], out: b[lo:hi], eq: &eq[g], wg: wg}
+		slots[g-1].post(tileJob{kind: jobEqual, in: a[lo:hi], out: b[lo:hi], eq: &eq[g]})
 	}
 	eq[0] = equalBits(a[:n/par], b[:n/par])
-	wg.Wait()
+	for _, sl := range slots {
+		sl.wait()
+	}
+	goruntime.KeepAlive(s) // its cleanup ends the helpers
 	for _, e := range eq {
 		if !e {
 			return false
@@ -162,33 +173,15 @@ func (s *ConvScratch) equal(a, b []float32) bool {
 }
 
 func (j *tileJob) run() {
-	if j.eq != nil {
-		*j.eq = equalBits(j.in, j.out)
-		return
-	}
-	if j.wino {
+	switch j.kind {
+	case jobConv:
+		convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.b, j.out, j.packed)
+	case jobWino:
 		convWinogradPart(j.p, j.width, j.block, j.b0, j.b1, j.in, j.b, j.out, j.packed, j.v, j.m)
-		return
-	}
-	convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.b, j.out, j.packed)
-}
-
-var (
-	tileHelpers sync.Once
-	tileJobs    chan tileJob
-)
-
-// startTileHelpers starts the goroutines that run the parts of parallel
-// ConvTiled calls; they live as long as the program.
-func startTileHelpers() {
-	tileJobs = make(chan tileJob)
-	for range max(goruntime.GOMAXPROCS(0), 2) {
-		go func() {
-			for j := range tileJobs {
-				j.run()
-				j.wg.Done()
-			}
-		}()
+	case jobEqual:
+		*j.eq = equalBits(j.in, j.out)
+	case jobWiden:
+		widenPixels(j.p, j.in, j.out, j.b0, j.b1)
 	}
 }
 
@@ -316,18 +309,46 @@ func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
 
 // widen returns in (InH, InW, Ci) with each pixel widened to CiPad
 // channels, the new ones zero, in the scratch, followed by 4 floats of
-// slack.
-func (s *ConvScratch) widen(p *ConvPlan, in []float32) []float32 {
+// slack. The pixels are split across par goroutines.
+func (s *ConvScratch) widen(p *ConvPlan, in []float32, par int) []float32 {
 	px := p.InH * p.InW
 	n := px * p.CiPad
 	if cap(s.blk) < n+4 {
 		s.blk = make([]float32, n+4)
 	}
 	w := s.blk[:n+4]
-	for i := range px {
-		d := w[i*p.CiPad : (i+1)*p.CiPad]
-		copy(d, in[i*p.Ci:(i+1)*p.Ci])
-		clear(d[p.Ci:])
+	if par == 1 || px < 4096 {
+		widenPixels(p, in, w, 0, px)
+		return w
 	}
+	slots := s.helpers(par)
+	for g := 1; g < par; g++ {
+		slots[g-1].post(tileJob{kind: jobWiden, p: p, in: in, out: w, b0: g * px / par, b1: (g + 1) * px / par})
+	}
+	widenPixels(p, in, w, 0, px/par)
+	for _, sl := range slots {
+		sl.wait()
+	}
+	goruntime.KeepAlive(s) // its cleanup ends the helpers
 	return w
+}
+
+// widenPixels writes the pixels [i0, i1) of in widened to CiPad channels
+// into w.
+func widenPixels(p *ConvPlan, in, w []float32, i0, i1 int) {
+	ci, cp := p.Ci, p.CiPad
+	if ci == 3 && cp == 4 {
+		// RGB, the usual first layer.
+		src, dst := in[i0*3:i1*3], w[i0*4:i1*4]
+		for i := 0; i+3 <= len(src) && i/3*4+4 <= len(dst); i += 3 {
+			d := dst[i/3*4 : i/3*4+4]
+			d[0], d[1], d[2], d[3] = src[i], src[i+1], src[i+2], 0
+		}
+		return
+	}
+	for i := i0; i < i1; i++ {
+		d := w[i*cp : (i+1)*cp]
+		copy(d, in[i*ci:(i+1)*ci])
+		clear(d[ci:])
+	}
 }

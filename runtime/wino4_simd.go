@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	goruntime "runtime"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -54,23 +55,24 @@ func convWinogradRun(p *ConvPlan, width, block, par int, in, b, out, packed []fl
 		convWinogradPart(p, width, block, 0, n, in, b, out, packed, v, m)
 		return
 	}
-	tileHelpers.Do(startTileHelpers)
-	wg := &s.wg
+	slots := s.helpers(par)
 	var own tileJob
 	for g := range par {
 		t0, t1 := g*n/par, (g+1)*n/par
 		v, m := s.winoScratch(g, p, p.winoBlock(t1-t0))
-		j := tileJob{p: p, width: width, block: block, wino: true, b0: t0, b1: t1,
-			in: in, b: b, out: out, packed: packed, v: v, m: m, wg: wg}
+		j := tileJob{kind: jobWino, p: p, width: width, block: block, b0: t0, b1: t1,
+			in: in, b: b, out: out, packed: packed, v: v, m: m}
 		if g == 0 {
 			own = j
 			continue
 		}
-		wg.Add(1)
-		tileJobs <- j
+		slots[g-1].post(j)
 	}
 	own.run()
-	wg.Wait()
+	for _, sl := range slots {
+		sl.wait()
+	}
+	goruntime.KeepAlive(s) // its cleanup ends the helpers
 }
 
 // convWinogradPart computes the tiles [t0, t1) in blocks.
@@ -152,14 +154,16 @@ func winoOutput(p *ConvPlan, width, t0, n, nb int, b, m, out []float32) {
 		src := unsafe.Pointer(&m[j*co])
 		dst := unsafe.Pointer(&out[p.OutOffset+(y0*ostride+x0)*co])
 		for c := 0; c < co; c += w {
-			bp := &zero
+			// The bias of these w channels (a conversion to a longer array
+			// would straddle the end of b).
+			bp := unsafe.Pointer(&zero)
 			if b != nil {
-				bp = (*[16]float32)(unsafe.Pointer(&b[c]))
+				bp = unsafe.Pointer(unsafe.SliceData(b[c : c+w]))
 			}
 			if w == 16 {
-				winoOut16(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x16(bp), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
+				winoOut16(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x16((*[16]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
 			} else {
-				winoOut8(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x8((*[8]float32)(unsafe.Pointer(bp))), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
+				winoOut8(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x8((*[8]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
 			}
 		}
 	}

@@ -1,0 +1,73 @@
+//go:build goexperiment.simd && amd64
+
+package runtime
+
+import (
+	"math"
+	"math/rand/v2"
+	goruntime "runtime"
+	"testing"
+	"time"
+)
+
+// TestTeamParksAndWakes runs one scratch's split convolutions back to back
+// (helpers spinning) and with pauses longer than teamSpin between them
+// (helpers parked and woken), and checks every result against one
+// goroutine's, bit for bit.
+func TestTeamParksAndWakes(t *testing.T) {
+	p := &ConvPlan{Layer: "team", InH: 14, InW: 14, Ci: 32, OutH: 12, OutW: 12, Co: 128, LiveH: 12, LiveW: 12,
+		KH: 3, KW: 3, SH: 1, SW: 1, Width: 16, Block: 64, Pixels: 2, Chunk: 32, L1: 48 << 10, L2: 1 << 20, ReLU: true}
+	r := rand.New(rand.NewPCG(9, 10))
+	in := make([]float32, p.InH*p.InW*p.Ci+3)
+	k := make([]float32, 9*p.Ci*p.Co)
+	for i := range in[:len(in)-3] {
+		in[i] = r.Float32()
+	}
+	for i := range k {
+		k[i] = r.Float32() - 0.5
+	}
+	var pk PackedConv
+	want := make([]float32, p.OutH*p.OutW*p.Co)
+	ConvTiled(p, in, k, nil, want, &pk, &ConvScratch{Par: 1})
+	s := &ConvScratch{Par: 3}
+	for i := range 12 {
+		q := *p
+		q.Winograd = i%2 == 1
+		out := make([]float32, len(want))
+		ConvTiled(&q, in, k, nil, out, &pk, s)
+		for j := range out {
+			if q.Winograd {
+				if d := math.Abs(float64(out[j] - want[j])); d > 1e-4 {
+					t.Fatalf("call %d (Winograd): out[%d] = %v, the direct kernel gives %v", i, j, out[j], want[j])
+				}
+			} else if math.Float32bits(out[j]) != math.Float32bits(want[j]) {
+				t.Fatalf("call %d: out[%d] = %v on 3 goroutines, %v on one", i, j, out[j], want[j])
+			}
+		}
+		if i%3 == 2 {
+			time.Sleep(3 * teamSpin)
+		}
+	}
+}
+
+// TestTeamEndsWithScratch checks that a scratch's helpers end once the
+// scratch is collected, so that workers dropped by a Predictor's pool do
+// not leave goroutines behind.
+func TestTeamEndsWithScratch(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	func() {
+		s := &ConvScratch{Par: 4}
+		s.helpers(4)
+		if n := goruntime.NumGoroutine(); n < before+3 {
+			t.Fatalf("%d goroutines with a team of 3 helpers, %d before", n, before)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for goruntime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines 10 s after the scratch was dropped, %d before", goruntime.NumGoroutine(), before)
+		}
+		goruntime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
