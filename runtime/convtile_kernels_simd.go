@@ -901,212 +901,46 @@ func wgrad2x8(a, dz, dk unsafe.Pointer, rows, cols int, pix, arow, dzp, dzrow, r
 // the 6x6 input pixels from src, rows rs and pixels cs bytes apart, and
 // cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,
 // (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.
-func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {
-	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24, t25, t26, t27, t28, t29, t30, t31, t32, t33, t34, t35 archsimd.Float32x16
+// tmp is scratch for 36 vectors.
+func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr, tmp unsafe.Pointer) {
 	four, five, two := archsimd.BroadcastFloat32x16(4), archsimd.BroadcastFloat32x16(5), archsimd.BroadcastFloat32x16(2)
-	{
-		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+0*cs)))
-		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+0*cs)))
-		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+0*cs)))
-		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+0*cs)))
-		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+0*cs)))
-		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+0*cs)))
+	for x := uintptr(0); x < 6; x++ {
+		p := unsafe.Add(src, x*cs)
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0*rs)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 1*rs)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 2*rs)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 3*rs)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 4*rs)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 5*rs)))
+		o := unsafe.Add(tmp, x*64)
 		a, c := d3.Add(d4), d1.Add(d2)
-		t0 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t6 = a.Sub(c.Mul(four))
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(o, 0*384)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(o, 1*384)))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t12 = c.MulAdd(four, a)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(o, 2*384)))
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t18 = c.MulAdd(two, a)
-		t24 = a.Sub(c.Mul(two))
-		t30 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(o, 3*384)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(o, 4*384)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(o, 5*384)))
 	}
-	{
-		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+1*cs)))
-		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+1*cs)))
-		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+1*cs)))
-		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+1*cs)))
-		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+1*cs)))
-		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+1*cs)))
+	for r := uintptr(0); r < 6; r++ {
+		p := unsafe.Add(tmp, r*384)
+		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0*64)))
+		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 1*64)))
+		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 2*64)))
+		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 3*64)))
+		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 4*64)))
+		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 5*64)))
+		o := unsafe.Add(dst, 6*r*ds)
 		a, c := d3.Add(d4), d1.Add(d2)
-		t1 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t7 = a.Sub(c.Mul(four))
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(o, 0*ds)))
+		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(o, 1*ds)))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t13 = c.MulAdd(four, a)
+		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(o, 2*ds)))
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t19 = c.MulAdd(two, a)
-		t25 = a.Sub(c.Mul(two))
-		t31 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+2*cs)))
-		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+2*cs)))
-		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+2*cs)))
-		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+2*cs)))
-		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+2*cs)))
-		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+2*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t2 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t8 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t14 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t20 = c.MulAdd(two, a)
-		t26 = a.Sub(c.Mul(two))
-		t32 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+3*cs)))
-		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+3*cs)))
-		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+3*cs)))
-		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+3*cs)))
-		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+3*cs)))
-		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+3*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t3 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t9 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t15 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t21 = c.MulAdd(two, a)
-		t27 = a.Sub(c.Mul(two))
-		t33 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+4*cs)))
-		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+4*cs)))
-		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+4*cs)))
-		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+4*cs)))
-		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+4*cs)))
-		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+4*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t4 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t10 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t16 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t22 = c.MulAdd(two, a)
-		t28 = a.Sub(c.Mul(two))
-		t34 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*rs+5*cs)))
-		d1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*rs+5*cs)))
-		d2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*rs+5*cs)))
-		d3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*rs+5*cs)))
-		d4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*rs+5*cs)))
-		d5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*rs+5*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t5 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t11 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t17 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t23 = c.MulAdd(two, a)
-		t29 = a.Sub(c.Mul(two))
-		t35 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := t0
-		d1 := t1
-		d2 := t2
-		d3 := t3
-		d4 := t4
-		d5 := t5
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 0*ds)))
-		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 1*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 2*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 3*ds)))
-		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 4*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 5*ds)))
-	}
-	{
-		d0 := t6
-		d1 := t7
-		d2 := t8
-		d3 := t9
-		d4 := t10
-		d5 := t11
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 6*ds)))
-		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 7*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 8*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 9*ds)))
-		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 10*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 11*ds)))
-	}
-	{
-		d0 := t12
-		d1 := t13
-		d2 := t14
-		d3 := t15
-		d4 := t16
-		d5 := t17
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 12*ds)))
-		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 13*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 14*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 15*ds)))
-		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 16*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 17*ds)))
-	}
-	{
-		d0 := t18
-		d1 := t19
-		d2 := t20
-		d3 := t21
-		d4 := t22
-		d5 := t23
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 18*ds)))
-		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 19*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 20*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 21*ds)))
-		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 22*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 23*ds)))
-	}
-	{
-		d0 := t24
-		d1 := t25
-		d2 := t26
-		d3 := t27
-		d4 := t28
-		d5 := t29
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 24*ds)))
-		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 25*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 26*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 27*ds)))
-		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 28*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 29*ds)))
-	}
-	{
-		d0 := t30
-		d1 := t31
-		d2 := t32
-		d3 := t33
-		d4 := t34
-		d5 := t35
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 30*ds)))
-		a.Sub(c.Mul(four)).Store((*[16]float32)(unsafe.Add(dst, 31*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[16]float32)(unsafe.Add(dst, 32*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(dst, 33*ds)))
-		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(dst, 34*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(dst, 35*ds)))
+		c.MulAdd(two, a).Store((*[16]float32)(unsafe.Add(o, 3*ds)))
+		a.Sub(c.Mul(two)).Store((*[16]float32)(unsafe.Add(o, 4*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[16]float32)(unsafe.Add(o, 5*ds)))
 	}
 }
 
@@ -1114,102 +948,35 @@ func winoIn16(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr
 // channels, with ReLU when relu is set: cell (r, s) of M is at src +
 // (6r+s)*ms; output pixel (y, x) goes to dst + y*rs + x*cs for y < rows and
 // x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),
-// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.
-func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {
-	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23 archsimd.Float32x16
+// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5. tmp is scratch for 24 vectors.
+func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool, tmp unsafe.Pointer) {
 	two, four, eight := archsimd.BroadcastFloat32x16(2), archsimd.BroadcastFloat32x16(4), archsimd.BroadcastFloat32x16(8)
 	var zero archsimd.Float32x16
-	{
-		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 0*ms)))
-		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 6*ms)))
-		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 12*ms)))
-		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 18*ms)))
-		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 24*ms)))
-		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 30*ms)))
+	for x := uintptr(0); x < 6; x++ {
+		p := unsafe.Add(src, x*ms)
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 6*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 12*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 18*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 24*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 30*ms)))
+		o := unsafe.Add(tmp, x*64)
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t0 = m0.Add(s12).Add(s34)
-		t6 = d34.MulAdd(two, d12)
-		t12 = s34.MulAdd(four, s12)
-		t18 = d34.MulAdd(eight, d12).Add(m5)
+		m0.Add(s12).Add(s34).Store((*[16]float32)(unsafe.Add(o, 0)))
+		d34.MulAdd(two, d12).Store((*[16]float32)(unsafe.Add(o, 384)))
+		s34.MulAdd(four, s12).Store((*[16]float32)(unsafe.Add(o, 768)))
+		d34.MulAdd(eight, d12).Add(m5).Store((*[16]float32)(unsafe.Add(o, 1152)))
 	}
-	{
-		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 1*ms)))
-		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 7*ms)))
-		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 13*ms)))
-		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 19*ms)))
-		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 25*ms)))
-		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 31*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t1 = m0.Add(s12).Add(s34)
-		t7 = d34.MulAdd(two, d12)
-		t13 = s34.MulAdd(four, s12)
-		t19 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 2*ms)))
-		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 8*ms)))
-		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 14*ms)))
-		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 20*ms)))
-		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 26*ms)))
-		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 32*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t2 = m0.Add(s12).Add(s34)
-		t8 = d34.MulAdd(two, d12)
-		t14 = s34.MulAdd(four, s12)
-		t20 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 3*ms)))
-		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 9*ms)))
-		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 15*ms)))
-		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 21*ms)))
-		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 27*ms)))
-		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 33*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t3 = m0.Add(s12).Add(s34)
-		t9 = d34.MulAdd(two, d12)
-		t15 = s34.MulAdd(four, s12)
-		t21 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 4*ms)))
-		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 10*ms)))
-		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 16*ms)))
-		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 22*ms)))
-		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 28*ms)))
-		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 34*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t4 = m0.Add(s12).Add(s34)
-		t10 = d34.MulAdd(two, d12)
-		t16 = s34.MulAdd(four, s12)
-		t22 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 5*ms)))
-		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 11*ms)))
-		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 17*ms)))
-		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 23*ms)))
-		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 29*ms)))
-		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(src, 35*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t5 = m0.Add(s12).Add(s34)
-		t11 = d34.MulAdd(two, d12)
-		t17 = s34.MulAdd(four, s12)
-		t23 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := t0
-		m1 := t1
-		m2 := t2
-		m3 := t3
-		m4 := t4
-		m5 := t5
+	for y := range rows {
+		p := unsafe.Add(tmp, y*384)
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 64)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 128)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 192)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 256)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 320)))
+		o := unsafe.Add(dst, uintptr(y)*rs)
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
 		y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1217,140 +984,17 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		y2 := s34.MulAdd(four, s12).Add(bias)
 		y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
 		if relu {
-			y0 = y0.Max(zero)
+			y0, y1, y2, y3 = y0.Max(zero), y1.Max(zero), y2.Max(zero), y3.Max(zero)
 		}
-		y0.Store((*[16]float32)(unsafe.Add(dst, 0*rs+0*cs)))
-		if relu {
-			y1 = y1.Max(zero)
-		}
+		y0.Store((*[16]float32)(unsafe.Add(o, 0*cs)))
 		if cols > 1 {
-			y1.Store((*[16]float32)(unsafe.Add(dst, 0*rs+1*cs)))
-		}
-		if relu {
-			y2 = y2.Max(zero)
+			y1.Store((*[16]float32)(unsafe.Add(o, 1*cs)))
 		}
 		if cols > 2 {
-			y2.Store((*[16]float32)(unsafe.Add(dst, 0*rs+2*cs)))
-		}
-		if relu {
-			y3 = y3.Max(zero)
+			y2.Store((*[16]float32)(unsafe.Add(o, 2*cs)))
 		}
 		if cols > 3 {
-			y3.Store((*[16]float32)(unsafe.Add(dst, 0*rs+3*cs)))
-		}
-	}
-	if rows > 1 {
-		{
-			m0 := t6
-			m1 := t7
-			m2 := t8
-			m3 := t9
-			m4 := t10
-			m5 := t11
-			s12, d12 := m1.Add(m2), m1.Sub(m2)
-			s34, d34 := m3.Add(m4), m3.Sub(m4)
-			y0 := m0.Add(s12).Add(s34).Add(bias)
-			y1 := d34.MulAdd(two, d12).Add(bias)
-			y2 := s34.MulAdd(four, s12).Add(bias)
-			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
-			if relu {
-				y0 = y0.Max(zero)
-			}
-			y0.Store((*[16]float32)(unsafe.Add(dst, 1*rs+0*cs)))
-			if relu {
-				y1 = y1.Max(zero)
-			}
-			if cols > 1 {
-				y1.Store((*[16]float32)(unsafe.Add(dst, 1*rs+1*cs)))
-			}
-			if relu {
-				y2 = y2.Max(zero)
-			}
-			if cols > 2 {
-				y2.Store((*[16]float32)(unsafe.Add(dst, 1*rs+2*cs)))
-			}
-			if relu {
-				y3 = y3.Max(zero)
-			}
-			if cols > 3 {
-				y3.Store((*[16]float32)(unsafe.Add(dst, 1*rs+3*cs)))
-			}
-		}
-	}
-	if rows > 2 {
-		{
-			m0 := t12
-			m1 := t13
-			m2 := t14
-			m3 := t15
-			m4 := t16
-			m5 := t17
-			s12, d12 := m1.Add(m2), m1.Sub(m2)
-			s34, d34 := m3.Add(m4), m3.Sub(m4)
-			y0 := m0.Add(s12).Add(s34).Add(bias)
-			y1 := d34.MulAdd(two, d12).Add(bias)
-			y2 := s34.MulAdd(four, s12).Add(bias)
-			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
-			if relu {
-				y0 = y0.Max(zero)
-			}
-			y0.Store((*[16]float32)(unsafe.Add(dst, 2*rs+0*cs)))
-			if relu {
-				y1 = y1.Max(zero)
-			}
-			if cols > 1 {
-				y1.Store((*[16]float32)(unsafe.Add(dst, 2*rs+1*cs)))
-			}
-			if relu {
-				y2 = y2.Max(zero)
-			}
-			if cols > 2 {
-				y2.Store((*[16]float32)(unsafe.Add(dst, 2*rs+2*cs)))
-			}
-			if relu {
-				y3 = y3.Max(zero)
-			}
-			if cols > 3 {
-				y3.Store((*[16]float32)(unsafe.Add(dst, 2*rs+3*cs)))
-			}
-		}
-	}
-	if rows > 3 {
-		{
-			m0 := t18
-			m1 := t19
-			m2 := t20
-			m3 := t21
-			m4 := t22
-			m5 := t23
-			s12, d12 := m1.Add(m2), m1.Sub(m2)
-			s34, d34 := m3.Add(m4), m3.Sub(m4)
-			y0 := m0.Add(s12).Add(s34).Add(bias)
-			y1 := d34.MulAdd(two, d12).Add(bias)
-			y2 := s34.MulAdd(four, s12).Add(bias)
-			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
-			if relu {
-				y0 = y0.Max(zero)
-			}
-			y0.Store((*[16]float32)(unsafe.Add(dst, 3*rs+0*cs)))
-			if relu {
-				y1 = y1.Max(zero)
-			}
-			if cols > 1 {
-				y1.Store((*[16]float32)(unsafe.Add(dst, 3*rs+1*cs)))
-			}
-			if relu {
-				y2 = y2.Max(zero)
-			}
-			if cols > 2 {
-				y2.Store((*[16]float32)(unsafe.Add(dst, 3*rs+2*cs)))
-			}
-			if relu {
-				y3 = y3.Max(zero)
-			}
-			if cols > 3 {
-				y3.Store((*[16]float32)(unsafe.Add(dst, 3*rs+3*cs)))
-			}
+			y3.Store((*[16]float32)(unsafe.Add(o, 3*cs)))
 		}
 	}
 }
@@ -1359,212 +1003,46 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 // the 6x6 input pixels from src, rows rs and pixels cs bytes apart, and
 // cell (r, s) of V goes to dst + (6r+s)*ds. Bᵀ's rows are 4d0-5d2+d4,
 // (d3+d4)-4(d1+d2), (d4-d3)+4(d1-d2), (d4-d2)±2(d3-d1) and 4d1-5d3+d5.
-func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr) {
-	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24, t25, t26, t27, t28, t29, t30, t31, t32, t33, t34, t35 archsimd.Float32x8
+// tmp is scratch for 36 vectors.
+func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr, tmp unsafe.Pointer) {
 	four, five, two := archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(5), archsimd.BroadcastFloat32x8(2)
-	{
-		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+0*cs)))
-		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+0*cs)))
-		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+0*cs)))
-		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+0*cs)))
-		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+0*cs)))
-		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+0*cs)))
+	for x := uintptr(0); x < 6; x++ {
+		p := unsafe.Add(src, x*cs)
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0*rs)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 1*rs)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 2*rs)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 3*rs)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 4*rs)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 5*rs)))
+		o := unsafe.Add(tmp, x*32)
 		a, c := d3.Add(d4), d1.Add(d2)
-		t0 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t6 = a.Sub(c.Mul(four))
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(o, 0*192)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(o, 1*192)))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t12 = c.MulAdd(four, a)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(o, 2*192)))
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t18 = c.MulAdd(two, a)
-		t24 = a.Sub(c.Mul(two))
-		t30 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(o, 3*192)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(o, 4*192)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(o, 5*192)))
 	}
-	{
-		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+1*cs)))
-		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+1*cs)))
-		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+1*cs)))
-		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+1*cs)))
-		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+1*cs)))
-		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+1*cs)))
+	for r := uintptr(0); r < 6; r++ {
+		p := unsafe.Add(tmp, r*192)
+		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0*32)))
+		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 1*32)))
+		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 2*32)))
+		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 3*32)))
+		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 4*32)))
+		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 5*32)))
+		o := unsafe.Add(dst, 6*r*ds)
 		a, c := d3.Add(d4), d1.Add(d2)
-		t1 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t7 = a.Sub(c.Mul(four))
+		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(o, 0*ds)))
+		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(o, 1*ds)))
 		a, c = d4.Sub(d3), d1.Sub(d2)
-		t13 = c.MulAdd(four, a)
+		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(o, 2*ds)))
 		a, c = d4.Sub(d2), d3.Sub(d1)
-		t19 = c.MulAdd(two, a)
-		t25 = a.Sub(c.Mul(two))
-		t31 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+2*cs)))
-		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+2*cs)))
-		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+2*cs)))
-		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+2*cs)))
-		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+2*cs)))
-		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+2*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t2 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t8 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t14 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t20 = c.MulAdd(two, a)
-		t26 = a.Sub(c.Mul(two))
-		t32 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+3*cs)))
-		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+3*cs)))
-		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+3*cs)))
-		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+3*cs)))
-		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+3*cs)))
-		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+3*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t3 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t9 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t15 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t21 = c.MulAdd(two, a)
-		t27 = a.Sub(c.Mul(two))
-		t33 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+4*cs)))
-		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+4*cs)))
-		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+4*cs)))
-		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+4*cs)))
-		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+4*cs)))
-		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+4*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t4 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t10 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t16 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t22 = c.MulAdd(two, a)
-		t28 = a.Sub(c.Mul(two))
-		t34 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*rs+5*cs)))
-		d1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*rs+5*cs)))
-		d2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*rs+5*cs)))
-		d3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*rs+5*cs)))
-		d4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*rs+5*cs)))
-		d5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*rs+5*cs)))
-		a, c := d3.Add(d4), d1.Add(d2)
-		t5 = d0.MulAdd(four, d4).Sub(d2.Mul(five))
-		t11 = a.Sub(c.Mul(four))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		t17 = c.MulAdd(four, a)
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		t23 = c.MulAdd(two, a)
-		t29 = a.Sub(c.Mul(two))
-		t35 = d1.MulAdd(four, d5).Sub(d3.Mul(five))
-	}
-	{
-		d0 := t0
-		d1 := t1
-		d2 := t2
-		d3 := t3
-		d4 := t4
-		d5 := t5
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 0*ds)))
-		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 1*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 2*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 3*ds)))
-		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 4*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 5*ds)))
-	}
-	{
-		d0 := t6
-		d1 := t7
-		d2 := t8
-		d3 := t9
-		d4 := t10
-		d5 := t11
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 6*ds)))
-		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 7*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 8*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 9*ds)))
-		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 10*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 11*ds)))
-	}
-	{
-		d0 := t12
-		d1 := t13
-		d2 := t14
-		d3 := t15
-		d4 := t16
-		d5 := t17
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 12*ds)))
-		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 13*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 14*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 15*ds)))
-		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 16*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 17*ds)))
-	}
-	{
-		d0 := t18
-		d1 := t19
-		d2 := t20
-		d3 := t21
-		d4 := t22
-		d5 := t23
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 18*ds)))
-		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 19*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 20*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 21*ds)))
-		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 22*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 23*ds)))
-	}
-	{
-		d0 := t24
-		d1 := t25
-		d2 := t26
-		d3 := t27
-		d4 := t28
-		d5 := t29
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 24*ds)))
-		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 25*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 26*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 27*ds)))
-		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 28*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 29*ds)))
-	}
-	{
-		d0 := t30
-		d1 := t31
-		d2 := t32
-		d3 := t33
-		d4 := t34
-		d5 := t35
-		a, c := d3.Add(d4), d1.Add(d2)
-		d0.MulAdd(four, d4).Sub(d2.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 30*ds)))
-		a.Sub(c.Mul(four)).Store((*[8]float32)(unsafe.Add(dst, 31*ds)))
-		a, c = d4.Sub(d3), d1.Sub(d2)
-		c.MulAdd(four, a).Store((*[8]float32)(unsafe.Add(dst, 32*ds)))
-		a, c = d4.Sub(d2), d3.Sub(d1)
-		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(dst, 33*ds)))
-		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(dst, 34*ds)))
-		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(dst, 35*ds)))
+		c.MulAdd(two, a).Store((*[8]float32)(unsafe.Add(o, 3*ds)))
+		a.Sub(c.Mul(two)).Store((*[8]float32)(unsafe.Add(o, 4*ds)))
+		d1.MulAdd(four, d5).Sub(d3.Mul(five)).Store((*[8]float32)(unsafe.Add(o, 5*ds)))
 	}
 }
 
@@ -1572,102 +1050,35 @@ func winoIn8(src unsafe.Pointer, rs, cs uintptr, dst unsafe.Pointer, ds uintptr)
 // channels, with ReLU when relu is set: cell (r, s) of M is at src +
 // (6r+s)*ms; output pixel (y, x) goes to dst + y*rs + x*cs for y < rows and
 // x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),
-// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5.
-func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool) {
-	var t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23 archsimd.Float32x8
+// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5. tmp is scratch for 24 vectors.
+func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool, tmp unsafe.Pointer) {
 	two, four, eight := archsimd.BroadcastFloat32x8(2), archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(8)
 	var zero archsimd.Float32x8
-	{
-		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 0*ms)))
-		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 6*ms)))
-		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 12*ms)))
-		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 18*ms)))
-		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 24*ms)))
-		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 30*ms)))
+	for x := uintptr(0); x < 6; x++ {
+		p := unsafe.Add(src, x*ms)
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 6*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 12*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 18*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 24*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 30*ms)))
+		o := unsafe.Add(tmp, x*32)
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t0 = m0.Add(s12).Add(s34)
-		t6 = d34.MulAdd(two, d12)
-		t12 = s34.MulAdd(four, s12)
-		t18 = d34.MulAdd(eight, d12).Add(m5)
+		m0.Add(s12).Add(s34).Store((*[8]float32)(unsafe.Add(o, 0)))
+		d34.MulAdd(two, d12).Store((*[8]float32)(unsafe.Add(o, 192)))
+		s34.MulAdd(four, s12).Store((*[8]float32)(unsafe.Add(o, 384)))
+		d34.MulAdd(eight, d12).Add(m5).Store((*[8]float32)(unsafe.Add(o, 576)))
 	}
-	{
-		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 1*ms)))
-		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 7*ms)))
-		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 13*ms)))
-		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 19*ms)))
-		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 25*ms)))
-		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 31*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t1 = m0.Add(s12).Add(s34)
-		t7 = d34.MulAdd(two, d12)
-		t13 = s34.MulAdd(four, s12)
-		t19 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 2*ms)))
-		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 8*ms)))
-		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 14*ms)))
-		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 20*ms)))
-		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 26*ms)))
-		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 32*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t2 = m0.Add(s12).Add(s34)
-		t8 = d34.MulAdd(two, d12)
-		t14 = s34.MulAdd(four, s12)
-		t20 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 3*ms)))
-		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 9*ms)))
-		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 15*ms)))
-		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 21*ms)))
-		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 27*ms)))
-		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 33*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t3 = m0.Add(s12).Add(s34)
-		t9 = d34.MulAdd(two, d12)
-		t15 = s34.MulAdd(four, s12)
-		t21 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 4*ms)))
-		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 10*ms)))
-		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 16*ms)))
-		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 22*ms)))
-		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 28*ms)))
-		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 34*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t4 = m0.Add(s12).Add(s34)
-		t10 = d34.MulAdd(two, d12)
-		t16 = s34.MulAdd(four, s12)
-		t22 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 5*ms)))
-		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 11*ms)))
-		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 17*ms)))
-		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 23*ms)))
-		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 29*ms)))
-		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(src, 35*ms)))
-		s12, d12 := m1.Add(m2), m1.Sub(m2)
-		s34, d34 := m3.Add(m4), m3.Sub(m4)
-		t5 = m0.Add(s12).Add(s34)
-		t11 = d34.MulAdd(two, d12)
-		t17 = s34.MulAdd(four, s12)
-		t23 = d34.MulAdd(eight, d12).Add(m5)
-	}
-	{
-		m0 := t0
-		m1 := t1
-		m2 := t2
-		m3 := t3
-		m4 := t4
-		m5 := t5
+	for y := range rows {
+		p := unsafe.Add(tmp, y*192)
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 64)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 96)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 128)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 160)))
+		o := unsafe.Add(dst, uintptr(y)*rs)
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
 		y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1675,140 +1086,17 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		y2 := s34.MulAdd(four, s12).Add(bias)
 		y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
 		if relu {
-			y0 = y0.Max(zero)
+			y0, y1, y2, y3 = y0.Max(zero), y1.Max(zero), y2.Max(zero), y3.Max(zero)
 		}
-		y0.Store((*[8]float32)(unsafe.Add(dst, 0*rs+0*cs)))
-		if relu {
-			y1 = y1.Max(zero)
-		}
+		y0.Store((*[8]float32)(unsafe.Add(o, 0*cs)))
 		if cols > 1 {
-			y1.Store((*[8]float32)(unsafe.Add(dst, 0*rs+1*cs)))
-		}
-		if relu {
-			y2 = y2.Max(zero)
+			y1.Store((*[8]float32)(unsafe.Add(o, 1*cs)))
 		}
 		if cols > 2 {
-			y2.Store((*[8]float32)(unsafe.Add(dst, 0*rs+2*cs)))
-		}
-		if relu {
-			y3 = y3.Max(zero)
+			y2.Store((*[8]float32)(unsafe.Add(o, 2*cs)))
 		}
 		if cols > 3 {
-			y3.Store((*[8]float32)(unsafe.Add(dst, 0*rs+3*cs)))
-		}
-	}
-	if rows > 1 {
-		{
-			m0 := t6
-			m1 := t7
-			m2 := t8
-			m3 := t9
-			m4 := t10
-			m5 := t11
-			s12, d12 := m1.Add(m2), m1.Sub(m2)
-			s34, d34 := m3.Add(m4), m3.Sub(m4)
-			y0 := m0.Add(s12).Add(s34).Add(bias)
-			y1 := d34.MulAdd(two, d12).Add(bias)
-			y2 := s34.MulAdd(four, s12).Add(bias)
-			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
-			if relu {
-				y0 = y0.Max(zero)
-			}
-			y0.Store((*[8]float32)(unsafe.Add(dst, 1*rs+0*cs)))
-			if relu {
-				y1 = y1.Max(zero)
-			}
-			if cols > 1 {
-				y1.Store((*[8]float32)(unsafe.Add(dst, 1*rs+1*cs)))
-			}
-			if relu {
-				y2 = y2.Max(zero)
-			}
-			if cols > 2 {
-				y2.Store((*[8]float32)(unsafe.Add(dst, 1*rs+2*cs)))
-			}
-			if relu {
-				y3 = y3.Max(zero)
-			}
-			if cols > 3 {
-				y3.Store((*[8]float32)(unsafe.Add(dst, 1*rs+3*cs)))
-			}
-		}
-	}
-	if rows > 2 {
-		{
-			m0 := t12
-			m1 := t13
-			m2 := t14
-			m3 := t15
-			m4 := t16
-			m5 := t17
-			s12, d12 := m1.Add(m2), m1.Sub(m2)
-			s34, d34 := m3.Add(m4), m3.Sub(m4)
-			y0 := m0.Add(s12).Add(s34).Add(bias)
-			y1 := d34.MulAdd(two, d12).Add(bias)
-			y2 := s34.MulAdd(four, s12).Add(bias)
-			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
-			if relu {
-				y0 = y0.Max(zero)
-			}
-			y0.Store((*[8]float32)(unsafe.Add(dst, 2*rs+0*cs)))
-			if relu {
-				y1 = y1.Max(zero)
-			}
-			if cols > 1 {
-				y1.Store((*[8]float32)(unsafe.Add(dst, 2*rs+1*cs)))
-			}
-			if relu {
-				y2 = y2.Max(zero)
-			}
-			if cols > 2 {
-				y2.Store((*[8]float32)(unsafe.Add(dst, 2*rs+2*cs)))
-			}
-			if relu {
-				y3 = y3.Max(zero)
-			}
-			if cols > 3 {
-				y3.Store((*[8]float32)(unsafe.Add(dst, 2*rs+3*cs)))
-			}
-		}
-	}
-	if rows > 3 {
-		{
-			m0 := t18
-			m1 := t19
-			m2 := t20
-			m3 := t21
-			m4 := t22
-			m5 := t23
-			s12, d12 := m1.Add(m2), m1.Sub(m2)
-			s34, d34 := m3.Add(m4), m3.Sub(m4)
-			y0 := m0.Add(s12).Add(s34).Add(bias)
-			y1 := d34.MulAdd(two, d12).Add(bias)
-			y2 := s34.MulAdd(four, s12).Add(bias)
-			y3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
-			if relu {
-				y0 = y0.Max(zero)
-			}
-			y0.Store((*[8]float32)(unsafe.Add(dst, 3*rs+0*cs)))
-			if relu {
-				y1 = y1.Max(zero)
-			}
-			if cols > 1 {
-				y1.Store((*[8]float32)(unsafe.Add(dst, 3*rs+1*cs)))
-			}
-			if relu {
-				y2 = y2.Max(zero)
-			}
-			if cols > 2 {
-				y2.Store((*[8]float32)(unsafe.Add(dst, 3*rs+2*cs)))
-			}
-			if relu {
-				y3 = y3.Max(zero)
-			}
-			if cols > 3 {
-				y3.Store((*[8]float32)(unsafe.Add(dst, 3*rs+3*cs)))
-			}
+			y3.Store((*[8]float32)(unsafe.Add(o, 3*cs)))
 		}
 	}
 }

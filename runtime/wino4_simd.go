@@ -103,7 +103,7 @@ func winoInput(p *ConvPlan, width, t0, n, nb int, in, v []float32) {
 	}
 	_ = in[p.InH*p.InW*ci-1]
 	_ = v[36*nb*ci-1]
-	var edge [36 * 16]float32
+	var edge, tmp [36 * 16]float32
 	cs, rs := uintptr(ci*4), uintptr(p.InW*ci*4)
 	ds := uintptr(nb * ci * 4)
 	base := unsafe.Pointer(&in[0])
@@ -124,9 +124,9 @@ func winoInput(p *ConvPlan, width, t0, n, nb int, in, v []float32) {
 				src, srs, scs = unsafe.Pointer(&edge[0]), uintptr(6*w*4), uintptr(w*4)
 			}
 			if w == 16 {
-				winoIn16(src, srs, scs, unsafe.Add(dst, c*4), ds)
+				winoIn16(src, srs, scs, unsafe.Add(dst, c*4), ds, unsafe.Pointer(&tmp))
 			} else {
-				winoIn8(src, srs, scs, unsafe.Add(dst, c*4), ds)
+				winoIn8(src, srs, scs, unsafe.Add(dst, c*4), ds, unsafe.Pointer(&tmp))
 			}
 		}
 	}
@@ -147,6 +147,7 @@ func winoOutput(p *ConvPlan, width, t0, n, nb int, b, m, out []float32) {
 	ms := uintptr(nb * co * 4)
 	cs, rs := uintptr(co*4), uintptr(ostride*co*4)
 	var zero [16]float32
+	var tmp [24 * 16]float32
 	for j := range n {
 		ty, tx := (t0+j)/tw, (t0+j)%tw
 		y0, x0 := 4*ty, 4*tx
@@ -161,9 +162,9 @@ func winoOutput(p *ConvPlan, width, t0, n, nb int, b, m, out []float32) {
 				bp = unsafe.Pointer(unsafe.SliceData(b[c : c+w]))
 			}
 			if w == 16 {
-				winoOut16(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x16((*[16]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
+				winoOut16(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x16((*[16]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU, unsafe.Pointer(&tmp))
 			} else {
-				winoOut8(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x8((*[8]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU)
+				winoOut8(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x8((*[8]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU, unsafe.Pointer(&tmp))
 			}
 		}
 	}
