@@ -275,7 +275,11 @@ func (g *gen) tilePlans(f *jen.File) {
 		if p == nil {
 			continue
 		}
-		f.Comment(fmt.Sprintf("tilePlan%d is the schedule of %s:\n%s", i, g.layerComment(&g.m.Layers[i]), p.Explain()))
+		explain := p.Explain()
+		if g.tiled(i) {
+			explain += "\n" + p.ExplainKernelGrad()
+		}
+		f.Comment(fmt.Sprintf("tilePlan%d is the schedule of %s:\n%s", i, g.layerComment(&g.m.Layers[i]), explain))
 		f.Var().Id(fmt.Sprintf("tilePlan%d", i)).Op("=").Qual(RuntimePath, "ConvPlan").Values(convPlanDict(p))
 		if gp := g.tilesIn[i]; gp != nil {
 			f.Comment(fmt.Sprintf("tileInPlan%d is the schedule of the input gradient of %s: the output\n"+
@@ -341,6 +345,7 @@ func Explain(m *dsl.Model, opts Options) string {
 		switch {
 		case g.tiled(i):
 			b.WriteString("  " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n  ") + "\n")
+			b.WriteString("  " + g.tiles[i].ExplainKernelGrad() + "\n")
 			if gp := g.tilesIn[i]; gp != nil {
 				b.WriteString("  input gradient: the output gradient, padded, convolved with the kernel flipped and transposed:\n")
 				b.WriteString("    " + strings.ReplaceAll(gp.Conv.Explain(), "\n", "\n    ") + "\n")

@@ -198,6 +198,8 @@ type ConvScratch struct {
 	// convolution, and eq the results of a split bit comparison.
 	wino [][]float32
 	eq   []bool
+	// du holds the transformed kernel gradient of a Winograd plan.
+	du []float32
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are
@@ -407,6 +409,34 @@ func (p *ConvPlan) winoBlock(n int) int {
 
 // winoMaxScratch bounds the bytes of one goroutine's V and M.
 const winoMaxScratch = 8 << 20
+
+// winoWeightTiles is the fewest tiles for which the kernel gradient of a
+// Winograd plan runs Winograd too. Below it, the transformed gradient (36
+// x Ci x Co floats, cleared, added to once a block of tiles and
+// transformed back) costs more than the multiply-adds it saves: on Zen 5,
+// with 256 and 512 channels, 36-64 tiles ran 0.6-1.1 times as fast as
+// the direct kernel gradient, 100-2025 tiles 1.7-2.4 times. The tests
+// lower it to check the Winograd gradient on small maps.
+var winoWeightTiles = 96
+
+// ExplainKernelGrad says how ConvWeightsTiled computes p's kernel
+// gradient, and why.
+func (p *ConvPlan) ExplainKernelGrad() string {
+	switch {
+	case p.winogradWeights():
+		return "kernel gradient: Winograd over the same tiles, one 1x1 weight gradient per cell of the transform"
+	case p.Winograd:
+		th, tw := p.winoTiles()
+		return fmt.Sprintf("kernel gradient: direct, as %d tiles are fewer than the %d for which Winograd's gradient pays", th*tw, winoWeightTiles)
+	}
+	return "kernel gradient: direct, register blocks of 2 input channels x 4 vectors over bands of output rows"
+}
+
+// winogradWeights reports whether p's kernel gradient runs Winograd.
+func (p *ConvPlan) winogradWeights() bool {
+	th, tw := p.winoTiles()
+	return p.Winograd && th*tw >= winoWeightTiles
+}
 
 // winoTiles returns the rows and columns of tiles over the live outputs.
 func (p *ConvPlan) winoTiles() (th, tw int) { return (p.LiveH + 3) / 4, (p.LiveW + 3) / 4 }

@@ -253,7 +253,9 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 // from its padded input in and the output gradient dz over the live
 // outputs. Register blocks of 2 input channels x 4 vectors of output
 // channels run over bands of output rows whose gradients stay in L1
-// while every tap and input channel reads them.
+// while every tap and input channel reads them. A Winograd plan with
+// enough tiles computes the kernel's gradient through Winograd's F(4x4,
+// 3x3) as well (convWeightsWinograd).
 func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
 	p.mustBeValid()
 	if p.Block != 4*p.Width {
@@ -263,6 +265,19 @@ func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
 		panic("convc: the tiled weight gradient reads the input unwidened; " + p.Layer + " has CiPad")
 	}
 	width, block := p.vector()
+	_ = in[p.InH*p.InW*p.Ci-1]
+	_ = dz[((p.LiveH-1)*p.OutW+p.LiveW)*p.Co-1]
+	_ = dk[p.KH*p.KW*p.Ci*p.Co-1]
+	if p.winogradWeights() {
+		convWeightsWinograd(p, width, block, in, dz, dk, s)
+	} else {
+		convWeightsPart(p, width, block, in, dz, dk)
+	}
+	convBiasGrad(p, dz, db)
+}
+
+// convWeightsPart adds the kernel gradient of p into dk, directly.
+func convWeightsPart(p *ConvPlan, width, block int, in, dz, dk []float32) {
 	mk := wgrad2x16
 	if width == 8 {
 		mk = wgrad2x8
@@ -293,6 +308,12 @@ func ConvWeightsTiled(p *ConvPlan, in, dz, dk, db []float32, s *ConvScratch) {
 		}
 	}
 	archsimd.ClearAVXUpperBits()
+}
+
+// convBiasGrad adds the bias gradient of p, the sum of dz over the live
+// outputs, into db (nil without a bias).
+func convBiasGrad(p *ConvPlan, dz, db []float32) {
+	co := p.Co
 	if db == nil {
 		return
 	}

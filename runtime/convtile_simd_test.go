@@ -539,3 +539,167 @@ func TestConvWinogradWideChannels(t *testing.T) {
 		t.Errorf("Winograd's error %.2g of the largest output, want at most 2e-5", wino)
 	}
 }
+
+// TestConvWeightsWinogradMatchesNaive checks the kernel and bias
+// gradients of Winograd plans (F(4x4, 3x3), with live regions smaller
+// than the output, partial tiles and both vector widths) against float64
+// sums, relative to the largest gradient.
+func TestConvWeightsWinogradMatchesNaive(t *testing.T) {
+	defer func(n int) { winoWeightTiles = n }(winoWeightTiles)
+	winoWeightTiles = 1
+	r := rand.New(rand.NewPCG(11, 12))
+	worst := 0.0
+	for n := range 30 {
+		p := &ConvPlan{Layer: "winograd", Width: 16, Block: 64, Pixels: 2, L1: 48 << 10, L2: 1 << 20, Winograd: true}
+		p.KH, p.KW, p.SH, p.SW = 3, 3, 1, 1
+		p.Ci = 8 * (1 + r.IntN(8))
+		p.Co = 64 * (1 + r.IntN(2))
+		if n%5 == 4 {
+			p.Width, p.Block = 8, 32
+			p.Co = 32 * (1 + r.IntN(3))
+		}
+		if n%3 == 2 {
+			p.L2 = 64 << 10 // several blocks of tiles
+		}
+		p.OutH, p.OutW = 1+r.IntN(21), 1+r.IntN(21)
+		p.InH, p.InW = p.OutH+2, p.OutW+2
+		p.LiveH, p.LiveW = max(p.OutH-r.IntN(2), 1), max(p.OutW-r.IntN(2), 1)
+		p.Chunk = p.Ci
+		in := make([]float32, p.InH*p.InW*p.Ci+4)
+		dz := make([]float32, p.OutH*p.OutW*p.Co)
+		for i := range in[:len(in)-4] {
+			in[i] = r.Float32()*2 - 1
+		}
+		for i := range dz {
+			dz[i] = r.Float32()*2 - 1
+		}
+		want := make([]float64, 9*p.Ci*p.Co)
+		var scale float64
+		for tap := range 9 {
+			ky, kx := tap/3, tap%3
+			for c := range p.Ci {
+				for o := range p.Co {
+					var s float64
+					for y := range p.LiveH {
+						for x := range p.LiveW {
+							s += float64(in[((y+ky)*p.InW+x+kx)*p.Ci+c]) * float64(dz[(y*p.OutW+x)*p.Co+o])
+						}
+					}
+					want[(tap*p.Ci+c)*p.Co+o] = s
+					scale = math.Max(scale, math.Abs(s))
+				}
+			}
+		}
+		for _, avx2 := range []bool{false, true} {
+			dk := make([]float32, len(want))
+			for i := range dk {
+				dk[i] = 0.5 // the gradient is added
+			}
+			db := make([]float32, p.Co)
+			forceAVX2 = avx2
+			ConvWeightsTiled(p, in, dz, dk, db, &ConvScratch{Par: 2})
+			forceAVX2 = false
+			for i, w := range want {
+				d := math.Abs(float64(dk[i])-0.5-w) / scale
+				worst = math.Max(worst, d)
+				if d > 2e-5 {
+					t.Fatalf("case %d %+v avx2=%v: dk[%d] = %v, want %v (%.2g of the largest)", n, *p, avx2, i, dk[i]-0.5, w, d)
+				}
+			}
+			for o := range p.Co {
+				var w float64
+				for y := range p.LiveH {
+					for x := range p.LiveW {
+						w += float64(dz[(y*p.OutW+x)*p.Co+o])
+					}
+				}
+				if math.Abs(float64(db[o])-w) > 1e-4*(1+math.Abs(w)) {
+					t.Fatalf("case %d avx2=%v: db[%d] = %v, want %v", n, avx2, o, db[o], w)
+				}
+			}
+		}
+	}
+	t.Logf("largest difference from float64: %.2g of the largest kernel gradient", worst)
+}
+
+// TestConvWeightsWinogradWide measures the Winograd kernel gradient over
+// a 22x22 map with 256 input channels (VGG16's block 4 has 22x22 maps),
+// where the sums are longest, against float64 and the direct kernel.
+func TestConvWeightsWinogradWide(t *testing.T) {
+	defer func(n int) { winoWeightTiles = n }(winoWeightTiles)
+	winoWeightTiles = 1
+	r := rand.New(rand.NewPCG(13, 14))
+	p := &ConvPlan{Layer: "wide", InH: 24, InW: 24, Ci: 256, OutH: 22, OutW: 22, Co: 64, LiveH: 22, LiveW: 22,
+		KH: 3, KW: 3, SH: 1, SW: 1, Width: 16, Block: 64, Pixels: 2, Chunk: 16, L1: 48 << 10, L2: 1 << 20}
+	in := make([]float32, p.InH*p.InW*p.Ci+4)
+	dz := make([]float32, p.OutH*p.OutW*p.Co)
+	for i := range in[:len(in)-4] {
+		in[i] = r.Float32()
+	}
+	for i := range dz {
+		dz[i] = r.Float32()*2 - 1
+	}
+	errOf := func(wino bool) float64 {
+		q := *p
+		q.Winograd = wino
+		dk := make([]float32, 9*p.Ci*p.Co)
+		ConvWeightsTiled(&q, in, dz, dk, nil, &ConvScratch{})
+		worst, scale := 0.0, 0.0
+		for tap := range 9 {
+			ky, kx := tap/3, tap%3
+			for c := 0; c < p.Ci; c += 17 {
+				for o := range p.Co {
+					var s float64
+					for y := range p.LiveH {
+						for x := range p.LiveW {
+							s += float64(in[((y+ky)*p.InW+x+kx)*p.Ci+c]) * float64(dz[(y*p.OutW+x)*p.Co+o])
+						}
+					}
+					scale = math.Max(scale, math.Abs(s))
+					worst = math.Max(worst, math.Abs(float64(dk[(tap*p.Ci+c)*p.Co+o])-s))
+				}
+			}
+		}
+		return worst / scale
+	}
+	direct, wino := errOf(false), errOf(true)
+	t.Logf("kernel gradient over 22x22 outputs, largest difference from float64: direct %.2g, Winograd F(4x4) %.2g of the largest", direct, wino)
+	if wino > 2e-5 {
+		t.Errorf("Winograd's error %.2g of the largest gradient, want at most 2e-5", wino)
+	}
+}
+
+// BenchmarkConvWeights measures the kernel gradient of VGG16's padded
+// layers at 180x180, direct and through Winograd's F(4x4, 3x3); block 4's
+// 22x22 maps have too few tiles for it (winoWeightTiles).
+func BenchmarkConvWeights(b *testing.B) {
+	for _, l := range []struct {
+		name         string
+		size, ci, co int
+	}{
+		{"block1_conv2", 180, 64, 64}, {"block2_conv2", 90, 128, 128}, {"block3_conv2", 45, 256, 256},
+	} {
+		for _, wino := range []bool{false, true} {
+			p := &ConvPlan{Layer: l.name, InH: l.size + 2, InW: l.size + 2, Ci: l.ci, OutH: l.size, OutW: l.size, Co: l.co,
+				LiveH: l.size, LiveW: l.size, KH: 3, KW: 3, SH: 1, SW: 1, Width: 16, Block: 64, Pixels: 2, Chunk: 16,
+				L1: 48 << 10, L2: 1 << 20, Winograd: wino}
+			b.Run(fmt.Sprintf("%s/winograd=%v", l.name, wino), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(5, 6))
+				in := make([]float32, p.InH*p.InW*p.Ci+4)
+				dz := make([]float32, p.OutH*p.OutW*p.Co)
+				for i := range in {
+					in[i] = r.Float32()
+				}
+				for i := range dz {
+					dz[i] = r.Float32() - 0.5
+				}
+				dk := make([]float32, 9*p.Ci*p.Co)
+				s := &ConvScratch{}
+				for b.Loop() {
+					ConvWeightsTiled(p, in, dz, dk, nil, s)
+				}
+				b.ReportMetric(2*9*float64(l.size*l.size*l.ci*l.co)*float64(b.N)/b.Elapsed().Seconds()/1e9, "direct-GFLOP/s")
+			})
+		}
+	}
+}

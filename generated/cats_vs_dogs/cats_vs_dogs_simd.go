@@ -1682,6 +1682,7 @@ register block: 4 pixels x 32 channels = 8 accumulators, 4 broadcasts and 1 weig
 loops: 1 channel blocks > 178 rows > 1 chunks of 4 input channels > 89 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][32]: 4 KiB a slab, 4 KiB a chunk
 a row's pass touches 35 KiB (weights 4 + input rows 8 + output row 22) of the 512 KiB L2
+kernel gradient: direct, register blocks of 2 input channels x 4 vectors over bands of output rows
 */
 var tilePlan2 = runtime.ConvPlan{
 	Block:  32,
@@ -1811,6 +1812,7 @@ register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weig
 loops: 4 channel blocks > 32 chunks of 8 input channels > 7 rows > 4 pixel pairs > 9 taps > input channels by 4
 weights packed per channel block as [tap][ci][64]: 576 KiB a slab, 18 KiB a chunk
 a chunk's weights (18 KiB) stay in the 32 KiB L1 while every pixel pair of a row reads them
+kernel gradient: direct, register blocks of 2 input channels x 4 vectors over bands of output rows
 */
 var tilePlan10 = runtime.ConvPlan{
 	Block:  64,
