@@ -125,6 +125,9 @@ type gen struct {
 	// tilesIn that of its input gradient.
 	tiles   []*runtime.ConvPlan
 	tilesIn []*runtime.ConvGradPlan
+	// pools holds, for a tiled convolution followed by a MaxPooling2D(2),
+	// the schedule that computes both in inference (forward<i>Pool).
+	pools []*runtime.ConvPlan
 	// benches are the kernel calls of Forward and Backward, benchmarked one
 	// by one in the generated tests.
 	benches []benchCall
@@ -216,6 +219,10 @@ func (g *gen) plan() {
 		g.tilesIn[i] = g.planTiledInput(i, cache)
 	}
 	g.sharePrefix()
+	g.pools = make([]*runtime.ConvPlan, n)
+	for i := range g.m.Layers {
+		g.pools[i] = g.planPool(i)
+	}
 }
 
 // backLow returns the lowest layer that Backward processes, or the number
@@ -309,6 +316,7 @@ func (g *gen) anyTiled() bool {
 // input gradient.
 func (g *gen) usesTile(d dispatched) bool {
 	return g.tiled(d.layer) && strings.HasPrefix(d.name, "forward") ||
+		g.pools[d.layer] != nil && d.name == fmt.Sprintf("forward%dPool", d.layer) ||
 		g.tiledWeights(d.layer) && strings.HasSuffix(d.name, "Weights") ||
 		g.parTiled(d.layer) && d.name == fmt.Sprintf("forward%dInfer", d.layer) ||
 		g.tilesIn[d.layer] != nil && strings.HasSuffix(d.name, "Input")
@@ -766,6 +774,26 @@ func (g *gen) forwardLayers(b *jen.Group, from, to int) {
 					args = append(args, g.tileArgs(i)...)
 				}
 				call := g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...))
+				if g.pools[i] != nil && i+1 < to {
+					// In inference the pool after it is computed with it.
+					name := fmt.Sprintf("forward%dPool", i)
+					pool := []jen.Code{src, g.paramArg(i, 0)}
+					if l.UseBias {
+						pool = append(pool, g.paramArg(i, 1))
+					}
+					pool = append(pool, out, g.ref(g.out[i+1]))
+					if sc := g.scratchArg(i, name); sc != nil {
+						pool = append(pool, sc)
+					}
+					if wa := g.winoArg(i, name); wa != nil {
+						pool = append(pool, wa)
+					}
+					pool = append(pool, g.tileArgs(i)...)
+					b.If(jen.Op("!").Id("training")).Block(
+						g.record(i, "Pool", jen.Id(name).Call(pool...)),
+					).Else().Block(call)
+					break
+				}
 				if g.parTiled(i) {
 					par := append(args[:len(args):len(args)], g.tileArgs(i)...)
 					b.If(jen.Op("!").Id("training")).Block(
@@ -782,6 +810,13 @@ func (g *gen) forwardLayers(b *jen.Group, from, to int) {
 				args = append(args, out)
 				b.Add(g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(args...)))
 			case dsl.KindMaxPooling2D:
+				if i-1 >= from && g.pools[i-1] != nil {
+					b.Comment(fmt.Sprintf("In inference, forward%dPool has computed it.", i-1))
+					b.If(jen.Id("training")).Block(
+						g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)))),
+					)
+					break
+				}
 				b.If(jen.Id("training")).Block(
 					g.record(i, "Forward", jen.Id(fmt.Sprintf("forward%d", i)).Call(in, out, jen.Op("&").Id("w").Dot(fmt.Sprintf("arg%d", i)))),
 				).Else().Block(

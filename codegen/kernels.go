@@ -184,6 +184,25 @@ func (g *gen) convKernels(f *jen.File, i int) {
 		),
 	)
 
+	if g.pools[i] != nil {
+		next := &g.m.Layers[i+1]
+		pp := append(append([]jen.Code(nil), params[:len(params)-1]...),
+			jen.Id("tmp").Add(arr(oh*ow*co)), jen.Id("out").Add(arr(next.Out.Size())))
+		args := func(c *jen.Group) {
+			for _, p := range params[:len(params)-1] {
+				c.Id(paramName(p))
+			}
+			c.Id("tmp")
+		}
+		f.Comment(fmt.Sprintf("forward%dPool is forward%d followed by %s's max-pool, in inference:\n"+
+			"the SIMD build computes both at once (tilePoolPlan%d), without writing the\n"+
+			"convolution's whole output; this version goes through tmp.", i, i, next.Name, i))
+		f.Func().Id(g.generic(fmt.Sprintf("forward%dPool", i), pp)).Params(pp...).Block(
+			jen.Id(fmt.Sprintf("forward%dGeneric", i)).CallFunc(args),
+			jen.Id(fmt.Sprintf("infer%dGeneric", i+1)).Call(jen.Id("tmp"), jen.Id("out")),
+		)
+	}
+
 	if act != "linear" {
 		f.Func().Id(g.activationName(i, act, oh*ow*co)).Params(jen.Id("y"), jen.Id("d").Add(arr(oh*ow*co))).Block(
 			activationBackward(act, oh*ow, co)...,

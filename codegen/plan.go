@@ -268,6 +268,66 @@ func (g *gen) convForwardTiled(i int) string {
 	return fmt.Sprintf("runtime.ConvTiled(&tilePlan%d, in[:], k[:], %s, out[:], pk, ts)", i, b)
 }
 
+// convForwardTiledPool returns the body of forward<i>Pool in the SIMD
+// build: the tiled kernel with the pool fused, which does not use tmp.
+func (g *gen) convForwardTiledPool(i int) string {
+	b := "nil"
+	if g.m.Layers[i].UseBias {
+		b = "b[:]"
+	}
+	return fmt.Sprintf("_ = tmp\nruntime.ConvTiled(&tilePoolPlan%d, in[:], k[:], %s, out[:], pk, ts)", i, b)
+}
+
+// planPool returns the schedule of tiled convolution i with the
+// MaxPooling2D(2) after it fused (runtime's ConvPlan.Pool), or nil: the
+// pool must have a 2x2 window, strides of 2 and no padding, the
+// convolution a ReLU or no activation (another one would come between
+// them), and the pool's output must not share a buffer with the
+// convolution's input, which the fused kernel reads while it writes.
+func (g *gen) planPool(i int) *runtime.ConvPlan {
+	t := g.tiles[i]
+	if t == nil || i+1 >= len(g.m.Layers) || t.OutStride != 0 || t.OutH < 2 || t.OutW < 2 {
+		return nil
+	}
+	if a := g.act(i); a != "relu" && a != "linear" {
+		return nil
+	}
+	l, next := &g.m.Layers[i], &g.m.Layers[i+1]
+	if next.Kind != dsl.KindMaxPooling2D || next.Kernel != [2]int{2, 2} || next.Strides != [2]int{2, 2} ||
+		next.Pad != [4]int{} || next.Out[0] != t.OutH/2 || next.Out[1] != t.OutW/2 {
+		return nil
+	}
+	if t.LiveH < 2*next.Out[0] || t.LiveW < 2*next.Out[1] {
+		return nil
+	}
+	src := g.out[i-1]
+	if hasPad(l) {
+		src = fmt.Sprintf("p%d", i)
+	}
+	a, sharedIn := g.shared[src]
+	b, sharedOut := g.shared[g.out[i+1]]
+	if sharedIn && sharedOut && a == b && t.CiPad == 0 {
+		return nil
+	}
+	p := *t
+	p.Pool = 2
+	return &p
+}
+
+// explainPool says, indented, that layer i computes the max-pool after it
+// in inference, or nothing when it does not.
+func (g *gen) explainPool(i int, indent string) string {
+	if g.pools[i] == nil {
+		return ""
+	}
+	how := "two output rows at a time"
+	if g.pools[i].Winograd {
+		how = "one tile at a time"
+	}
+	return fmt.Sprintf("%sin inference, %s's 2x2 maxima are taken here: the outputs go through %s, not the whole map\n",
+		indent, g.m.Layers[i+1].Name, how)
+}
+
 // tilePlans emits the schedule of each tiled layer and tiled input
 // gradient, with its explanation.
 func (g *gen) tilePlans(f *jen.File) {
@@ -281,6 +341,10 @@ func (g *gen) tilePlans(f *jen.File) {
 		}
 		f.Comment(fmt.Sprintf("tilePlan%d is the schedule of %s:\n%s", i, g.layerComment(&g.m.Layers[i]), explain))
 		f.Var().Id(fmt.Sprintf("tilePlan%d", i)).Op("=").Qual(RuntimePath, "ConvPlan").Values(convPlanDict(p))
+		if pp := g.pools[i]; pp != nil {
+			f.Comment(fmt.Sprintf("tilePoolPlan%d is tilePlan%d with %s's max-pool fused, for inference.", i, i, g.m.Layers[i+1].Name))
+			f.Var().Id(fmt.Sprintf("tilePoolPlan%d", i)).Op("=").Qual(RuntimePath, "ConvPlan").Values(convPlanDict(pp))
+		}
 		if gp := g.tilesIn[i]; gp != nil {
 			f.Comment(fmt.Sprintf("tileInPlan%d is the schedule of the input gradient of %s: the output\n"+
 				"gradient, padded, convolved with the kernel flipped and transposed.\n%s", i, g.m.Layers[i].Name, gp.Conv.Explain()))
@@ -318,6 +382,9 @@ func convPlanDict(p *runtime.ConvPlan) jen.Dict {
 		if p.Winograd {
 			d[jen.Id("Winograd")] = jen.True()
 		}
+		if p.Pool != 0 {
+			d[jen.Id("Pool")] = jen.Lit(p.Pool)
+		}
 	})
 }
 
@@ -346,6 +413,7 @@ func Explain(m *dsl.Model, opts Options) string {
 		case g.tiled(i):
 			b.WriteString("  " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n  ") + "\n")
 			b.WriteString("  " + g.tiles[i].ExplainKernelGrad() + "\n")
+			b.WriteString(g.explainPool(i, "  "))
 			if gp := g.tilesIn[i]; gp != nil {
 				b.WriteString("  input gradient: the output gradient, padded, convolved with the kernel flipped and transposed:\n")
 				b.WriteString("    " + strings.ReplaceAll(gp.Conv.Explain(), "\n", "\n    ") + "\n")
@@ -356,6 +424,7 @@ func Explain(m *dsl.Model, opts Options) string {
 			if g.parTiled(i) {
 				b.WriteString("  in inference, the tiled kernel, whose work splits across cores:\n")
 				b.WriteString("    " + strings.ReplaceAll(g.tiles[i].Explain(), "\n", "\n    ") + "\n")
+				b.WriteString(g.explainPool(i, "    "))
 			}
 		case l.Kind == dsl.KindConv2D:
 			macs := l.Out.Size() * l.Kernel[0] * l.Kernel[1] * l.In[2]

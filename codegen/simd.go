@@ -239,6 +239,8 @@ func (g *gen) simdFile() *jen.File {
 		case l.Kind == dsl.KindMaxPooling2D && simdPool(l):
 			body = g.maxPoolSIMD(d.layer, strings.HasPrefix(d.name, "forward"))
 		case l.Kind != dsl.KindConv2D:
+		case d.name == fmt.Sprintf("forward%dPool", d.layer):
+			body = g.convForwardTiledPool(d.layer)
 		case strings.HasPrefix(d.name, "forward") && (g.tiled(d.layer) || d.name == fmt.Sprintf("forward%dInfer", d.layer)):
 			body = g.convForwardTiled(d.layer)
 		case strings.HasPrefix(d.name, "forward") && g.wino(d.layer):

@@ -117,6 +117,21 @@ fit(data=image_directory("frozen", image_size=(12, 10)), epochs=1, batch_size=4)
 	// (the one-pixel tail), stride 2 with "same" padding, 224 output
 	// channels (8-float plans), no bias with tanh after the kernel, and a
 	// pool that leaves the last row and column of a tiled layer unread.
+	// A frozen base shares its buffers: the pool after the second
+	// convolution writes the buffer that convolution reads, so only the
+	// first convolution computes its pool with it in inference.
+	"pool_alias": `model pool_alias {
+    Input(shape=(66, 66, 32))
+    Conv2D(64, 3, activation="relu", trainable=False)
+    MaxPooling2D(2)
+    Conv2D(64, 3, activation="relu", trainable=False)
+    MaxPooling2D(2)
+    Conv2D(32, 3, activation="relu", trainable=False)
+    Flatten()
+    Dense(2, activation="softmax")
+}
+compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy")
+`,
 	"tiled": `model tiled {
     Input(shape=(33, 33, 4))
     Conv2D(64, 3, padding="same", activation="relu")
@@ -410,23 +425,25 @@ func TestTiledChosen(t *testing.T) {
 		name, path string
 		cache      Cache
 		want       []want
-		// wino lists the layers whose plan runs Winograd's F(4x4, 3x3).
-		wino []int
+		// wino lists the layers whose plan runs Winograd's F(4x4, 3x3),
+		// pools those that compute the max-pool after them in inference.
+		wino, pools []int
 	}{
-		{"tiled", "", DefaultCache, []want{{2, 16, 64, [2]int{33, 33}}, {3, 8, 64, [2]int{17, 17}}, {4, 16, 8, [2]int{14, 14}}}, []int{2, 4}},
+		{"tiled", "", DefaultCache, []want{{2, 16, 64, [2]int{33, 33}}, {3, 8, 64, [2]int{17, 17}}, {4, 16, 8, [2]int{14, 14}}}, []int{2, 4}, []int{4}},
 		{"vgg16_base", "../bench/specs/vgg16_base.cnn", DefaultCache, []want{
 			{1, 16, 4, [2]int{180, 180}}, {2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 8, [2]int{90, 90}},
 			{7, 16, 128, [2]int{45, 45}}, {8, 16, 8, [2]int{45, 45}}, {9, 16, 8, [2]int{44, 44}},
 			{11, 16, 8, [2]int{22, 22}}, {12, 16, 8, [2]int{22, 22}}, {13, 16, 8, [2]int{22, 22}},
-			{15, 16, 8, [2]int{11, 11}}, {16, 16, 8, [2]int{11, 11}}, {17, 16, 8, [2]int{10, 10}}}, []int{2, 4, 5, 7, 8, 9, 11, 12, 13}},
+			{15, 16, 8, [2]int{11, 11}}, {16, 16, 8, [2]int{11, 11}}, {17, 16, 8, [2]int{10, 10}}}, []int{2, 4, 5, 7, 8, 9, 11, 12, 13}, []int{2, 5, 9, 13, 17}},
 		{"vgg16_base", "../bench/specs/vgg16_base.cnn", Cache{L1: 48 << 10, L2: 1 << 20}, []want{
 			{1, 16, 4, [2]int{180, 180}}, {2, 16, 64, [2]int{180, 180}}, {4, 16, 64, [2]int{90, 90}}, {5, 16, 128, [2]int{90, 90}},
 			{7, 16, 128, [2]int{45, 45}}, {8, 16, 256, [2]int{45, 45}}, {9, 16, 256, [2]int{44, 44}},
 			{11, 16, 256, [2]int{22, 22}}, {12, 16, 16, [2]int{22, 22}}, {13, 16, 16, [2]int{22, 22}},
-			{15, 16, 16, [2]int{11, 11}}, {16, 16, 16, [2]int{11, 11}}, {17, 16, 16, [2]int{10, 10}}}, []int{2, 4, 5, 7, 8, 9, 11, 12, 13}},
-		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{2, 16, 4, [2]int{178, 178}}, {4, 16, 32, [2]int{86, 86}}, {6, 16, 64, [2]int{40, 40}}, {8, 16, 128, [2]int{18, 18}}, {10, 16, 8, [2]int{7, 7}}}, []int{4, 6, 8}},
-		{"tiled2", "", DefaultCache, []want{{2, 16, 8, [2]int{58, 50}}, {3, 16, 96, [2]int{58, 48}}}, nil},
-		{"mnist", "../specs/mnist.cnn", DefaultCache, nil, nil},
+			{15, 16, 16, [2]int{11, 11}}, {16, 16, 16, [2]int{11, 11}}, {17, 16, 16, [2]int{10, 10}}}, []int{2, 4, 5, 7, 8, 9, 11, 12, 13}, []int{2, 5, 9, 13, 17}},
+		{"cats_vs_dogs", "../specs/cats_vs_dogs.cnn", DefaultCache, []want{{2, 16, 4, [2]int{178, 178}}, {4, 16, 32, [2]int{86, 86}}, {6, 16, 64, [2]int{40, 40}}, {8, 16, 128, [2]int{18, 18}}, {10, 16, 8, [2]int{7, 7}}}, []int{4, 6, 8}, []int{2, 4, 6, 8}},
+		{"tiled2", "", DefaultCache, []want{{2, 16, 8, [2]int{58, 50}}, {3, 16, 96, [2]int{58, 48}}}, nil, nil},
+		{"pool_alias", "", DefaultCache, []want{{1, 16, 32, [2]int{64, 64}}, {3, 16, 64, [2]int{30, 30}}}, []int{1, 3}, []int{1}},
+		{"mnist", "../specs/mnist.cnn", DefaultCache, nil, nil, nil},
 	}
 	for _, c := range cases {
 		var m *dsl.Model
@@ -472,6 +489,15 @@ func TestTiledChosen(t *testing.T) {
 		}
 		if fmt.Sprint(wino) != fmt.Sprint(c.wino) {
 			t.Errorf("%s with %v: layers on Winograd F(4x4, 3x3) = %v, want %v", c.name, c.cache, wino, c.wino)
+		}
+		var pools []int
+		for i, p := range g.pools {
+			if p != nil {
+				pools = append(pools, i)
+			}
+		}
+		if fmt.Sprint(pools) != fmt.Sprint(c.pools) {
+			t.Errorf("%s with %v: layers computing the pool after them = %v, want %v", c.name, c.cache, pools, c.pools)
 		}
 	}
 }

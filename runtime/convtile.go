@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -71,6 +72,14 @@ type ConvPlan struct {
 	// OutW), and OutOffset the floats before the first output pixel: the
 	// input gradient writes the interior of a padded buffer.
 	OutStride, OutOffset int
+	// Pool, when 2, fuses the MaxPooling2D(2) that follows the layer in
+	// inference: the output buffer is then the pooled map (OutH/2, OutW/2,
+	// Co), the maximum of each 2x2 window of the convolution's outputs
+	// (after the bias and ReLU), as the pool computes it. The
+	// convolution's outputs go through a buffer of two rows (or one tile)
+	// instead of the whole map, and the rows and columns the pool drops
+	// are not stored.
+	Pool int
 }
 
 // outStride returns the pixels of an output buffer's row.
@@ -113,7 +122,8 @@ func (p *ConvPlan) mustBeValid() {
 	if p.Chunk <= 0 || p.Chunk%4 != 0 || ci%p.Chunk != 0 || (p.CiPad != 0 && p.CiPad < p.Ci) ||
 		(p.Width != 8 && p.Width != 16) || !(p.Block == 4*p.Width || p.Block == 2*p.Width && p.Pixels == 4) || p.Co%p.Block != 0 ||
 		p.LiveH > p.OutH || p.LiveW > p.OutW || p.LiveH < 1 || p.LiveW < 1 ||
-		p.Winograd && !p.WinogradFits() {
+		p.Winograd && !p.WinogradFits() ||
+		p.Pool != 0 && (p.Pool != 2 || p.OutStride != 0 || p.OutOffset != 0 || p.LiveH < p.OutH/2*2 || p.LiveW < p.OutW/2*2 || p.OutH < 2 || p.OutW < 2) {
 		panic(fmt.Sprintf("convc: invalid tiled convolution plan for %s: %+v", p.Layer, *p))
 	}
 }
@@ -198,8 +208,12 @@ type ConvScratch struct {
 	// convolution, and eq the results of a split bit comparison.
 	wino [][]float32
 	eq   []bool
-	// du holds the transformed kernel gradient of a Winograd plan.
-	du []float32
+	// du holds the transformed kernel gradient of a Winograd plan, and
+	// rows each goroutine's two rows of outputs under a fused pool.
+	du   []float32
+	rows [][]float32
+	// claims are the parts of a split call left to each goroutine.
+	claims []atomic.Uint64
 	// Par is the number of goroutines that a layer's work is split across:
 	// 1 while a worker trains or predicts one sample of a batch, more when
 	// one sample has the machine to itself (Predictor.Predict). Results are

@@ -969,14 +969,13 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		d34.MulAdd(eight, d12).Add(m5).Store((*[16]float32)(unsafe.Add(o, 1152)))
 	}
 	for y := range rows {
-		p := unsafe.Add(tmp, y*384)
+		p := unsafe.Add(tmp, uintptr(y)*384)
 		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0)))
 		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 64)))
 		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 128)))
 		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 192)))
 		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 256)))
 		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 320)))
-		o := unsafe.Add(dst, uintptr(y)*rs)
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
 		y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -986,6 +985,7 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		if relu {
 			y0, y1, y2, y3 = y0.Max(zero), y1.Max(zero), y2.Max(zero), y3.Max(zero)
 		}
+		o := unsafe.Add(dst, uintptr(y)*rs)
 		y0.Store((*[16]float32)(unsafe.Add(o, 0*cs)))
 		if cols > 1 {
 			y1.Store((*[16]float32)(unsafe.Add(o, 1*cs)))
@@ -995,6 +995,75 @@ func winoOut16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst uns
 		}
 		if cols > 3 {
 			y3.Store((*[16]float32)(unsafe.Add(o, 3*cs)))
+		}
+	}
+}
+
+// winoOutPool16 stores the maximum of each 2x2 window of Y = Aᵀ M A + bias
+// (after ReLU when relu is set) for one tile and one vector of 16 channels,
+// taken in the order MaxPooling2D takes it: cell (r, s) of M is at src +
+// (6r+s)*ms; pooled pixel (y, x) goes to dst + y*rs + x*cs for y < rows and
+// x < cols. tmp is scratch for 24 vectors.
+func winoOutPool16(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x16, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool, tmp unsafe.Pointer) {
+	two, four, eight := archsimd.BroadcastFloat32x16(2), archsimd.BroadcastFloat32x16(4), archsimd.BroadcastFloat32x16(8)
+	var zero archsimd.Float32x16
+	for x := uintptr(0); x < 6; x++ {
+		p := unsafe.Add(src, x*ms)
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0*ms)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 6*ms)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 12*ms)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 18*ms)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 24*ms)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 30*ms)))
+		o := unsafe.Add(tmp, x*64)
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		m0.Add(s12).Add(s34).Store((*[16]float32)(unsafe.Add(o, 0)))
+		d34.MulAdd(two, d12).Store((*[16]float32)(unsafe.Add(o, 384)))
+		s34.MulAdd(four, s12).Store((*[16]float32)(unsafe.Add(o, 768)))
+		d34.MulAdd(eight, d12).Add(m5).Store((*[16]float32)(unsafe.Add(o, 1152)))
+	}
+	for y := range rows {
+		var a0, a1, a2, a3 archsimd.Float32x16
+		{
+			p := unsafe.Add(tmp, uintptr(2*y)*384)
+			m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0)))
+			m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 64)))
+			m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 128)))
+			m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 192)))
+			m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 256)))
+			m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 320)))
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			u0 := m0.Add(s12).Add(s34).Add(bias)
+			u1 := d34.MulAdd(two, d12).Add(bias)
+			u2 := s34.MulAdd(four, s12).Add(bias)
+			u3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				u0, u1, u2, u3 = u0.Max(zero), u1.Max(zero), u2.Max(zero), u3.Max(zero)
+			}
+			a0, a1, a2, a3 = u0, u1, u2, u3
+		}
+		p := unsafe.Add(tmp, uintptr(2*y+1)*384)
+		m0 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 0)))
+		m1 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 64)))
+		m2 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 128)))
+		m3 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 192)))
+		m4 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 256)))
+		m5 := archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 320)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		v0 := m0.Add(s12).Add(s34).Add(bias)
+		v1 := d34.MulAdd(two, d12).Add(bias)
+		v2 := s34.MulAdd(four, s12).Add(bias)
+		v3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+		if relu {
+			v0, v1, v2, v3 = v0.Max(zero), v1.Max(zero), v2.Max(zero), v3.Max(zero)
+		}
+		o := unsafe.Add(dst, uintptr(y)*rs)
+		a0.Max(a1).Max(v0).Max(v1).Store((*[16]float32)(o))
+		if cols > 1 {
+			a2.Max(a3).Max(v2).Max(v3).Store((*[16]float32)(unsafe.Add(o, cs)))
 		}
 	}
 }
@@ -1071,14 +1140,13 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		d34.MulAdd(eight, d12).Add(m5).Store((*[8]float32)(unsafe.Add(o, 576)))
 	}
 	for y := range rows {
-		p := unsafe.Add(tmp, y*192)
+		p := unsafe.Add(tmp, uintptr(y)*192)
 		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0)))
 		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))
 		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 64)))
 		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 96)))
 		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 128)))
 		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 160)))
-		o := unsafe.Add(dst, uintptr(y)*rs)
 		s12, d12 := m1.Add(m2), m1.Sub(m2)
 		s34, d34 := m3.Add(m4), m3.Sub(m4)
 		y0 := m0.Add(s12).Add(s34).Add(bias)
@@ -1088,6 +1156,7 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		if relu {
 			y0, y1, y2, y3 = y0.Max(zero), y1.Max(zero), y2.Max(zero), y3.Max(zero)
 		}
+		o := unsafe.Add(dst, uintptr(y)*rs)
 		y0.Store((*[8]float32)(unsafe.Add(o, 0*cs)))
 		if cols > 1 {
 			y1.Store((*[8]float32)(unsafe.Add(o, 1*cs)))
@@ -1097,6 +1166,75 @@ func winoOut8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsaf
 		}
 		if cols > 3 {
 			y3.Store((*[8]float32)(unsafe.Add(o, 3*cs)))
+		}
+	}
+}
+
+// winoOutPool8 stores the maximum of each 2x2 window of Y = Aᵀ M A + bias
+// (after ReLU when relu is set) for one tile and one vector of 8 channels,
+// taken in the order MaxPooling2D takes it: cell (r, s) of M is at src +
+// (6r+s)*ms; pooled pixel (y, x) goes to dst + y*rs + x*cs for y < rows and
+// x < cols. tmp is scratch for 24 vectors.
+func winoOutPool8(src unsafe.Pointer, ms uintptr, bias archsimd.Float32x8, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool, tmp unsafe.Pointer) {
+	two, four, eight := archsimd.BroadcastFloat32x8(2), archsimd.BroadcastFloat32x8(4), archsimd.BroadcastFloat32x8(8)
+	var zero archsimd.Float32x8
+	for x := uintptr(0); x < 6; x++ {
+		p := unsafe.Add(src, x*ms)
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0*ms)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 6*ms)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 12*ms)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 18*ms)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 24*ms)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 30*ms)))
+		o := unsafe.Add(tmp, x*32)
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		m0.Add(s12).Add(s34).Store((*[8]float32)(unsafe.Add(o, 0)))
+		d34.MulAdd(two, d12).Store((*[8]float32)(unsafe.Add(o, 192)))
+		s34.MulAdd(four, s12).Store((*[8]float32)(unsafe.Add(o, 384)))
+		d34.MulAdd(eight, d12).Add(m5).Store((*[8]float32)(unsafe.Add(o, 576)))
+	}
+	for y := range rows {
+		var a0, a1, a2, a3 archsimd.Float32x8
+		{
+			p := unsafe.Add(tmp, uintptr(2*y)*192)
+			m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0)))
+			m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))
+			m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 64)))
+			m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 96)))
+			m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 128)))
+			m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 160)))
+			s12, d12 := m1.Add(m2), m1.Sub(m2)
+			s34, d34 := m3.Add(m4), m3.Sub(m4)
+			u0 := m0.Add(s12).Add(s34).Add(bias)
+			u1 := d34.MulAdd(two, d12).Add(bias)
+			u2 := s34.MulAdd(four, s12).Add(bias)
+			u3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+			if relu {
+				u0, u1, u2, u3 = u0.Max(zero), u1.Max(zero), u2.Max(zero), u3.Max(zero)
+			}
+			a0, a1, a2, a3 = u0, u1, u2, u3
+		}
+		p := unsafe.Add(tmp, uintptr(2*y+1)*192)
+		m0 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 0)))
+		m1 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 32)))
+		m2 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 64)))
+		m3 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 96)))
+		m4 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 128)))
+		m5 := archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 160)))
+		s12, d12 := m1.Add(m2), m1.Sub(m2)
+		s34, d34 := m3.Add(m4), m3.Sub(m4)
+		v0 := m0.Add(s12).Add(s34).Add(bias)
+		v1 := d34.MulAdd(two, d12).Add(bias)
+		v2 := s34.MulAdd(four, s12).Add(bias)
+		v3 := d34.MulAdd(eight, d12).Add(m5).Add(bias)
+		if relu {
+			v0, v1, v2, v3 = v0.Max(zero), v1.Max(zero), v2.Max(zero), v3.Max(zero)
+		}
+		o := unsafe.Add(dst, uintptr(y)*rs)
+		a0.Max(a1).Max(v0).Max(v1).Store((*[8]float32)(o))
+		if cols > 1 {
+			a2.Max(a3).Max(v2).Max(v3).Store((*[8]float32)(unsafe.Add(o, cs)))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"simd/archsimd"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -80,49 +81,122 @@ func ConvInputTiled(gp *ConvGradPlan, k, dz, din []float32, pk *PackedConv, s *C
 }
 
 // convTiledRun splits the channel blocks or the rows of a tiled
-// convolution across par goroutines.
+// convolution across par goroutines. With a fused pool (p.Pool), rows are
+// the pooled rows, and each goroutine has its own buffer of two rows.
 func convTiledRun(p *ConvPlan, width, block, nb, par int, in, b, out, packed []float32, s *ConvScratch) {
+	rows := p.LiveH
+	if p.Pool != 0 {
+		rows = p.OutH / p.Pool
+	}
 	if par == 1 {
-		convTiledPart(p, width, block, 0, nb, 0, p.LiveH, in, b, out, packed)
+		convTiledPart(p, width, block, 0, nb, 0, rows, in, b, out, packed, s.rowBuf(0, p))
 		return
 	}
 	// Split the channel blocks when there are enough to go round, which
 	// keeps each goroutine's weight slabs apart; otherwise split the rows.
-	// The caller runs part 0, the team's helpers the others.
+	j := tileJob{kind: jobConv, p: p, width: width, block: block, b0: 0, b1: nb, y0: 0, y1: rows,
+		in: in, b: b, out: out, packed: packed}
+	if nb >= par {
+		j.splitBlocks, j.total, j.parts = true, nb, nb
+	} else {
+		j.total, j.parts = rows, splitParts(rows, par, 4)
+	}
+	s.runSplit(par, j)
+}
+
+// splitParts returns how many parts to split n units of work into for
+// par goroutines: par times up to 4, with at least unit units a part.
+func splitParts(n, par, unit int) int {
+	return par * max(1, min(4, n/(par*unit)))
+}
+
+// runSplit runs the parts of j on par goroutines: the caller and the
+// team's helpers. Goroutine g owns the g-th run of consecutive parts and
+// takes them in order, so that it reads mostly what it wrote in the layer
+// before; when its own are done it takes the last parts of the others.
+// So a core slowed by another program (common on virtual machines: the
+// two cores of one run here differed by up to 1.5 times) does less of
+// the work. Every output is computed by the same operations whoever
+// computes it. Each goroutine gets its own scratch (a fused pool's rows,
+// Winograd's transforms).
+func (s *ConvScratch) runSplit(par int, j tileJob) {
+	par = min(par, j.parts)
 	slots := s.helpers(par)
-	var own tileJob
-	posted := 0
+	if len(s.claims) < par {
+		s.claims = make([]atomic.Uint64, par)
+	}
 	for g := range par {
-		j := tileJob{p: p, width: width, block: block, b0: 0, b1: nb, y0: 0, y1: p.LiveH,
-			in: in, b: b, out: out, packed: packed}
-		if nb >= par {
-			j.b0, j.b1 = g*nb/par, (g+1)*nb/par
-		} else {
-			j.y0, j.y1 = g*p.LiveH/par, (g+1)*p.LiveH/par
-		}
-		if j.b0 == j.b1 || j.y0 == j.y1 {
-			continue
+		s.claims[g].Store(uint64(g*j.parts/par)<<32 | uint64((g+1)*j.parts/par))
+	}
+	j.claims = s.claims[:par]
+	var own tileJob
+	for g := range par {
+		jg := j
+		jg.g = g
+		switch j.kind {
+		case jobConv:
+			jg.v = s.rowBuf(g, j.p)
+		case jobWino:
+			jg.v, jg.m = s.winoScratch(g, j.p, j.winoMaxBlock())
 		}
 		if g == 0 {
-			own = j
+			own = jg
 			continue
 		}
-		slots[posted].post(j)
-		posted++
+		slots[g-1].post(jg)
 	}
-	if own.p != nil {
-		own.run()
-	}
-	for _, sl := range slots[:posted] {
+	own.run()
+	for _, sl := range slots[:par-1] {
 		sl.wait()
 	}
 	goruntime.KeepAlive(s) // its cleanup ends the helpers
 }
 
+// claim returns the next part for goroutine g of claims (each a range of
+// parts, first<<32 | end), or -1 when none is left: the first of its own,
+// or else the last of another's.
+func claim(claims []atomic.Uint64, g int) int {
+	for k := range len(claims) {
+		c := &claims[(g+k)%len(claims)]
+		for {
+			v := c.Load()
+			lo, hi := v>>32, v&(1<<32-1)
+			if lo >= hi {
+				break
+			}
+			if k == 0 {
+				if c.CompareAndSwap(v, (lo+1)<<32|hi) {
+					return int(lo)
+				}
+			} else if c.CompareAndSwap(v, lo<<32|(hi-1)) {
+				return int(hi - 1)
+			}
+		}
+	}
+	return -1
+}
+
+// rowBuf returns part g's buffer for two rows of p's outputs when p fuses
+// a pool, and nil otherwise.
+func (s *ConvScratch) rowBuf(g int, p *ConvPlan) []float32 {
+	if p.Pool == 0 {
+		return nil
+	}
+	for len(s.rows) <= g {
+		s.rows = append(s.rows, nil)
+	}
+	n := 2 * p.LiveW * p.Co
+	if cap(s.rows[g]) < n {
+		s.rows[g] = make([]float32, n)
+	}
+	return s.rows[g][:n]
+}
+
 // tileJob is one goroutine's part of a split call, by kind: for jobConv
 // the channel blocks [b0, b1) of a tiled convolution over rows [y0, y1);
 // for jobWino the tiles [b0, b1) of a Winograd convolution, whose
-// transforms go into v and m; for jobEqual the comparison of in and out
+// transforms go into v and m (for jobConv, v is the buffer of a fused
+// pool's rows); for jobEqual the comparison of in and out
 // into eq; for jobWiden the input pixels [b0, b1) widened into out.
 type tileJob struct {
 	kind               int
@@ -132,6 +206,14 @@ type tileJob struct {
 	in, b, out, packed []float32
 	v, m               []float32
 	eq                 *bool
+	// claims, when set, makes run claim parts of total units of work as
+	// goroutine g (parts of them: channel blocks with splitBlocks, rows or
+	// tiles otherwise) until none is left.
+	claims      []atomic.Uint64
+	g           int
+	total       int
+	parts       int
+	splitBlocks bool
 }
 
 // The kinds of tileJob.
@@ -173,9 +255,37 @@ func (s *ConvScratch) equal(a, b []float32) bool {
 }
 
 func (j *tileJob) run() {
+	if j.claims == nil {
+		j.runPart()
+		return
+	}
+	for {
+		k := claim(j.claims, j.g)
+		if k < 0 {
+			return
+		}
+		lo, hi := k*j.total/j.parts, (k+1)*j.total/j.parts
+		switch {
+		case j.splitBlocks, j.kind == jobWino:
+			j.b0, j.b1 = lo, hi
+		default:
+			j.y0, j.y1 = lo, hi
+		}
+		j.runPart()
+	}
+}
+
+// winoMaxBlock returns the largest block of tiles that a part of j can
+// have (winoBlock of either part size).
+func (j *tileJob) winoMaxBlock() int {
+	lo := j.total / j.parts
+	return max(j.p.winoBlock(lo), j.p.winoBlock(min(lo+1, j.total)))
+}
+
+func (j *tileJob) runPart() {
 	switch j.kind {
 	case jobConv:
-		convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.b, j.out, j.packed)
+		convTiledPart(j.p, j.width, j.block, j.b0, j.b1, j.y0, j.y1, j.in, j.b, j.out, j.packed, j.v)
 	case jobWino:
 		convWinogradPart(j.p, j.width, j.block, j.b0, j.b1, j.in, j.b, j.out, j.packed, j.v, j.m)
 	case jobEqual:
@@ -186,8 +296,9 @@ func (j *tileJob) run() {
 }
 
 // convTiledPart runs the channel blocks [b0, b1) over the output rows
-// [y0, y1).
-func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, packed []float32) {
+// [y0, y1), or with a fused pool (p.Pool) over the pooled rows [y0, y1),
+// whose two rows of outputs go through rowbuf.
+func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, packed, rowbuf []float32) {
 	ci, co := max(p.CiPad, p.Ci), p.Co
 	taps := p.KH * p.KW
 	cs := uintptr(ci * 4)
@@ -207,9 +318,14 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 	}
 	_ = in[p.InH*p.InW*ci-1]
 	ostride := p.outStride()
-	_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
+	if p.Pool != 0 {
+		_ = out[(p.OutH/p.Pool)*(p.OutW/p.Pool)*co-1]
+		_ = rowbuf[2*p.LiveW*co-1]
+	} else {
+		_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
+	}
 	_ = packed[taps*ci*co-1]
-	chunkOuter := p.chunkOuter(y1 - y0)
+	chunkOuter := p.Pool == 0 && p.chunkOuter(y1-y0)
 	for cb := b0; cb < b1; cb++ {
 		slab := packed[cb*taps*ci*block:]
 		var bias unsafe.Pointer
@@ -217,31 +333,58 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 			bias = unsafe.Pointer(&b[cb*block])
 		}
 		wb := unsafe.Pointer(&slab[0])
-		pass := func(y, c0 int) {
+		// pass computes chunk c0 of output row y, cols columns of it, into
+		// the row at ob.
+		pass := func(y, c0, cols int, ob unsafe.Pointer) {
 			first, last := c0 == 0, c0+p.Chunk == ci
 			relu := last && p.ReLU
 			ib := unsafe.Pointer(&in[y*p.SH*p.InW*ci+c0])
-			ob := unsafe.Pointer(&out[p.OutOffset+(y*ostride)*co+cb*block])
 			wt := unsafe.Add(wb, c0*block*4)
 			x := 0
-			for ; x+step <= p.LiveW; x += step {
+			for ; x+step <= cols; x += step {
 				mkn(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
 			}
-			for ; x < p.LiveW; x++ {
+			for ; x < cols; x++ {
 				mk1(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
 			}
 		}
-		if chunkOuter {
-			for c0 := 0; c0 < ci; c0 += p.Chunk {
-				for y := y0; y < y1; y++ {
-					pass(y, c0)
+		row := func(y int) unsafe.Pointer { return unsafe.Pointer(&out[p.OutOffset+(y*ostride)*co+cb*block]) }
+		switch {
+		case p.Pool != 0:
+			// Rows 2py and 2py+1, then the maximum of each 2x2 window, in
+			// the order the pool takes it.
+			pw := p.OutW / p.Pool
+			for py := y0; py < y1; py++ {
+				for r := range 2 {
+					ob := unsafe.Pointer(&rowbuf[r*p.LiveW*co+cb*block])
+					for c0 := 0; c0 < ci; c0 += p.Chunk {
+						pass(2*py+r, c0, 2*pw, ob)
+					}
+				}
+				r1 := p.LiveW * co
+				for px := range pw {
+					a := 2 * px * co
+					o := (py*pw+px)*co + cb*block
+					for v := cb * block; v < (cb+1)*block; v += 8 {
+						m := archsimd.LoadFloat32x8((*[8]float32)(rowbuf[a+v:]))
+						m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(rowbuf[a+co+v:])))
+						m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(rowbuf[r1+a+v:])))
+						m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(rowbuf[r1+a+co+v:])))
+						m.Store((*[8]float32)(out[o+v-cb*block:]))
+					}
 				}
 			}
-			continue
-		}
-		for y := y0; y < y1; y++ {
+		case chunkOuter:
 			for c0 := 0; c0 < ci; c0 += p.Chunk {
-				pass(y, c0)
+				for y := y0; y < y1; y++ {
+					pass(y, c0, p.LiveW, row(y))
+				}
+			}
+		default:
+			for y := y0; y < y1; y++ {
+				for c0 := 0; c0 < ci; c0 += p.Chunk {
+					pass(y, c0, p.LiveW, row(y))
+				}
 			}
 		}
 	}

@@ -703,3 +703,71 @@ func BenchmarkConvWeights(b *testing.B) {
 		}
 	}
 }
+
+// TestConvTiledPoolFused checks plans that fuse a MaxPooling2D(2) (direct,
+// first layers with widened channels, and Winograd; odd and even maps;
+// both vector widths; 1 to 3 goroutines) against the unfused plan followed
+// by a 2x2 max pool, bit for bit.
+func TestConvTiledPoolFused(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for n := range 48 {
+		p := randomPlan(r)
+		switch n % 3 {
+		case 1:
+			p.KH, p.KW, p.SH, p.SW, p.Ci, p.Chunk = 3, 3, 1, 1, 8*(1+r.IntN(4)), 8
+			p.Winograd = true
+		case 2:
+			p.Ci, p.CiPad, p.Chunk = 3, 4, 4
+			p.Block, p.Pixels, p.Co = 32, 4, 32*(1+r.IntN(2))
+		}
+		p.OutH, p.OutW = 2+r.IntN(14), 2+r.IntN(14)
+		p.InH, p.InW = (p.OutH-1)*p.SH+p.KH, (p.OutW-1)*p.SW+p.KW
+		// The live region covers what the pool reads, as codegen plans it.
+		p.LiveH, p.LiveW = p.OutH/2*2+r.IntN(p.OutH%2+1), p.OutW/2*2+r.IntN(p.OutW%2+1)
+		p.ReLU = r.IntN(2) == 0
+		in := make([]float32, p.InH*p.InW*p.Ci+4)
+		k := make([]float32, p.KH*p.KW*p.Ci*p.Co)
+		b := make([]float32, p.Co)
+		for i := range in[:len(in)-4] {
+			in[i] = r.Float32()*2 - 1
+		}
+		for i := range k {
+			k[i] = r.Float32() - 0.5
+		}
+		for i := range b {
+			b[i] = r.Float32() - 0.5
+		}
+		ph, pw := p.OutH/2, p.OutW/2
+		for _, avx2 := range []bool{false, true} {
+			forceAVX2 = avx2
+			full := make([]float32, p.OutH*p.OutW*p.Co)
+			var pk PackedConv
+			ConvTiled(p, in, k, b, full, &pk, &ConvScratch{})
+			want := make([]float32, ph*pw*p.Co)
+			for y := range ph {
+				for x := range pw {
+					for o := range p.Co {
+						v := full[((2*y)*p.OutW+2*x)*p.Co+o]
+						for _, d := range [][2]int{{0, 1}, {1, 0}, {1, 1}} {
+							v = max(v, full[((2*y+d[0])*p.OutW+2*x+d[1])*p.Co+o])
+						}
+						want[(y*pw+x)*p.Co+o] = v
+					}
+				}
+			}
+			q := *p
+			q.Pool = 2
+			for par := 1; par <= 3; par++ {
+				got := make([]float32, len(want))
+				ConvTiled(&q, in, k, b, got, &pk, &ConvScratch{Par: par})
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						forceAVX2 = false
+						t.Fatalf("case %d %+v avx2=%v par=%d: pooled[%d] = %v, unfused %v", n, q, avx2, par, i, got[i], want[i])
+					}
+				}
+			}
+		}
+		forceAVX2 = false
+	}
+}

@@ -36,7 +36,8 @@ func main() {
 	}
 	for _, w := range []int{16, 8} {
 		winoIn(&b, w)
-		winoOut(&b, w)
+		winoOut(&b, w, false)
+		winoOut(&b, w, true)
 	}
 	src, err := format.Source(b.Bytes())
 	if err != nil {
@@ -251,17 +252,27 @@ func winoIn(b *bytes.Buffer, w int) {
 
 // winoOut writes the output transform Y = Aᵀ M A of Winograd's F(4x4,
 // 3x3) for one tile and one vector of w channels, with the bias and ReLU,
-// in two passes like winoIn's.
-func winoOut(b *bytes.Buffer, w int) {
+// in two passes like winoIn's; with pool, it stores the maximum of each
+// 2x2 window of Y instead (a fused MaxPooling2D(2)).
+func winoOut(b *bytes.Buffer, w int, pool bool) {
 	t := fmt.Sprintf("Float32x%d", w)
 	vb := 4 * w
 	pr := func(format string, args ...any) { fmt.Fprintf(b, format+"\n", args...) }
-	pr("\n// winoOut%d stores Y = Aᵀ M A + bias for one tile and one vector of %d", w, w)
-	pr("// channels, with ReLU when relu is set: cell (r, s) of M is at src +")
-	pr("// (6r+s)*ms; output pixel (y, x) goes to dst + y*rs + x*cs for y < rows and")
-	pr("// x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),")
-	pr("// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5. tmp is scratch for 24 vectors.")
-	pr("func winoOut%d(src unsafe.Pointer, ms uintptr, bias archsimd.%s, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool, tmp unsafe.Pointer) {", w, t)
+	if pool {
+		pr("\n// winoOutPool%d stores the maximum of each 2x2 window of Y = Aᵀ M A + bias", w)
+		pr("// (after ReLU when relu is set) for one tile and one vector of %d channels,", w)
+		pr("// taken in the order MaxPooling2D takes it: cell (r, s) of M is at src +")
+		pr("// (6r+s)*ms; pooled pixel (y, x) goes to dst + y*rs + x*cs for y < rows and")
+		pr("// x < cols. tmp is scratch for 24 vectors.")
+		pr("func winoOutPool%d(src unsafe.Pointer, ms uintptr, bias archsimd.%s, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool, tmp unsafe.Pointer) {", w, t)
+	} else {
+		pr("\n// winoOut%d stores Y = Aᵀ M A + bias for one tile and one vector of %d", w, w)
+		pr("// channels, with ReLU when relu is set: cell (r, s) of M is at src +")
+		pr("// (6r+s)*ms; output pixel (y, x) goes to dst + y*rs + x*cs for y < rows and")
+		pr("// x < cols. Aᵀ's rows are m0+(m1+m2)+(m3+m4), (m1-m2)+2(m3-m4),")
+		pr("// (m1+m2)+4(m3+m4) and (m1-m2)+8(m3-m4)+m5. tmp is scratch for 24 vectors.")
+		pr("func winoOut%d(src unsafe.Pointer, ms uintptr, bias archsimd.%s, dst unsafe.Pointer, rs, cs uintptr, rows, cols int, relu bool, tmp unsafe.Pointer) {", w, t)
+	}
 	pr("two, four, eight := archsimd.BroadcastFloat32x%d(2), archsimd.BroadcastFloat32x%d(4), archsimd.BroadcastFloat32x%d(8)", w, w, w)
 	pr("var zero archsimd.%s", t)
 	comb := func(out func(r int, v string)) {
@@ -281,17 +292,39 @@ func winoOut(b *bytes.Buffer, w int) {
 	pr("o := unsafe.Add(tmp, x*%d)", vb)
 	comb(func(r int, v string) { pr("%s.Store((*[%d]float32)(unsafe.Add(o, %d)))", v, w, r*6*vb) })
 	pr("}")
+	// yRow computes row y of Y, plus the bias and ReLU, into <name>0..3.
+	yRow := func(y, name string) {
+		pr("p := unsafe.Add(tmp, %s*%d)", y, 6*vb)
+		for i := range 6 {
+			pr("m%d := archsimd.Load%s((*[%d]float32)(unsafe.Add(p, %d)))", i, t, w, i*vb)
+		}
+		comb(func(x int, v string) { pr("%s%d := %s.Add(bias)", name, x, v) })
+		pr("if relu {")
+		pr("%[1]s0, %[1]s1, %[1]s2, %[1]s3 = %[1]s0.Max(zero), %[1]s1.Max(zero), %[1]s2.Max(zero), %[1]s3.Max(zero)", name)
+		pr("}")
+	}
+	if pool {
+		// Rows: the two rows of Y under each pooled row, then the windows.
+		pr("for y := range rows {")
+		pr("var a0, a1, a2, a3 archsimd.%s", t)
+		pr("{")
+		yRow("uintptr(2*y)", "u")
+		pr("a0, a1, a2, a3 = u0, u1, u2, u3")
+		pr("}")
+		yRow("uintptr(2*y+1)", "v")
+		pr("o := unsafe.Add(dst, uintptr(y)*rs)")
+		pr("a0.Max(a1).Max(v0).Max(v1).Store((*[%d]float32)(o))", w)
+		pr("if cols > 1 {")
+		pr("a2.Max(a3).Max(v2).Max(v3).Store((*[%d]float32)(unsafe.Add(o, cs)))", w)
+		pr("}")
+		pr("}")
+		pr("}")
+		return
+	}
 	// Rows: tmp's row y, times A, plus the bias, into the live pixels.
 	pr("for y := range rows {")
-	pr("p := unsafe.Add(tmp, y*%d)", 6*vb)
-	for i := range 6 {
-		pr("m%d := archsimd.Load%s((*[%d]float32)(unsafe.Add(p, %d)))", i, t, w, i*vb)
-	}
+	yRow("uintptr(y)", "y")
 	pr("o := unsafe.Add(dst, uintptr(y)*rs)")
-	comb(func(x int, v string) { pr("y%d := %s.Add(bias)", x, v) })
-	pr("if relu {")
-	pr("y0, y1, y2, y3 = y0.Max(zero), y1.Max(zero), y2.Max(zero), y3.Max(zero)")
-	pr("}")
 	for x := range 4 {
 		if x > 0 {
 			pr("if cols > %d {", x)

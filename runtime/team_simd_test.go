@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	goruntime "runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -69,5 +71,45 @@ func TestTeamEndsWithScratch(t *testing.T) {
 		}
 		goruntime.GC()
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClaimEachPartOnce has goroutines claim the parts of a split, their
+// own first and then the others', and checks that each part is claimed
+// exactly once and each goroutine's own parts come in order.
+func TestClaimEachPartOnce(t *testing.T) {
+	for _, c := range []struct{ par, parts int }{{1, 1}, {2, 8}, {3, 7}, {4, 4}, {3, 12}} {
+		claims := make([]atomic.Uint64, c.par)
+		for g := range c.par {
+			claims[g].Store(uint64(g*c.parts/c.par)<<32 | uint64((g+1)*c.parts/c.par))
+		}
+		got := make([][]int, c.par)
+		var wg sync.WaitGroup
+		for g := range c.par {
+			wg.Go(func() {
+				for k := claim(claims, g); k >= 0; k = claim(claims, g) {
+					got[g] = append(got[g], k)
+				}
+			})
+		}
+		wg.Wait()
+		seen := make([]int, c.parts)
+		for g, ks := range got {
+			own := g * c.parts / c.par
+			for _, k := range ks {
+				seen[k]++
+				if k >= g*c.parts/c.par && k < (g+1)*c.parts/c.par {
+					if k != own {
+						t.Errorf("par %d: goroutine %d took its own part %d out of order (want %d)", c.par, g, k, own)
+					}
+					own++
+				}
+			}
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("par %d, %d parts: part %d claimed %d times", c.par, c.parts, k, n)
+			}
+		}
 	}
 }

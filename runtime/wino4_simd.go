@@ -3,7 +3,6 @@
 package runtime
 
 import (
-	goruntime "runtime"
 	"simd/archsimd"
 	"unsafe"
 )
@@ -45,7 +44,8 @@ func (s *ConvScratch) winoScratch(g int, p *ConvPlan, nb int) (v, m []float32) {
 }
 
 // convWinogradRun splits the tiles of a Winograd convolution across par
-// goroutines.
+// goroutines, in parts of at least 32 tiles where there are enough (each
+// part reads the whole transformed kernel).
 func convWinogradRun(p *ConvPlan, width, block, par int, in, b, out, packed []float32, s *ConvScratch) {
 	th, tw := p.winoTiles()
 	n := th * tw
@@ -55,24 +55,8 @@ func convWinogradRun(p *ConvPlan, width, block, par int, in, b, out, packed []fl
 		convWinogradPart(p, width, block, 0, n, in, b, out, packed, v, m)
 		return
 	}
-	slots := s.helpers(par)
-	var own tileJob
-	for g := range par {
-		t0, t1 := g*n/par, (g+1)*n/par
-		v, m := s.winoScratch(g, p, p.winoBlock(t1-t0))
-		j := tileJob{kind: jobWino, p: p, width: width, block: block, b0: t0, b1: t1,
-			in: in, b: b, out: out, packed: packed, v: v, m: m}
-		if g == 0 {
-			own = j
-			continue
-		}
-		slots[g-1].post(j)
-	}
-	own.run()
-	for _, sl := range slots {
-		sl.wait()
-	}
-	goruntime.KeepAlive(s) // its cleanup ends the helpers
+	s.runSplit(par, tileJob{kind: jobWino, p: p, width: width, block: block, in: in, b: b, out: out, packed: packed,
+		total: n, parts: splitParts(n, par, 32)})
 }
 
 // convWinogradPart computes the tiles [t0, t1) in blocks.
@@ -85,7 +69,7 @@ func convWinogradPart(p *ConvPlan, width, block, t0, t1 int, in, b, out, packed,
 		for c := range 36 {
 			vp := v[c*nb*p.Ci:]
 			mp := m[c*nb*p.Co:]
-			convTiledPart(&g, width, block, 0, p.Co/block, 0, 1, vp, nil, mp, packed[c*p.Ci*p.Co:])
+			convTiledPart(&g, width, block, 0, p.Co/block, 0, 1, vp, nil, mp, packed[c*p.Ci*p.Co:], nil)
 		}
 		winoOutput(p, width, b0, n, nb, b, m, out)
 	}
@@ -133,7 +117,8 @@ func winoInput(p *ConvPlan, width, t0, n, nb int, in, v []float32) {
 }
 
 // winoOutput computes Y = Aᵀ M A for the n tiles from t0, adds the bias,
-// applies ReLU when the plan fuses it, and stores the live pixels.
+// applies ReLU when the plan fuses it, and stores the live pixels, or
+// with a fused pool (p.Pool) the maxima of their 2x2 windows.
 func winoOutput(p *ConvPlan, width, t0, n, nb int, b, m, out []float32) {
 	_, tw := p.winoTiles()
 	co := p.Co
@@ -142,18 +127,38 @@ func winoOutput(p *ConvPlan, width, t0, n, nb int, b, m, out []float32) {
 		w = 16
 	}
 	ostride := p.outStride()
+	ph, pw := 0, 0
 	_ = m[36*nb*co-1]
-	_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
+	if p.Pool != 0 {
+		ph, pw = p.OutH/p.Pool, p.OutW/p.Pool
+		_ = out[ph*pw*co-1]
+	} else {
+		_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
+	}
 	ms := uintptr(nb * co * 4)
 	cs, rs := uintptr(co*4), uintptr(ostride*co*4)
+	if p.Pool != 0 {
+		rs = uintptr(pw * co * 4)
+	}
 	var zero [16]float32
 	var tmp [24 * 16]float32
 	for j := range n {
 		ty, tx := (t0+j)/tw, (t0+j)%tw
 		y0, x0 := 4*ty, 4*tx
 		rows, cols := min(4, p.LiveH-y0), min(4, p.LiveW-x0)
+		var dst unsafe.Pointer
+		if p.Pool != 0 {
+			// The tile's 2x2 pooled pixels from (2ty, 2tx), those the pool
+			// keeps.
+			rows, cols = min(2, ph-2*ty), min(2, pw-2*tx)
+			if rows <= 0 || cols <= 0 {
+				continue
+			}
+			dst = unsafe.Pointer(&out[(2*ty*pw+2*tx)*co])
+		} else {
+			dst = unsafe.Pointer(&out[p.OutOffset+(y0*ostride+x0)*co])
+		}
 		src := unsafe.Pointer(&m[j*co])
-		dst := unsafe.Pointer(&out[p.OutOffset+(y0*ostride+x0)*co])
 		for c := 0; c < co; c += w {
 			// The bias of these w channels (a conversion to a longer array
 			// would straddle the end of b).
@@ -161,9 +166,14 @@ func winoOutput(p *ConvPlan, width, t0, n, nb int, b, m, out []float32) {
 			if b != nil {
 				bp = unsafe.Pointer(unsafe.SliceData(b[c : c+w]))
 			}
-			if w == 16 {
+			switch {
+			case w == 16 && p.Pool != 0:
+				winoOutPool16(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x16((*[16]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU, unsafe.Pointer(&tmp))
+			case w == 16:
 				winoOut16(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x16((*[16]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU, unsafe.Pointer(&tmp))
-			} else {
+			case p.Pool != 0:
+				winoOutPool8(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x8((*[8]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU, unsafe.Pointer(&tmp))
+			default:
 				winoOut8(unsafe.Add(src, c*4), ms, archsimd.LoadFloat32x8((*[8]float32)(bp)), unsafe.Add(dst, c*4), rs, cs, rows, cols, p.ReLU, unsafe.Pointer(&tmp))
 			}
 		}

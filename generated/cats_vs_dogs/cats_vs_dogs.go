@@ -511,55 +511,55 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward1(&w.a0, &w.a1)
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs.cnn:7
-	forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.bc, &m.packed[2], &w.tile)
+	if !training {
+		forward2Pool(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.a3, &w.bc, &m.packed[2], &w.tile)
+	} else {
+		forward2(&w.a1, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a2, &w.bc, &m.packed[2], &w.tile)
+	}
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs.cnn:8
+	// In inference, forward2Pool has computed it.
 	if training {
 		forward3(&w.a2, &w.a3, &w.arg3)
-	} else {
-		infer3(&w.a2, &w.a3)
 	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs.cnn:9
 	if !training {
-		forward4Infer(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc, &w.wg4, &m.packed[4], &w.tile)
+		forward4Pool(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.a5, &w.bc, &w.wg4, &m.packed[4], &w.tile)
 	} else {
 		forward4(&w.a3, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a4, &w.bc, &w.wg4)
 	}
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs.cnn:10
+	// In inference, forward4Pool has computed it.
 	if training {
 		forward5(&w.a4, &w.a5, &w.arg5)
-	} else {
-		infer5(&w.a4, &w.a5)
 	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs.cnn:11
 	if !training {
-		forward6Infer(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc, &w.wg6, &m.packed[6], &w.tile)
+		forward6Pool(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.a7, &w.bc, &w.wg6, &m.packed[6], &w.tile)
 	} else {
 		forward6(&w.a5, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a6, &w.bc, &w.wg6)
 	}
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs.cnn:12
+	// In inference, forward6Pool has computed it.
 	if training {
 		forward7(&w.a6, &w.a7, &w.arg7)
-	} else {
-		infer7(&w.a6, &w.a7)
 	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs.cnn:13
 	if !training {
-		forward8Infer(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc, &w.wg8, &m.packed[8], &w.tile)
+		forward8Pool(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.a9, &w.bc, &w.wg8, &m.packed[8], &w.tile)
 	} else {
 		forward8(&w.a7, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a8, &w.bc, &w.wg8)
 	}
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs.cnn:14
+	// In inference, forward8Pool has computed it.
 	if training {
 		forward9(&w.a8, &w.a9, &w.arg9)
-	} else {
-		infer9(&w.a8, &w.a9)
 	}
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs.cnn:15
@@ -785,6 +785,16 @@ func forward2Generic(in *[97200]float32, k *[864]float32, b *[32]float32, out *[
 			}
 		}
 	}
+}
+
+/*
+forward2Pool is forward2 followed by max_pooling2d's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan2), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward2PoolGeneric(in *[97200]float32, k *[864]float32, b *[32]float32, tmp *[1013888]float32, out *[253472]float32) {
+	forward2Generic(in, k, b, tmp)
+	infer3Generic(tmp, out)
 }
 func backward2ActivationGeneric(y, d *[1013888]float32) {
 	for j, v := range y {
@@ -1149,6 +1159,16 @@ func forward4Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out
 			}
 		}
 	}
+}
+
+/*
+forward4Pool is forward4 followed by max_pooling2d_1's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan4), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward4PoolGeneric(in *[253472]float32, k *[18432]float32, b *[64]float32, tmp *[484416]float32, out *[118336]float32) {
+	forward4Generic(in, k, b, tmp)
+	infer5Generic(tmp, out)
 }
 func backward4ActivationGeneric(y, d *[484416]float32) {
 	for j, v := range y {
@@ -1642,6 +1662,16 @@ func forward6Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, ou
 		}
 	}
 }
+
+/*
+forward6Pool is forward6 followed by max_pooling2d_2's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan6), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward6PoolGeneric(in *[118336]float32, k *[73728]float32, b *[128]float32, tmp *[215168]float32, out *[51200]float32) {
+	forward6Generic(in, k, b, tmp)
+	infer7Generic(tmp, out)
+}
 func backward6ActivationGeneric(y, d *[215168]float32) {
 	for j, v := range y {
 		if v <= 0 {
@@ -2133,6 +2163,16 @@ func forward8Generic(in *[51200]float32, k *[294912]float32, b *[256]float32, ou
 			}
 		}
 	}
+}
+
+/*
+forward8Pool is forward8 followed by max_pooling2d_3's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan8), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward8PoolGeneric(in *[51200]float32, k *[294912]float32, b *[256]float32, tmp *[82944]float32, out *[20736]float32) {
+	forward8Generic(in, k, b, tmp)
+	infer9Generic(tmp, out)
 }
 func backward8ActivationGeneric(y, d *[82944]float32) {
 	for j, v := range y {

@@ -19,6 +19,11 @@ func forward2(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888
 	forward2Generic(in, k, b, out)
 }
 
+// forward2Pool runs forward2PoolGeneric: conv2d.
+func forward2Pool(in *[97200]float32, k *[864]float32, b *[32]float32, tmp *[1013888]float32, out *[253472]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward2PoolGeneric(in, k, b, tmp, out)
+}
+
 // backward2Activation runs backward2ActivationGeneric: conv2d.
 func backward2Activation(y, d *[1013888]float32) {
 	backward2ActivationGeneric(y, d)
@@ -52,6 +57,11 @@ func forward4Infer(in *[253472]float32, k *[18432]float32, b *[64]float32, out *
 // forward4 runs forward4Generic: conv2d_1.
 func forward4(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino4) {
 	forward4Generic(in, k, b, out)
+}
+
+// forward4Pool runs forward4PoolGeneric: conv2d_1.
+func forward4Pool(in *[253472]float32, k *[18432]float32, b *[64]float32, tmp *[484416]float32, out *[118336]float32, bc *[2027776]float32, wg *wino4, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward4PoolGeneric(in, k, b, tmp, out)
 }
 
 // backward4Activation runs backward4ActivationGeneric: conv2d_1.
@@ -94,6 +104,11 @@ func forward6(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215
 	forward6Generic(in, k, b, out)
 }
 
+// forward6Pool runs forward6PoolGeneric: conv2d_2.
+func forward6Pool(in *[118336]float32, k *[73728]float32, b *[128]float32, tmp *[215168]float32, out *[51200]float32, bc *[2027776]float32, wg *wino6, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward6PoolGeneric(in, k, b, tmp, out)
+}
+
 // backward6Activation runs backward6ActivationGeneric: conv2d_2.
 func backward6Activation(y, d *[215168]float32) {
 	backward6ActivationGeneric(y, d)
@@ -132,6 +147,11 @@ func forward8Infer(in *[51200]float32, k *[294912]float32, b *[256]float32, out 
 // forward8 runs forward8Generic: conv2d_3.
 func forward8(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino8) {
 	forward8Generic(in, k, b, out)
+}
+
+// forward8Pool runs forward8PoolGeneric: conv2d_3.
+func forward8Pool(in *[51200]float32, k *[294912]float32, b *[256]float32, tmp *[82944]float32, out *[20736]float32, bc *[2027776]float32, wg *wino8, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward8PoolGeneric(in, k, b, tmp, out)
 }
 
 // backward8Activation runs backward8ActivationGeneric: conv2d_3.

@@ -585,55 +585,55 @@ func (w *worker) Forward(x []float32, training bool, seed uint64) []float32 {
 	forward4(&w.a3, &w.a4)
 
 	// conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10
-	forward5(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.bc, &m.packed[5], &w.tile)
+	if !training {
+		forward5Pool(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.a6, &w.bc, &m.packed[5], &w.tile)
+	} else {
+		forward5(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.bc, &m.packed[5], &w.tile)
+	}
 
 	// max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32), specs/cats_vs_dogs_augmented.cnn:11
+	// In inference, forward5Pool has computed it.
 	if training {
 		forward6(&w.a5, &w.a6, &w.arg6)
-	} else {
-		infer6(&w.a5, &w.a6)
 	}
 
 	// conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12
 	if !training {
-		forward7Infer(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc, &w.wg7, &m.packed[7], &w.tile)
+		forward7Pool(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.a8, &w.bc, &w.wg7, &m.packed[7], &w.tile)
 	} else {
 		forward7(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.bc, &w.wg7)
 	}
 
 	// max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64), specs/cats_vs_dogs_augmented.cnn:13
+	// In inference, forward7Pool has computed it.
 	if training {
 		forward8(&w.a7, &w.a8, &w.arg8)
-	} else {
-		infer8(&w.a7, &w.a8)
 	}
 
 	// conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14
 	if !training {
-		forward9Infer(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc, &w.wg9, &m.packed[9], &w.tile)
+		forward9Pool(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.a10, &w.bc, &w.wg9, &m.packed[9], &w.tile)
 	} else {
 		forward9(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.bc, &w.wg9)
 	}
 
 	// max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128), specs/cats_vs_dogs_augmented.cnn:15
+	// In inference, forward9Pool has computed it.
 	if training {
 		forward10(&w.a9, &w.a10, &w.arg10)
-	} else {
-		infer10(&w.a9, &w.a10)
 	}
 
 	// conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16
 	if !training {
-		forward11Infer(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc, &w.wg11, &m.packed[11], &w.tile)
+		forward11Pool(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.a12, &w.bc, &w.wg11, &m.packed[11], &w.tile)
 	} else {
 		forward11(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.bc, &w.wg11)
 	}
 
 	// max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256), specs/cats_vs_dogs_augmented.cnn:17
+	// In inference, forward11Pool has computed it.
 	if training {
 		forward12(&w.a11, &w.a12, &w.arg12)
-	} else {
-		infer12(&w.a11, &w.a12)
 	}
 
 	// conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18
@@ -879,6 +879,16 @@ func forward5Generic(in *[97200]float32, k *[864]float32, b *[32]float32, out *[
 			}
 		}
 	}
+}
+
+/*
+forward5Pool is forward5 followed by max_pooling2d's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan5), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward5PoolGeneric(in *[97200]float32, k *[864]float32, b *[32]float32, tmp *[1013888]float32, out *[253472]float32) {
+	forward5Generic(in, k, b, tmp)
+	infer6Generic(tmp, out)
 }
 func backward5ActivationGeneric(y, d *[1013888]float32) {
 	for j, v := range y {
@@ -1243,6 +1253,16 @@ func forward7Generic(in *[253472]float32, k *[18432]float32, b *[64]float32, out
 			}
 		}
 	}
+}
+
+/*
+forward7Pool is forward7 followed by max_pooling2d_1's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan7), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward7PoolGeneric(in *[253472]float32, k *[18432]float32, b *[64]float32, tmp *[484416]float32, out *[118336]float32) {
+	forward7Generic(in, k, b, tmp)
+	infer8Generic(tmp, out)
 }
 func backward7ActivationGeneric(y, d *[484416]float32) {
 	for j, v := range y {
@@ -1736,6 +1756,16 @@ func forward9Generic(in *[118336]float32, k *[73728]float32, b *[128]float32, ou
 		}
 	}
 }
+
+/*
+forward9Pool is forward9 followed by max_pooling2d_2's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan9), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward9PoolGeneric(in *[118336]float32, k *[73728]float32, b *[128]float32, tmp *[215168]float32, out *[51200]float32) {
+	forward9Generic(in, k, b, tmp)
+	infer10Generic(tmp, out)
+}
 func backward9ActivationGeneric(y, d *[215168]float32) {
 	for j, v := range y {
 		if v <= 0 {
@@ -2227,6 +2257,16 @@ func forward11Generic(in *[51200]float32, k *[294912]float32, b *[256]float32, o
 			}
 		}
 	}
+}
+
+/*
+forward11Pool is forward11 followed by max_pooling2d_3's max-pool, in inference:
+the SIMD build computes both at once (tilePoolPlan11), without writing the
+convolution's whole output; this version goes through tmp.
+*/
+func forward11PoolGeneric(in *[51200]float32, k *[294912]float32, b *[256]float32, tmp *[82944]float32, out *[20736]float32) {
+	forward11Generic(in, k, b, tmp)
+	infer12Generic(tmp, out)
 }
 func backward11ActivationGeneric(y, d *[82944]float32) {
 	for j, v := range y {

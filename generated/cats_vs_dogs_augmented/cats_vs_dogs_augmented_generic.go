@@ -19,6 +19,11 @@ func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888
 	forward5Generic(in, k, b, out)
 }
 
+// forward5Pool runs forward5PoolGeneric: conv2d.
+func forward5Pool(in *[97200]float32, k *[864]float32, b *[32]float32, tmp *[1013888]float32, out *[253472]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward5PoolGeneric(in, k, b, tmp, out)
+}
+
 // backward5Activation runs backward5ActivationGeneric: conv2d.
 func backward5Activation(y, d *[1013888]float32) {
 	backward5ActivationGeneric(y, d)
@@ -52,6 +57,11 @@ func forward7Infer(in *[253472]float32, k *[18432]float32, b *[64]float32, out *
 // forward7 runs forward7Generic: conv2d_1.
 func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[484416]float32, bc *[2027776]float32, wg *wino7) {
 	forward7Generic(in, k, b, out)
+}
+
+// forward7Pool runs forward7PoolGeneric: conv2d_1.
+func forward7Pool(in *[253472]float32, k *[18432]float32, b *[64]float32, tmp *[484416]float32, out *[118336]float32, bc *[2027776]float32, wg *wino7, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward7PoolGeneric(in, k, b, tmp, out)
 }
 
 // backward7Activation runs backward7ActivationGeneric: conv2d_1.
@@ -94,6 +104,11 @@ func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215
 	forward9Generic(in, k, b, out)
 }
 
+// forward9Pool runs forward9PoolGeneric: conv2d_2.
+func forward9Pool(in *[118336]float32, k *[73728]float32, b *[128]float32, tmp *[215168]float32, out *[51200]float32, bc *[2027776]float32, wg *wino9, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward9PoolGeneric(in, k, b, tmp, out)
+}
+
 // backward9Activation runs backward9ActivationGeneric: conv2d_2.
 func backward9Activation(y, d *[215168]float32) {
 	backward9ActivationGeneric(y, d)
@@ -132,6 +147,11 @@ func forward11Infer(in *[51200]float32, k *[294912]float32, b *[256]float32, out
 // forward11 runs forward11Generic: conv2d_3.
 func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82944]float32, bc *[2027776]float32, wg *wino11) {
 	forward11Generic(in, k, b, out)
+}
+
+// forward11Pool runs forward11PoolGeneric: conv2d_3.
+func forward11Pool(in *[51200]float32, k *[294912]float32, b *[256]float32, tmp *[82944]float32, out *[20736]float32, bc *[2027776]float32, wg *wino11, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	forward11PoolGeneric(in, k, b, tmp, out)
 }
 
 // backward11Activation runs backward11ActivationGeneric: conv2d_3.

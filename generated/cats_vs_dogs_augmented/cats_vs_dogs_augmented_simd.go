@@ -1708,6 +1708,32 @@ var tilePlan5 = runtime.ConvPlan{
 	Width:  16,
 }
 
+// tilePoolPlan5 is tilePlan5 with max_pooling2d's max-pool fused, for inference.
+var tilePoolPlan5 = runtime.ConvPlan{
+	Block:  32,
+	Chunk:  4,
+	Ci:     3,
+	CiPad:  4,
+	Co:     32,
+	InH:    180,
+	InW:    180,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d",
+	LiveH:  178,
+	LiveW:  178,
+	OutH:   178,
+	OutW:   178,
+	Pixels: 4,
+	Pool:   2,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
+
 /*
 tilePlan7 is the schedule of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12:
 Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
@@ -1733,6 +1759,32 @@ var tilePlan7 = runtime.ConvPlan{
 	OutH:     87,
 	OutW:     87,
 	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+// tilePoolPlan7 is tilePlan7 with max_pooling2d_1's max-pool fused, for inference.
+var tilePoolPlan7 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    32,
+	Ci:       32,
+	Co:       64,
+	InH:      89,
+	InW:      89,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_1",
+	LiveH:    86,
+	LiveW:    86,
+	OutH:     87,
+	OutW:     87,
+	Pixels:   2,
+	Pool:     2,
 	ReLU:     true,
 	SH:       1,
 	SW:       1,
@@ -1772,6 +1824,32 @@ var tilePlan9 = runtime.ConvPlan{
 	Winograd: true,
 }
 
+// tilePoolPlan9 is tilePlan9 with max_pooling2d_2's max-pool fused, for inference.
+var tilePoolPlan9 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    64,
+	Ci:       64,
+	Co:       128,
+	InH:      43,
+	InW:      43,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_2",
+	LiveH:    40,
+	LiveW:    40,
+	OutH:     41,
+	OutW:     41,
+	Pixels:   2,
+	Pool:     2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
 /*
 tilePlan11 is the schedule of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16:
 Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
@@ -1797,6 +1875,32 @@ var tilePlan11 = runtime.ConvPlan{
 	OutH:     18,
 	OutW:     18,
 	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+// tilePoolPlan11 is tilePlan11 with max_pooling2d_3's max-pool fused, for inference.
+var tilePoolPlan11 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    128,
+	Ci:       128,
+	Co:       256,
+	InH:      20,
+	InW:      20,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_3",
+	LiveH:    18,
+	LiveW:    18,
+	OutH:     18,
+	OutW:     18,
+	Pixels:   2,
+	Pool:     2,
 	ReLU:     true,
 	SH:       1,
 	SW:       1,
@@ -1887,6 +1991,18 @@ func forward5(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888
 	}
 	var _ unsafe.Pointer
 	runtime.ConvTiled(&tilePlan5, in[:], k[:], b[:], out[:], pk, ts)
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward5Pool is the AVX2 version of forward5PoolGeneric: conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10.
+func forward5Pool(in *[97200]float32, k *[864]float32, b *[32]float32, tmp *[1013888]float32, out *[253472]float32, bc *[2027776]float32, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward5PoolGeneric(in, k, b, tmp, out)
+		return
+	}
+	var _ unsafe.Pointer
+	_ = tmp
+	runtime.ConvTiled(&tilePoolPlan5, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 
@@ -3211,6 +3327,18 @@ func forward7(in *[253472]float32, k *[18432]float32, b *[64]float32, out *[4844
 		}
 	}
 
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward7Pool is the AVX2 version of forward7PoolGeneric: conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12.
+func forward7Pool(in *[253472]float32, k *[18432]float32, b *[64]float32, tmp *[484416]float32, out *[118336]float32, bc *[2027776]float32, wg *wino7, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward7PoolGeneric(in, k, b, tmp, out)
+		return
+	}
+	var _ unsafe.Pointer
+	_ = tmp
+	runtime.ConvTiled(&tilePoolPlan7, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 
@@ -4925,6 +5053,18 @@ func forward9(in *[118336]float32, k *[73728]float32, b *[128]float32, out *[215
 		}
 	}
 
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward9Pool is the AVX2 version of forward9PoolGeneric: conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14.
+func forward9Pool(in *[118336]float32, k *[73728]float32, b *[128]float32, tmp *[215168]float32, out *[51200]float32, bc *[2027776]float32, wg *wino9, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward9PoolGeneric(in, k, b, tmp, out)
+		return
+	}
+	var _ unsafe.Pointer
+	_ = tmp
+	runtime.ConvTiled(&tilePoolPlan9, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 
@@ -6958,6 +7098,18 @@ func forward11(in *[51200]float32, k *[294912]float32, b *[256]float32, out *[82
 		}
 	}
 
+	archsimd.ClearAVXUpperBits()
+}
+
+// forward11Pool is the AVX2 version of forward11PoolGeneric: conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16.
+func forward11Pool(in *[51200]float32, k *[294912]float32, b *[256]float32, tmp *[82944]float32, out *[20736]float32, bc *[2027776]float32, wg *wino11, pk *runtime.PackedConv, ts *runtime.ConvScratch) {
+	if !useSIMD {
+		forward11PoolGeneric(in, k, b, tmp, out)
+		return
+	}
+	var _ unsafe.Pointer
+	_ = tmp
+	runtime.ConvTiled(&tilePoolPlan11, in[:], k[:], b[:], out[:], pk, ts)
 	archsimd.ClearAVXUpperBits()
 }
 

@@ -88,6 +88,20 @@ func BenchmarkConv2dForward(b *testing.B) {
 	}
 }
 
+// BenchmarkConv2dPool measures the Pool kernel of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32).
+func BenchmarkConv2dPool(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward5Pool(&w.a4, (*[864]float32)(m.params[0]), (*[32]float32)(m.params[1]), &w.a5, &w.a6, &w.bc, &m.packed[5], &w.tile)
+	}
+}
+
 // BenchmarkMax_pooling2dForward measures the Forward kernel of max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32).
 func BenchmarkMax_pooling2dForward(b *testing.B) {
 	m := New()
@@ -99,20 +113,6 @@ func BenchmarkMax_pooling2dForward(b *testing.B) {
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
 		forward6(&w.a5, &w.a6, &w.arg6)
-	}
-}
-
-// BenchmarkMax_pooling2dInfer measures the Infer kernel of max_pooling2d: MaxPooling2D(pool_size=2) (178, 178, 32) -> (89, 89, 32).
-func BenchmarkMax_pooling2dInfer(b *testing.B) {
-	m := New()
-	rtest.RandomParams(m, 1)
-	w := m.NewWorker().(*worker)
-	grads := rtest.NewGrads(m)
-	// Fill the activations and gradients the kernel reads.
-	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
-	w.Backward(append([]float32{}, out...), grads)
-	for b.Loop() {
-		infer6(&w.a5, &w.a6)
 	}
 }
 
@@ -130,6 +130,20 @@ func BenchmarkConv2d_1Forward(b *testing.B) {
 	}
 }
 
+// BenchmarkConv2d_1Pool measures the Pool kernel of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64).
+func BenchmarkConv2d_1Pool(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward7Pool(&w.a6, (*[18432]float32)(m.params[2]), (*[64]float32)(m.params[3]), &w.a7, &w.a8, &w.bc, &w.wg7, &m.packed[7], &w.tile)
+	}
+}
+
 // BenchmarkMax_pooling2d_1Forward measures the Forward kernel of max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64).
 func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
 	m := New()
@@ -141,20 +155,6 @@ func BenchmarkMax_pooling2d_1Forward(b *testing.B) {
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
 		forward8(&w.a7, &w.a8, &w.arg8)
-	}
-}
-
-// BenchmarkMax_pooling2d_1Infer measures the Infer kernel of max_pooling2d_1: MaxPooling2D(pool_size=2) (87, 87, 64) -> (43, 43, 64).
-func BenchmarkMax_pooling2d_1Infer(b *testing.B) {
-	m := New()
-	rtest.RandomParams(m, 1)
-	w := m.NewWorker().(*worker)
-	grads := rtest.NewGrads(m)
-	// Fill the activations and gradients the kernel reads.
-	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
-	w.Backward(append([]float32{}, out...), grads)
-	for b.Loop() {
-		infer8(&w.a7, &w.a8)
 	}
 }
 
@@ -172,6 +172,20 @@ func BenchmarkConv2d_2Forward(b *testing.B) {
 	}
 }
 
+// BenchmarkConv2d_2Pool measures the Pool kernel of conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128).
+func BenchmarkConv2d_2Pool(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward9Pool(&w.a8, (*[73728]float32)(m.params[4]), (*[128]float32)(m.params[5]), &w.a9, &w.a10, &w.bc, &w.wg9, &m.packed[9], &w.tile)
+	}
+}
+
 // BenchmarkMax_pooling2d_2Forward measures the Forward kernel of max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128).
 func BenchmarkMax_pooling2d_2Forward(b *testing.B) {
 	m := New()
@@ -183,20 +197,6 @@ func BenchmarkMax_pooling2d_2Forward(b *testing.B) {
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
 		forward10(&w.a9, &w.a10, &w.arg10)
-	}
-}
-
-// BenchmarkMax_pooling2d_2Infer measures the Infer kernel of max_pooling2d_2: MaxPooling2D(pool_size=2) (41, 41, 128) -> (20, 20, 128).
-func BenchmarkMax_pooling2d_2Infer(b *testing.B) {
-	m := New()
-	rtest.RandomParams(m, 1)
-	w := m.NewWorker().(*worker)
-	grads := rtest.NewGrads(m)
-	// Fill the activations and gradients the kernel reads.
-	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
-	w.Backward(append([]float32{}, out...), grads)
-	for b.Loop() {
-		infer10(&w.a9, &w.a10)
 	}
 }
 
@@ -214,6 +214,20 @@ func BenchmarkConv2d_3Forward(b *testing.B) {
 	}
 }
 
+// BenchmarkConv2d_3Pool measures the Pool kernel of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256).
+func BenchmarkConv2d_3Pool(b *testing.B) {
+	m := New()
+	rtest.RandomParams(m, 1)
+	w := m.NewWorker().(*worker)
+	grads := rtest.NewGrads(m)
+	// Fill the activations and gradients the kernel reads.
+	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
+	w.Backward(append([]float32{}, out...), grads)
+	for b.Loop() {
+		forward11Pool(&w.a10, (*[294912]float32)(m.params[6]), (*[256]float32)(m.params[7]), &w.a11, &w.a12, &w.bc, &w.wg11, &m.packed[11], &w.tile)
+	}
+}
+
 // BenchmarkMax_pooling2d_3Forward measures the Forward kernel of max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256).
 func BenchmarkMax_pooling2d_3Forward(b *testing.B) {
 	m := New()
@@ -225,20 +239,6 @@ func BenchmarkMax_pooling2d_3Forward(b *testing.B) {
 	w.Backward(append([]float32{}, out...), grads)
 	for b.Loop() {
 		forward12(&w.a11, &w.a12, &w.arg12)
-	}
-}
-
-// BenchmarkMax_pooling2d_3Infer measures the Infer kernel of max_pooling2d_3: MaxPooling2D(pool_size=2) (18, 18, 256) -> (9, 9, 256).
-func BenchmarkMax_pooling2d_3Infer(b *testing.B) {
-	m := New()
-	rtest.RandomParams(m, 1)
-	w := m.NewWorker().(*worker)
-	grads := rtest.NewGrads(m)
-	// Fill the activations and gradients the kernel reads.
-	out := w.Forward(rtest.RandomInput(&spec, 1), true, 1)
-	w.Backward(append([]float32{}, out...), grads)
-	for b.Loop() {
-		infer12(&w.a11, &w.a12)
 	}
 }
 
