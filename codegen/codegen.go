@@ -547,6 +547,8 @@ func (g *gen) modelFile() *jen.File {
 	}
 	g.forward(f)
 	g.backward(f)
+	// The tiled layers' plans, which both builds run.
+	g.tilePlans(f)
 	for i := 1; i < len(m.Layers); i++ {
 		g.cur = i
 		g.kernels(f, i)

@@ -156,33 +156,45 @@ func (g *gen) convKernels(f *jen.File, i int) {
 			}),
 		)
 	}
-	f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(
-		jen.For(raw("oy := range %d", lh)).Block(
-			jen.For(raw("ox := range %d", lw)).BlockFunc(func(b *jen.Group) {
-				b.Add(raw("base := oy*%d + ox*%d", sh*wp*ci, sw*ci))
-				if l.UseBias {
-					b.Add(raw("acc := *b"))
-				} else {
-					b.Add(raw("var acc [%d]float32", co))
-				}
-				for _, c := range forTaps(l, wp, func(off, wOff string) []jen.Code {
-					return []jen.Code{
-						raw("p := (*[%d]float32)(in[%s:])", ci, off),
-						raw("wt := (*[%d]float32)(k[%s:])", ci*co, wOff),
-						jen.For(raw("c, v := range p")).Block(
-							raw("if v == 0 { continue }"),
-							raw("r := (*[%d]float32)(wt[c*%d:])", co, co),
-							raw("for o := range %d { acc[o] += v * r[o] }", co),
-						),
+	if g.tiled(i) {
+		// The portable twin of a tiled layer runs the same plan.
+		var bias jen.Code = jen.Nil()
+		if l.UseBias {
+			bias = raw("b[:]")
+		}
+		body := append([]jen.Code{
+			jen.Qual(RuntimePath, "ConvTiledPortable").Call(jen.Op("&").Id(fmt.Sprintf("tilePlan%d", i)), raw("in[:]"), raw("k[:]"), bias, raw("out[:]")),
+		}, g.postActivation(i)...)
+		f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(body...)
+	} else {
+		f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(
+			jen.For(raw("oy := range %d", lh)).Block(
+				jen.For(raw("ox := range %d", lw)).BlockFunc(func(b *jen.Group) {
+					b.Add(raw("base := oy*%d + ox*%d", sh*wp*ci, sw*ci))
+					if l.UseBias {
+						b.Add(raw("acc := *b"))
+					} else {
+						b.Add(raw("var acc [%d]float32", co))
 					}
-				}) {
-					b.Add(c)
-				}
-				b.Add(raw("o := (*[%d]float32)(out[(oy*%d+ox)*%d:])", co, ow, co))
-				b.Add(storeActivated(act, "acc", "o"))
-			}),
-		),
-	)
+					for _, c := range forTaps(l, wp, func(off, wOff string) []jen.Code {
+						return []jen.Code{
+							raw("p := (*[%d]float32)(in[%s:])", ci, off),
+							raw("wt := (*[%d]float32)(k[%s:])", ci*co, wOff),
+							jen.For(raw("c, v := range p")).Block(
+								raw("if v == 0 { continue }"),
+								raw("r := (*[%d]float32)(wt[c*%d:])", co, co),
+								raw("for o := range %d { acc[o] += v * r[o] }", co),
+							),
+						}
+					}) {
+						b.Add(c)
+					}
+					b.Add(raw("o := (*[%d]float32)(out[(oy*%d+ox)*%d:])", co, ow, co))
+					b.Add(storeActivated(act, "acc", "o"))
+				}),
+			),
+		)
+	}
 
 	if g.pools[i] != nil {
 		next := &g.m.Layers[i+1]

@@ -213,7 +213,6 @@ func (g *gen) simdFile() *jen.File {
 			}
 		})
 	}
-	g.tilePlans(f)
 	for _, d := range g.dispatch {
 		l := &g.m.Layers[d.layer]
 		var body string

@@ -469,3 +469,72 @@ func (p *ConvPlan) winoGEMM(nb int) ConvPlan {
 	}
 	return g
 }
+
+// ConvTiledPortable computes what ConvTiled computes for a plan without a
+// fused pool, in plain Go, following the same plan: blocks of Block output
+// channels, then rows, then chunks of Chunk input channels, then groups
+// of Pixels output columns whose Pixels x Block accumulators take every
+// tap and input channel of the chunk. It is the portable build's kernel
+// for tiled layers (and the fallback of the SIMD build on CPUs without
+// AVX2 and FMA), so that both builds run the loop nest that -explain
+// prints. A Winograd plan runs the direct nest; the input is read
+// unwidened (CiPad's zero channels would add nothing).
+func ConvTiledPortable(p *ConvPlan, in, k, b, out []float32) {
+	p.mustBeValid()
+	if p.Pool != 0 || p.Pixels > 4 || p.Block > 64 {
+		panic(fmt.Sprintf("convc: ConvTiledPortable runs plans without a pool, of at most 4 pixels x 64 channels; %s has %+v", p.Layer, *p))
+	}
+	ci, co := p.Ci, p.Co
+	ostride := p.outStride()
+	_ = in[p.InH*p.InW*ci-1]
+	_ = k[p.KH*p.KW*ci*co-1]
+	_ = out[p.OutOffset+((p.LiveH-1)*ostride+p.LiveW)*co-1]
+	var acc [4][64]float32
+	for cb := range co / p.Block {
+		o0 := cb * p.Block
+		for y := range p.LiveH {
+			row := out[p.OutOffset+y*ostride*co:]
+			for c0 := 0; c0 < ci; c0 += p.Chunk {
+				c1 := min(c0+p.Chunk, ci)
+				last := c1 == ci
+				for x0 := 0; x0 < p.LiveW; x0 += p.Pixels {
+					np := min(p.Pixels, p.LiveW-x0)
+					for px := range np {
+						a := acc[px][:p.Block]
+						switch {
+						case c0 > 0:
+							copy(a, row[(x0+px)*co+o0:])
+						case b != nil:
+							copy(a, b[o0:])
+						default:
+							clear(a)
+						}
+					}
+					for ky := range p.KH {
+						for kx := range p.KW {
+							for c := c0; c < c1; c++ {
+								w := k[((ky*p.KW+kx)*ci+c)*co+o0:][:p.Block]
+								for px := range np {
+									v := in[((y*p.SH+ky)*p.InW+(x0+px)*p.SW+kx)*ci+c]
+									a := acc[px][:p.Block]
+									for o, wo := range w {
+										a[o] += v * wo
+									}
+								}
+							}
+						}
+					}
+					for px := range np {
+						a := acc[px][:p.Block]
+						if last && p.ReLU {
+							for o, v := range a {
+								a[o] = max(v, 0)
+							}
+						}
+						copy(row[(x0+px)*co+o0:][:p.Block], a)
+					}
+				}
+			}
+		}
+	}
+}

@@ -11,58 +11,6 @@ import (
 	"unsafe"
 )
 
-// naiveConv is the obviously correct convolution ConvTiled is checked
-// against, in float64.
-func naiveConv(p *ConvPlan, in, k, b []float32) []float64 {
-	out := make([]float64, p.OutH*p.OutW*p.Co)
-	for y := range p.LiveH {
-		for x := range p.LiveW {
-			for o := range p.Co {
-				s := 0.0
-				if b != nil {
-					s = float64(b[o])
-				}
-				for ky := range p.KH {
-					for kx := range p.KW {
-						for c := range p.Ci {
-							s += float64(in[((y*p.SH+ky)*p.InW+x*p.SW+kx)*p.Ci+c]) * float64(k[((ky*p.KW+kx)*p.Ci+c)*p.Co+o])
-						}
-					}
-				}
-				if p.ReLU {
-					s = max(s, 0)
-				}
-				out[(y*p.OutW+x)*p.Co+o] = s
-			}
-		}
-	}
-	return out
-}
-
-func randomPlan(r *rand.Rand) *ConvPlan {
-	p := &ConvPlan{Layer: "test", Width: 16, Block: 64, Pixels: 2, L1: 48 << 10, L2: 1 << 20}
-	p.KH, p.KW = 1+r.IntN(3), 1+r.IntN(3)
-	if r.IntN(3) == 0 {
-		p.KH, p.KW = 3, 3
-	}
-	p.SH, p.SW = 1+r.IntN(2), 1+r.IntN(2)
-	p.Ci = 4 * (1 + r.IntN(12))
-	p.Co = 64 * (1 + r.IntN(3))
-	p.OutH, p.OutW = 1+r.IntN(9), 1+r.IntN(9)
-	p.InH, p.InW = (p.OutH-1)*p.SH+p.KH, (p.OutW-1)*p.SW+p.KW
-	p.LiveH, p.LiveW = p.OutH-r.IntN(2), p.OutW-r.IntN(2)
-	p.LiveH, p.LiveW = max(p.LiveH, 1), max(p.LiveW, 1)
-	divs := []int{}
-	for c := 4; c <= p.Ci; c += 4 {
-		if p.Ci%c == 0 {
-			divs = append(divs, c)
-		}
-	}
-	p.Chunk = divs[r.IntN(len(divs))]
-	p.ReLU = r.IntN(2) == 0
-	return p
-}
-
 func TestConvTiledMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for n := range 80 {

@@ -728,6 +728,316 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	}
 }
 
+/*
+tilePlan5 is the schedule of conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10:
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (180, 180, 3) padded, kernel 3x3, strides (1, 1), live output 178x178 of (178, 178, 32)
+input widened from 3 to 4 channels with zeros, as the broadcasts load 4 channels
+register block: 4 pixels x 32 channels = 8 accumulators, 4 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+loops: 1 channel blocks > 178 rows > 1 chunks of 4 input channels > 89 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][32]: 4 KiB a slab, 4 KiB a chunk
+a row's pass touches 35 KiB (weights 4 + input rows 8 + output row 22) of the 512 KiB L2
+kernel gradient: direct, register blocks of 2 input channels x 4 vectors over bands of output rows
+*/
+var tilePlan5 = runtime.ConvPlan{
+	Block:  32,
+	Chunk:  4,
+	Ci:     3,
+	CiPad:  4,
+	Co:     32,
+	InH:    180,
+	InW:    180,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d",
+	LiveH:  178,
+	LiveW:  178,
+	OutH:   178,
+	OutW:   178,
+	Pixels: 4,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
+
+// tilePoolPlan5 is tilePlan5 with max_pooling2d's max-pool fused, for inference.
+var tilePoolPlan5 = runtime.ConvPlan{
+	Block:  32,
+	Chunk:  4,
+	Ci:     3,
+	CiPad:  4,
+	Co:     32,
+	InH:    180,
+	InW:    180,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d",
+	LiveH:  178,
+	LiveW:  178,
+	OutH:   178,
+	OutW:   178,
+	Pixels: 4,
+	Pool:   2,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
+
+/*
+tilePlan7 is the schedule of conv2d_1: Conv2D(filters=64, kernel_size=3, activation="relu") (89, 89, 32) -> (87, 87, 64), specs/cats_vs_dogs_augmented.cnn:12:
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (89, 89, 32) padded, live output 86x86 of (87, 87, 64): 22x22 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.82x fewer
+tiles in blocks of 18 (their transforms: 243 KiB; the transformed kernel: 288 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 32 input channels (8 KiB of weights in L1)
+*/
+var tilePlan7 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    32,
+	Ci:       32,
+	Co:       64,
+	InH:      89,
+	InW:      89,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_1",
+	LiveH:    86,
+	LiveW:    86,
+	OutH:     87,
+	OutW:     87,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+// tilePoolPlan7 is tilePlan7 with max_pooling2d_1's max-pool fused, for inference.
+var tilePoolPlan7 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    32,
+	Ci:       32,
+	Co:       64,
+	InH:      89,
+	InW:      89,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_1",
+	LiveH:    86,
+	LiveW:    86,
+	OutH:     87,
+	OutW:     87,
+	Pixels:   2,
+	Pool:     2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+/*
+tilePlan9 is the schedule of conv2d_2: Conv2D(filters=128, kernel_size=3, activation="relu") (43, 43, 64) -> (41, 41, 128), specs/cats_vs_dogs_augmented.cnn:14:
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (43, 43, 64) padded, live output 40x40 of (41, 41, 128): 10x10 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 4.00x fewer
+tiles in blocks of 100 (their transforms: 2700 KiB; the transformed kernel: 1152 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
+*/
+var tilePlan9 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    64,
+	Ci:       64,
+	Co:       128,
+	InH:      43,
+	InW:      43,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_2",
+	LiveH:    40,
+	LiveW:    40,
+	OutH:     41,
+	OutW:     41,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+// tilePoolPlan9 is tilePlan9 with max_pooling2d_2's max-pool fused, for inference.
+var tilePoolPlan9 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    64,
+	Ci:       64,
+	Co:       128,
+	InH:      43,
+	InW:      43,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_2",
+	LiveH:    40,
+	LiveW:    40,
+	OutH:     41,
+	OutW:     41,
+	Pixels:   2,
+	Pool:     2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+/*
+tilePlan11 is the schedule of conv2d_3: Conv2D(filters=256, kernel_size=3, activation="relu") (20, 20, 128) -> (18, 18, 256), specs/cats_vs_dogs_augmented.cnn:16:
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (20, 20, 128) padded, live output 18x18 of (18, 18, 256): 5x5 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.24x fewer
+tiles in blocks of 25 (their transforms: 1350 KiB; the transformed kernel: 4608 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
+*/
+var tilePlan11 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    128,
+	Ci:       128,
+	Co:       256,
+	InH:      20,
+	InW:      20,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_3",
+	LiveH:    18,
+	LiveW:    18,
+	OutH:     18,
+	OutW:     18,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+// tilePoolPlan11 is tilePlan11 with max_pooling2d_3's max-pool fused, for inference.
+var tilePoolPlan11 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    128,
+	Ci:       128,
+	Co:       256,
+	InH:      20,
+	InW:      20,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_3",
+	LiveH:    18,
+	LiveW:    18,
+	OutH:     18,
+	OutW:     18,
+	Pixels:   2,
+	Pool:     2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
+/*
+tilePlan13 is the schedule of conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18:
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (9, 9, 256) padded, kernel 3x3, strides (1, 1), live output 7x7 of (7, 7, 256)
+register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+loops: 4 channel blocks > 32 chunks of 8 input channels > 7 rows > 4 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][64]: 576 KiB a slab, 18 KiB a chunk
+a chunk's weights (18 KiB) stay in the 32 KiB L1 while every pixel pair of a row reads them
+kernel gradient: direct, register blocks of 2 input channels x 4 vectors over bands of output rows
+*/
+var tilePlan13 = runtime.ConvPlan{
+	Block:  64,
+	Chunk:  8,
+	Ci:     256,
+	Co:     256,
+	InH:    9,
+	InW:    9,
+	KH:     3,
+	KW:     3,
+	L1:     32768,
+	L2:     524288,
+	Layer:  "conv2d_4",
+	LiveH:  7,
+	LiveW:  7,
+	OutH:   7,
+	OutW:   7,
+	Pixels: 2,
+	ReLU:   true,
+	SH:     1,
+	SW:     1,
+	Width:  16,
+}
+
+/*
+tileInPlan13 is the schedule of the input gradient of conv2d_4: the output
+gradient, padded, convolved with the kernel flipped and transposed.
+tiled direct convolution, AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (11, 11, 256) padded, kernel 3x3, strides (1, 1), live output 9x9 of (9, 9, 256)
+register block: 2 pixels x 64 channels = 8 accumulators, 2 broadcasts and 1 weight vector (Go allocates 15 vector registers)
+loops: 4 channel blocks > 32 chunks of 8 input channels > 9 rows > 5 pixel pairs > 9 taps > input channels by 4
+weights packed per channel block as [tap][ci][64]: 576 KiB a slab, 18 KiB a chunk
+a chunk's weights (18 KiB) stay in the 32 KiB L1 while every pixel pair of a row reads them
+*/
+var tileInPlan13 = runtime.ConvGradPlan{
+	Conv: runtime.ConvPlan{
+		Block:     64,
+		Chunk:     8,
+		Ci:        256,
+		Co:        256,
+		InH:       11,
+		InW:       11,
+		KH:        3,
+		KW:        3,
+		L1:        32768,
+		L2:        524288,
+		Layer:     "conv2d_4 (input gradient)",
+		LiveH:     9,
+		LiveW:     9,
+		OutH:      9,
+		OutOffset: 0,
+		OutStride: 9,
+		OutW:      9,
+		Pixels:    2,
+		ReLU:      false,
+		SH:        1,
+		SW:        1,
+		Width:     16,
+	},
+	DzH:  7,
+	DzW:  7,
+	DzW0: 7,
+	Left: 2,
+	Top:  2,
+}
+
 // rescaling: Rescaling(1./255) (180, 180, 3) -> (180, 180, 3), specs/cats_vs_dogs_augmented.cnn:9
 func forward4(in, out *[97200]float32) {
 	for j, v := range in {
@@ -743,142 +1053,7 @@ func backward4(dz, din *[97200]float32) {
 // conv2d: Conv2D(filters=32, kernel_size=3, activation="relu") (180, 180, 3) -> (178, 178, 32), specs/cats_vs_dogs_augmented.cnn:10
 // forward5 computes the convolution with its bias and relu fused.
 func forward5Generic(in *[97200]float32, k *[864]float32, b *[32]float32, out *[1013888]float32) {
-	for oy := range 178 {
-		for ox := range 178 {
-			base := oy*540 + ox*3
-			acc := *b
-			// tap (0, 0)
-			{
-				p := (*[3]float32)(in[base+0:])
-				wt := (*[96]float32)(k[0:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (0, 1)
-			{
-				p := (*[3]float32)(in[base+3:])
-				wt := (*[96]float32)(k[96:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (0, 2)
-			{
-				p := (*[3]float32)(in[base+6:])
-				wt := (*[96]float32)(k[192:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (1, 0)
-			{
-				p := (*[3]float32)(in[base+540:])
-				wt := (*[96]float32)(k[288:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (1, 1)
-			{
-				p := (*[3]float32)(in[base+543:])
-				wt := (*[96]float32)(k[384:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (1, 2)
-			{
-				p := (*[3]float32)(in[base+546:])
-				wt := (*[96]float32)(k[480:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (2, 0)
-			{
-				p := (*[3]float32)(in[base+1080:])
-				wt := (*[96]float32)(k[576:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (2, 1)
-			{
-				p := (*[3]float32)(in[base+1083:])
-				wt := (*[96]float32)(k[672:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (2, 2)
-			{
-				p := (*[3]float32)(in[base+1086:])
-				wt := (*[96]float32)(k[768:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[32]float32)(wt[c*32:])
-					for o := range 32 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			o := (*[32]float32)(out[(oy*178+ox)*32:])
-			for j, s := range acc {
-				o[j] = max(s, 0)
-			}
-		}
-	}
+	runtime.ConvTiledPortable(&tilePlan5, in[:], k[:], b[:], out[:])
 }
 
 /*
@@ -2615,142 +2790,7 @@ func backward12Generic(dz *[20736]float32, arg *[20736]int32, y *[20736]float32,
 // conv2d_4: Conv2D(filters=256, kernel_size=3, activation="relu") (9, 9, 256) -> (7, 7, 256), specs/cats_vs_dogs_augmented.cnn:18
 // forward13 computes the convolution with its bias and relu fused.
 func forward13Generic(in *[20736]float32, k *[589824]float32, b *[256]float32, out *[12544]float32) {
-	for oy := range 7 {
-		for ox := range 7 {
-			base := oy*2304 + ox*256
-			acc := *b
-			// tap (0, 0)
-			{
-				p := (*[256]float32)(in[base+0:])
-				wt := (*[65536]float32)(k[0:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (0, 1)
-			{
-				p := (*[256]float32)(in[base+256:])
-				wt := (*[65536]float32)(k[65536:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (0, 2)
-			{
-				p := (*[256]float32)(in[base+512:])
-				wt := (*[65536]float32)(k[131072:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (1, 0)
-			{
-				p := (*[256]float32)(in[base+2304:])
-				wt := (*[65536]float32)(k[196608:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (1, 1)
-			{
-				p := (*[256]float32)(in[base+2560:])
-				wt := (*[65536]float32)(k[262144:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (1, 2)
-			{
-				p := (*[256]float32)(in[base+2816:])
-				wt := (*[65536]float32)(k[327680:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (2, 0)
-			{
-				p := (*[256]float32)(in[base+4608:])
-				wt := (*[65536]float32)(k[393216:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (2, 1)
-			{
-				p := (*[256]float32)(in[base+4864:])
-				wt := (*[65536]float32)(k[458752:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			// tap (2, 2)
-			{
-				p := (*[256]float32)(in[base+5120:])
-				wt := (*[65536]float32)(k[524288:])
-				for c, v := range p {
-					if v == 0 {
-						continue
-					}
-					r := (*[256]float32)(wt[c*256:])
-					for o := range 256 {
-						acc[o] += v * r[o]
-					}
-				}
-			}
-			o := (*[256]float32)(out[(oy*7+ox)*256:])
-			for j, s := range acc {
-				o[j] = max(s, 0)
-			}
-		}
-	}
+	runtime.ConvTiledPortable(&tilePlan13, in[:], k[:], b[:], out[:])
 }
 func backward13ActivationGeneric(y, d *[12544]float32) {
 	for j, v := range y {

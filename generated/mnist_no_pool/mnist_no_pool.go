@@ -426,6 +426,38 @@ func (w *worker) Backward(dOut []float32, grads [][]float32) {
 	}
 }
 
+/*
+tilePlan3 is the schedule of conv2d_8: Conv2D(filters=128, kernel_size=3, activation="relu", name="conv2d_8") (24, 24, 64) -> (22, 22, 128), specs/mnist_no_pool.cnn:8:
+Winograd F(4x4, 3x3), AVX-512 (Float32x16), planned for L1 32 KiB and L2 512 KiB
+input (24, 24, 64) padded, live output 22x22 of (22, 22, 128): 6x6 tiles of 4x4 outputs
+multiply-adds: 36 per tile and channel pair against 9 per output for the direct kernel, 3.36x fewer
+tiles in blocks of 36 (their transforms: 972 KiB; the transformed kernel: 1152 KiB), the fewest bytes moved beyond L2; the tiles split across cores
+36 products per block, each a 1x1 convolution over the tiles: 2 tiles x 64 channels register blocks, chunks of 64 input channels (16 KiB of weights in L1)
+*/
+var tilePlan3 = runtime.ConvPlan{
+	Block:    64,
+	Chunk:    64,
+	Ci:       64,
+	Co:       128,
+	InH:      24,
+	InW:      24,
+	KH:       3,
+	KW:       3,
+	L1:       32768,
+	L2:       524288,
+	Layer:    "conv2d_8",
+	LiveH:    22,
+	LiveW:    22,
+	OutH:     22,
+	OutW:     22,
+	Pixels:   2,
+	ReLU:     true,
+	SH:       1,
+	SW:       1,
+	Width:    16,
+	Winograd: true,
+}
+
 // conv2d_6: Conv2D(filters=32, kernel_size=3, activation="relu", name="conv2d_6") (28, 28, 1) -> (26, 26, 32), specs/mnist_no_pool.cnn:6
 // forward1 computes the convolution with its bias and relu fused.
 func forward1Generic(in *[784]float32, k *[288]float32, b *[32]float32, out *[21632]float32) {
