@@ -164,7 +164,7 @@ func (g *gen) convKernels(f *jen.File, i int) {
 		}
 		body := append([]jen.Code{
 			jen.Qual(RuntimePath, "ConvTiledPortable").Call(jen.Op("&").Id(fmt.Sprintf("tilePlan%d", i)), raw("in[:]"), raw("k[:]"), bias, raw("out[:]")),
-		}, g.postActivation(i)...)
+		}, g.postActivation(i, "the plan's loop nest")...)
 		f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(body...)
 	} else {
 		f.Func().Id(g.generic(fmt.Sprintf("forward%d", i), params)).Params(params...).Block(

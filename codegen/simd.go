@@ -38,17 +38,18 @@ func (g *gen) simdConvForward(i int) bool {
 }
 
 // postActivation returns the statements that apply layer i's sigmoid or
-// tanh after its SIMD forward kernel has written the linear outputs, or
-// nil for the activations the kernel fuses. Only the live outputs of a
-// convolution (see gen.live) are activated; the others stay zero.
-func (g *gen) postActivation(i int) []jen.Code {
+// tanh after its forward kernel (named in the comment by after) has
+// written the linear outputs, or nil for the activations the kernel
+// fuses. Only the live outputs of a convolution (see gen.live) are
+// activated; the others stay zero.
+func (g *gen) postActivation(i int, after string) []jen.Code {
 	a := g.act(i)
 	if a != "sigmoid" && a != "tanh" {
 		return nil
 	}
 	if g.m.Layers[i].Kind == dsl.KindDense {
 		return []jen.Code{
-			jen.Comment(a + ", after the vector code."),
+			jen.Comment(a + ", after " + after + "."),
 			jen.Qual(RuntimePath, activationFunc(a)).Call(jen.Id("out").Index(jen.Op(":")), jen.Id("out").Index(jen.Op(":"))),
 		}
 	}
@@ -57,7 +58,7 @@ func (g *gen) postActivation(i int) []jen.Code {
 	lo := jen.Id("oy").Op("*").Lit(c.ow * c.co)
 	hi := jen.Id("oy").Op("*").Lit(c.ow * c.co).Op("+").Lit(c.lw * c.co)
 	return []jen.Code{
-		jen.Comment(a + " of the live outputs, after the vector code."),
+		jen.Comment(a + " of the live outputs, after " + after + "."),
 		jen.For(jen.Id("oy").Op(":=").Range().Lit(c.lh)).Block(
 			jen.Qual(RuntimePath, activationFunc(a)).Call(row(lo, hi), row(lo.Clone(), hi.Clone())),
 		),
@@ -278,7 +279,7 @@ func (g *gen) simdFile() *jen.File {
 			raw("archsimd.ClearAVXUpperBits()"),
 		}
 		if (l.Kind == dsl.KindConv2D || l.Kind == dsl.KindDense) && strings.HasPrefix(d.name, "forward") {
-			stmts = append(stmts, g.postActivation(d.layer)...)
+			stmts = append(stmts, g.postActivation(d.layer, "the vector code")...)
 		}
 		f.Func().Id(d.name).Params(params...).Block(stmts...)
 	}
