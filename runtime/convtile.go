@@ -351,19 +351,23 @@ type Parallel interface {
 	SetParallel(n int)
 }
 
+// winoG is G of Winograd's F(4x4, 3x3), which transforms a 3x3 kernel
+// into the 6x6 U = G g Gᵀ.
+var winoG = [6][3]float64{
+	{1.0 / 4, 0, 0},
+	{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+	{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+	{1.0 / 24, 1.0 / 12, 1.0 / 6},
+	{1.0 / 24, -1.0 / 12, 1.0 / 6},
+	{0, 0, 1},
+}
+
 // winoPack writes the transformed kernel U = G g Gᵀ of the HWIO 3x3
 // kernel k into dst as [cell][block][ci][block channels], computed in
 // float64.
 func winoPack(p *ConvPlan, k, dst []float32, block int) {
 	ci, co := p.Ci, p.Co
-	g := [6][3]float64{
-		{1.0 / 4, 0, 0},
-		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
-		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
-		{1.0 / 24, 1.0 / 12, 1.0 / 6},
-		{1.0 / 24, -1.0 / 12, 1.0 / 6},
-		{0, 0, 1},
-	}
+	g := &winoG
 	for c := range ci {
 		for o := range co {
 			var w [3][3]float64

@@ -281,19 +281,10 @@ func winoGradOutput(p *ConvPlan, t0, n, nb int, dz, m []float32) {
 // winoUnpackGrad adds dg = Gᵀ dU G, for every channel pair, into the HWIO
 // kernel gradient dk; dU is [cell][ci][co].
 func winoUnpackGrad(ci, co int, du, dk []float32) {
-	// G's rows, as in winoPack.
-	g := [6][3]float32{
-		{1.0 / 4, 0, 0},
-		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
-		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
-		{1.0 / 24, 1.0 / 12, 1.0 / 6},
-		{1.0 / 24, -1.0 / 12, 1.0 / 6},
-		{0, 0, 1},
-	}
 	var gv [6][3]archsimd.Float32x8
 	for r := range 6 {
 		for k := range 3 {
-			gv[r][k] = archsimd.BroadcastFloat32x8(g[r][k])
+			gv[r][k] = archsimd.BroadcastFloat32x8(float32(winoG[r][k]))
 		}
 	}
 	cells := ci * co
