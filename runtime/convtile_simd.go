@@ -326,6 +326,16 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 	}
 	_ = packed[taps*ci*co-1]
 	chunkOuter := p.Pool == 0 && p.chunkOuter(y1-y0)
+	// When one chunk holds every input channel, the KW taps of a kernel
+	// row read KW*ci consecutive input floats (KW neighbouring pixels)
+	// against KW*ci consecutive rows of packed weights: the register block
+	// takes them as one tap of KW*ci channels, in the same order, which
+	// saves the loop of each tap (a first layer's 4 channels a tap make
+	// that loop most of the work).
+	kw, nci, tapwm := p.KW, p.Chunk, tapw
+	if p.Chunk == ci {
+		kw, nci, tapwm = 1, p.KW*ci, uintptr(p.KW)*tapw
+	}
 	for cb := b0; cb < b1; cb++ {
 		slab := packed[cb*taps*ci*block:]
 		var bias unsafe.Pointer
@@ -342,10 +352,10 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 			wt := unsafe.Add(wb, c0*block*4)
 			x := 0
 			for ; x+step <= cols; x += step {
-				mkn(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
+				mkn(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, nci, pix, cs, rs, tapwm, ops, p.KH, kw, first, relu)
 			}
 			for ; x < cols; x++ {
-				mk1(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, p.Chunk, pix, cs, rs, tapw, ops, p.KH, p.KW, first, relu)
+				mk1(unsafe.Add(ib, uintptr(x)*pix), wt, unsafe.Add(ob, uintptr(x)*ops), bias, nci, pix, cs, rs, tapwm, ops, p.KH, kw, first, relu)
 			}
 		}
 		row := func(y int) unsafe.Pointer { return unsafe.Pointer(&out[p.OutOffset+(y*ostride)*co+cb*block]) }
