@@ -4,6 +4,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Predictor runs inference with a network: the class probabilities of one
@@ -22,6 +23,8 @@ type Predictor struct {
 	once  sync.Once
 	jobs  chan batchJob
 	nproc int
+	// busy counts the Predict calls in progress, which share the cores.
+	busy atomic.Int32
 }
 
 type batchJob struct {
@@ -69,10 +72,13 @@ func (p *Predictor) Predict(x, probs []float32) error {
 	}
 	w := p.get()
 	// One sample has the machine to itself: its tiled convolutions split
-	// their work across every core, with the same result as on one.
+	// their work across every core, with the same result as on one. Calls
+	// made at the same time share the cores instead.
+	busy := int(p.busy.Add(1))
+	defer p.busy.Add(-1)
 	par, _ := w.(Parallel)
 	if par != nil {
-		par.SetParallel(p.nproc)
+		par.SetParallel(max(1, p.nproc/busy))
 	}
 	p.spec.ActivateHead(w.Forward(x, false, 0), probs)
 	if par != nil {

@@ -95,7 +95,15 @@ func (sl *teamSlot) serve() {
 			last, i = time.Now(), 0
 			continue
 		}
-		if i%64 != 63 || time.Since(last) < teamSpin {
+		if i%64 != 63 {
+			continue
+		}
+		if time.Since(last) < teamSpin {
+			// Let other goroutines have this CPU meanwhile: with several
+			// Predict calls at once, their teams share the cores, and a
+			// helper that kept spinning would hold its CPU until Go
+			// preempts it (10 ms).
+			goruntime.Gosched()
 			continue
 		}
 		sl.parked.Store(true)

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	goruntime "runtime"
@@ -111,5 +112,47 @@ func TestClaimEachPartOnce(t *testing.T) {
 				t.Errorf("par %d, %d parts: part %d claimed %d times", c.par, c.parts, k, n)
 			}
 		}
+	}
+}
+
+// TestTeamsShareCores runs split convolutions from several goroutines at
+// once, each with its own scratch and team, more goroutines than cores:
+// every call must finish with the single-goroutine result, bit for bit.
+func TestTeamsShareCores(t *testing.T) {
+	p := &ConvPlan{Layer: "teams", InH: 14, InW: 14, Ci: 32, OutH: 12, OutW: 12, Co: 128, LiveH: 12, LiveW: 12,
+		KH: 3, KW: 3, SH: 1, SW: 1, Width: 16, Block: 64, Pixels: 2, Chunk: 32, L1: 48 << 10, L2: 1 << 20, ReLU: true, Winograd: true}
+	r := rand.New(rand.NewPCG(19, 20))
+	in := make([]float32, p.InH*p.InW*p.Ci+3)
+	k := make([]float32, 9*p.Ci*p.Co)
+	for i := range in[:len(in)-3] {
+		in[i] = r.Float32()
+	}
+	for i := range k {
+		k[i] = r.Float32() - 0.5
+	}
+	var pk PackedConv
+	want := make([]float32, p.OutH*p.OutW*p.Co)
+	ConvTiled(p, in, k, nil, want, &pk, &ConvScratch{Par: 1})
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 2 * goruntime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			s := &ConvScratch{Par: 2 + g%2}
+			out := make([]float32, len(want))
+			for range 20 {
+				ConvTiled(p, in, k, nil, out, &pk, s)
+				for j := range out {
+					if math.Float32bits(out[j]) != math.Float32bits(want[j]) {
+						errs <- fmt.Sprintf("goroutine %d: out[%d] = %v, one goroutine gives %v", g, j, out[j], want[j])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
