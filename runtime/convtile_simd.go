@@ -197,7 +197,8 @@ func (s *ConvScratch) rowBuf(g int, p *ConvPlan) []float32 {
 // for jobWino the tiles [b0, b1) of a Winograd convolution, whose
 // transforms go into v and m (for jobConv, v is the buffer of a fused
 // pool's rows); for jobEqual the comparison of in and out
-// into eq; for jobWiden the input pixels [b0, b1) widened into out.
+// into eq; for jobWiden the input pixels [b0, b1) widened into out (split
+// as blocks).
 type tileJob struct {
 	kind               int
 	p                  *ConvPlan
@@ -373,14 +374,13 @@ func convTiledPart(p *ConvPlan, width, block, b0, b1, y0, y1 int, in, b, out, pa
 				}
 				r1 := p.LiveW * co
 				for px := range pw {
-					a := 2 * px * co
-					o := (py*pw+px)*co + cb*block
+					a, o := 2*px*co, (py*pw+px)*co
 					for v := cb * block; v < (cb+1)*block; v += 8 {
 						m := archsimd.LoadFloat32x8((*[8]float32)(rowbuf[a+v:]))
 						m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(rowbuf[a+co+v:])))
 						m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(rowbuf[r1+a+v:])))
 						m = m.Max(archsimd.LoadFloat32x8((*[8]float32)(rowbuf[r1+a+co+v:])))
-						m.Store((*[8]float32)(out[o+v-cb*block:]))
+						m.Store((*[8]float32)(out[o+v:]))
 					}
 				}
 			}
@@ -495,15 +495,7 @@ func (s *ConvScratch) widen(p *ConvPlan, in []float32, par int) []float32 {
 		widenPixels(p, in, w, 0, px)
 		return w
 	}
-	slots := s.helpers(par)
-	for g := 1; g < par; g++ {
-		slots[g-1].post(tileJob{kind: jobWiden, p: p, in: in, out: w, b0: g * px / par, b1: (g + 1) * px / par})
-	}
-	widenPixels(p, in, w, 0, px/par)
-	for _, sl := range slots {
-		sl.wait()
-	}
-	goruntime.KeepAlive(s) // its cleanup ends the helpers
+	s.runSplit(par, tileJob{kind: jobWiden, p: p, in: in, out: w, total: px, parts: par, splitBlocks: true})
 	return w
 }
 
